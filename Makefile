@@ -1,0 +1,80 @@
+# Two commands on a fresh machine (Debian/Ubuntu or macOS, with Python >= 3.10 and make):
+#   make demo   create .venv, install cadence, run the main job on the bundled demo
+#   make test   create .venv with the test extras, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# Debian packages: PortAudio for playback; a JACK server for the real-time test.
+DEBS_RUN := libportaudio2
+DEBS_TEST := libportaudio2 jackd2
+
+.PHONY: demo test lint format benchmarks clean sysdeps-run sysdeps-test
+
+demo: sysdeps-run $(VENV)/.installed-run
+	@echo "== cadence calc --steps 78 --one-foot   (78 right-foot contacts in 60 s)"
+	@$(BIN)/cadence calc --steps 78 --one-foot
+	@echo
+	@echo "== cadence plan --current 156 --goal 172"
+	@$(BIN)/cadence plan --current 156 --goal 172
+
+test: sysdeps-test $(VENV)/.installed-test
+	$(BIN)/ruff check cadence tests examples benchmarks
+	$(BIN)/ruff format --check cadence tests examples benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check cadence tests examples benchmarks
+	$(BIN)/ruff format --check cadence tests examples benchmarks
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format cadence tests examples benchmarks
+	$(BIN)/ruff check --fix cadence tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+
+$(VENV)/.created:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "cadence needs Python >= 3.10; set PYTHON=/path/to/python3.x" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || $(MAKE) --no-print-directory debs DEBS=python3-venv
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@touch $@
+
+$(VENV)/.installed-run: $(VENV)/.created pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.created pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+sysdeps-run:
+	@$(MAKE) --no-print-directory debs DEBS="$(DEBS_RUN)"
+
+sysdeps-test:
+	@$(MAKE) --no-print-directory debs DEBS="$(DEBS_TEST)"
+
+# Install the Debian packages in $(DEBS) that are missing, as root or with
+# password-less sudo; otherwise stop and name them. Elsewhere (macOS: the
+# sounddevice wheel bundles PortAudio) there is nothing to do.
+.PHONY: debs
+debs:
+	@command -v dpkg-query >/dev/null 2>&1 || exit 0; \
+	missing=""; \
+	for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; \
+	else \
+	  echo "cadence needs these Debian packages:$$missing" >&2; \
+	  echo "Install them, then run make again:  sudo apt-get install$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "Installing Debian packages:$$missing"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing

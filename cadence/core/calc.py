@@ -1,0 +1,211 @@
+"""Cadence maths: steps to steps-per-minute, +5 % / +10 % targets, advice.
+
+Units: ``spm`` is steps per minute counting both feet (what coaches and
+running watches call cadence); ``seconds`` is a duration in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from cadence.errors import ParameterError
+
+#: Rule of thumb: runners under about this cadence usually overstride.
+RULE_OF_THUMB_SPM = 160
+#: Plausible human walking/running cadence, both feet. Outside it, the count
+#: or the duration is almost certainly wrong.
+MIN_PLAUSIBLE_SPM = 60.0
+MAX_PLAUSIBLE_SPM = 260.0
+#: The coaching guidance: raise cadence by 5-10 %, starting with 5 %.
+STEP_INCREASES_PCT = (5, 10)
+
+
+def _check_positive_number(value: float, parameter: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(parameter, f"must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ParameterError(parameter, f"must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_plausible_spm(spm: float, *, parameter: str = "spm") -> float:
+    """Return `spm` as a float if it is a plausible human cadence.
+
+    Parameters
+    ----------
+    spm : float
+        Cadence in steps per minute (both feet).
+    parameter : str
+        Name of the parameter to blame in the error message.
+
+    Raises
+    ------
+    ParameterError
+        If `spm` is not a finite number in [60, 260].
+    """
+    spm = _check_positive_number(spm, parameter)
+    if not MIN_PLAUSIBLE_SPM <= spm <= MAX_PLAUSIBLE_SPM:
+        raise ParameterError(
+            parameter,
+            f"{spm:g} steps/min is outside the plausible human range "
+            f"{MIN_PLAUSIBLE_SPM:g}-{MAX_PLAUSIBLE_SPM:g}; check the count and the duration",
+        )
+    return spm
+
+
+def steps_to_spm(steps: float, *, seconds: float = 60.0, one_foot: bool = False) -> float:
+    """Cadence in steps per minute from a step count over a duration.
+
+    Parameters
+    ----------
+    steps : float
+        Steps counted. With ``one_foot=True`` these are one foot's ground
+        contacts (the usual coaching method), which are doubled.
+    seconds : float, keyword-only
+        How long the count lasted, in seconds (default 60).
+    one_foot : bool, keyword-only
+        Whether `steps` counts one foot only.
+
+    Returns
+    -------
+    float
+        Steps per minute, both feet, unrounded.
+
+    Raises
+    ------
+    ParameterError
+        If `steps` or `seconds` is not positive, or the result is outside the
+        plausible human range (60-260 spm).
+
+    Examples
+    --------
+    >>> steps_to_spm(78, one_foot=True)
+    156.0
+    >>> steps_to_spm(41, seconds=15)
+    164.0
+    """
+    steps = _check_positive_number(steps, "steps")
+    seconds = _check_positive_number(seconds, "seconds")
+    spm = steps * (2 if one_foot else 1) * 60.0 / seconds
+    if not MIN_PLAUSIBLE_SPM <= spm <= MAX_PLAUSIBLE_SPM:
+        counted = f"{steps:g} {'one-foot ' if one_foot else ''}steps in {seconds:g} s"
+        raise ParameterError(
+            "steps",
+            f"{counted} gives {spm:.1f} steps/min, outside the plausible human range "
+            f"{MIN_PLAUSIBLE_SPM:g}-{MAX_PLAUSIBLE_SPM:g}; check the count and --seconds",
+        )
+    return spm
+
+
+def round_half_up(x: float, *, ndigits: int = 0) -> float:
+    """Round like people do (2.5 -> 3), not like :func:`round` (2.5 -> 2).
+
+    The value goes through its shortest decimal repr first, so 163.85 is
+    treated as the decimal 163.85 and not as 163.8499999....
+    """
+    quantum = Decimal(1).scaleb(-ndigits)
+    return float(Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def target_spm(cadence_spm: float, increase_pct: float) -> int:
+    """The cadence `increase_pct` percent above `cadence_spm`, to whole spm.
+
+    Examples
+    --------
+    >>> target_spm(156.0, 5), target_spm(156.0, 10)
+    (164, 172)
+    """
+    cadence_spm = _check_positive_number(cadence_spm, "cadence_spm")
+    raised = Decimal(repr(cadence_spm)) * (1 + Decimal(repr(float(increase_pct))) / 100)
+    return int(raised.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class CadenceReport:
+    """A measured cadence with its targets and advice.
+
+    Attributes
+    ----------
+    cadence_spm : float
+        Current cadence, steps per minute, one decimal.
+    target_5_spm, target_10_spm : int
+        The +5 % and +10 % targets, whole steps per minute.
+    below_160 : bool
+        Whether the cadence is under the ~160 spm rule of thumb.
+    advice : list of str
+        Short coaching advice, in reading order.
+    source : dict
+        How the cadence was obtained (e.g. steps, seconds, one_foot).
+    """
+
+    cadence_spm: float
+    target_5_spm: int
+    target_10_spm: int
+    below_160: bool
+    advice: list[str] = field(default_factory=list)
+    source: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict of every field."""
+        return asdict(self)
+
+
+def advice_for(cadence_spm: float, *, target_5_spm: int) -> list[str]:
+    """Short advice grounded in the usual coaching guidance (no medical claims)."""
+    lines = []
+    if cadence_spm < RULE_OF_THUMB_SPM:
+        lines.append(
+            f"You are under the ~{RULE_OF_THUMB_SPM} steps/min rule of thumb. A 5-10 % higher "
+            "step rate shortens each stride and lowers the load on your knees."
+        )
+    else:
+        lines.append(
+            f"You are at or above the ~{RULE_OF_THUMB_SPM} steps/min rule of thumb. Raising it "
+            "is optional; if your knees complain, a 5 % increase is still worth trying."
+        )
+    lines += [
+        f"Start with +5 % ({target_5_spm} steps/min): practise with the metronome "
+        f"(cadence metronome {target_5_spm}) or music at that tempo.",
+        "Expect 4-6 weeks of practice before the new cadence feels natural; "
+        "then consider the next 5 %.",
+        "Keep distance, speed and terrain unchanged while you adjust.",
+        "If pain persists, see a physiotherapist.",
+    ]
+    return lines
+
+
+def cadence_report(cadence_spm: float, *, source: dict | None = None) -> CadenceReport:
+    """Targets and advice for a current cadence.
+
+    Parameters
+    ----------
+    cadence_spm : float
+        Current cadence in steps per minute (both feet).
+    source : dict, optional
+        How it was measured; copied into the report.
+
+    Raises
+    ------
+    ParameterError
+        If the cadence is outside the plausible human range.
+
+    Examples
+    --------
+    >>> r = cadence_report(156.0)
+    >>> r.target_5_spm, r.target_10_spm, r.below_160
+    (164, 172, True)
+    """
+    cadence_spm = check_plausible_spm(cadence_spm, parameter="spm")
+    shown_spm = round_half_up(cadence_spm, ndigits=1)
+    # Targets from the one-decimal figure the runner sees, so the two agree.
+    t5, t10 = (target_spm(shown_spm, pct) for pct in STEP_INCREASES_PCT)
+    return CadenceReport(
+        cadence_spm=shown_spm,
+        target_5_spm=t5,
+        target_10_spm=t10,
+        below_160=shown_spm < RULE_OF_THUMB_SPM,
+        advice=advice_for(shown_spm, target_5_spm=t5),
+        source=dict(source or {}),
+    )

@@ -1,0 +1,206 @@
+"""Week-by-week cadence progression plans.
+
+The coaching guidance: raise cadence by 5-10 % in small steps and practise
+each new cadence for 4-6 weeks. A plan here is a list of weeks, each with a
+whole-spm cadence to practise; no week is more than 5 % above the one before,
+and a goal more than 10 % above the current cadence is split into stages of at
+most 10 % each, with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from cadence.core.calc import check_plausible_spm, round_half_up, target_spm
+from cadence.errors import ParameterError
+
+#: Largest rise from one week to the next.
+MAX_STEP_PCT = 5.0
+#: Largest rise within one stage; a bigger goal is split into stages.
+MAX_STAGE_PCT = 10.0
+#: Default weeks for a stage that rises at most 5 %, and for one that rises more.
+DEFAULT_WEEKS_SMALL_STAGE = 4
+DEFAULT_WEEKS_LARGE_STAGE = 6
+MAX_WEEKS_PER_STAGE = 26
+
+
+@dataclass(frozen=True)
+class PlanWeek:
+    """One week of a plan.
+
+    Attributes
+    ----------
+    week : int
+        Week number, from 1.
+    stage : int
+        Stage number, from 1 (a stage rises at most 10 %).
+    spm : int
+        Cadence to practise this week, steps per minute.
+    step_pct : float
+        Rise over the previous week (or over the current cadence for week 1), %.
+    total_pct : float
+        Rise over the current cadence, %.
+    start_date : datetime.date or None
+        First day of the week, if the plan has a start date.
+    """
+
+    week: int
+    stage: int
+    spm: int
+    step_pct: float
+    total_pct: float
+    start_date: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A progression plan from `current_spm` to `goal_spm`."""
+
+    current_spm: float
+    goal_spm: int
+    weeks: list[PlanWeek]
+    stages: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (dates as ISO strings)."""
+        return {
+            "current_spm": self.current_spm,
+            "goal_spm": self.goal_spm,
+            "stages": self.stages,
+            "total_weeks": len(self.weeks),
+            "warnings": list(self.warnings),
+            "weeks": [
+                {
+                    "week": w.week,
+                    "stage": w.stage,
+                    "spm": w.spm,
+                    "step_pct": w.step_pct,
+                    "total_pct": w.total_pct,
+                    "start_date": w.start_date.isoformat() if w.start_date else None,
+                }
+                for w in self.weeks
+            ],
+        }
+
+
+def _pct(new: float, old: float) -> float:
+    return round_half_up((new / old - 1) * 100, ndigits=1)
+
+
+def _compound_pct(pct: float, times: int) -> float:
+    """The total rise, in %, of `times` successive rises of `pct` %."""
+    return ((1 + pct / 100) ** times - 1) * 100
+
+
+def progression_plan(
+    current_spm: float,
+    *,
+    goal_spm: float | None = None,
+    weeks_per_stage: int | None = None,
+    start_date: dt.date | None = None,
+) -> Plan:
+    """Plan a gradual rise from the current cadence to a goal.
+
+    Parameters
+    ----------
+    current_spm : float
+        Current cadence, steps per minute.
+    goal_spm : float, optional
+        Goal cadence; default the +5 % target (coaches' advice: start there).
+    weeks_per_stage : int, optional
+        Weeks for each stage (the whole plan when the goal is within 10 %).
+        Default 4 for a stage that rises at most 5 %, else 6.
+    start_date : datetime.date, optional
+        First day of week 1; each week then carries its start date.
+
+    Returns
+    -------
+    Plan
+        The weeks in order; the last week's `spm` is the goal.
+
+    Raises
+    ------
+    ParameterError
+        If a cadence is implausible, the goal is not above the current cadence,
+        or `weeks_per_stage` is too few to keep every weekly step within 5 %.
+
+    Examples
+    --------
+    >>> [w.spm for w in progression_plan(156, goal_spm=172).weeks]
+    [159, 161, 164, 166, 169, 172]
+    >>> [w.spm for w in progression_plan(156).weeks]
+    [158, 160, 162, 164]
+    """
+    current_spm = check_plausible_spm(current_spm, parameter="current")
+    goal = target_spm(current_spm, 5) if goal_spm is None else goal_spm
+    goal = check_plausible_spm(goal, parameter="goal")
+    if goal != int(goal):
+        raise ParameterError("goal", f"must be a whole number of steps/min, got {goal:g}")
+    goal = int(goal)
+    if goal <= current_spm:
+        raise ParameterError(
+            "goal", f"{goal} must be above the current cadence {current_spm:g} steps/min"
+        )
+    if weeks_per_stage is not None and not (
+        isinstance(weeks_per_stage, int) and 1 <= weeks_per_stage <= MAX_WEEKS_PER_STAGE
+    ):
+        raise ParameterError(
+            "weeks",
+            f"must be a whole number from 1 to {MAX_WEEKS_PER_STAGE}, got {weeks_per_stage!r}",
+        )
+
+    # Caps compare against the rounded target, as the runner sees it: 156 -> 172
+    # is "+10 %" (171.6 rounded), not 10.3 %.
+    n_stages = 1
+    while target_spm(current_spm, _compound_pct(MAX_STAGE_PCT, n_stages)) < goal:
+        n_stages += 1
+    total_ratio = goal / current_spm
+    warnings = []
+    if n_stages > 1:
+        warnings.append(
+            f"The goal {goal} steps/min is {_pct(goal, current_spm):g} % above your current "
+            f"{current_spm:g}; more than {MAX_STAGE_PCT:g} % at once is too much. The plan is "
+            f"split into {n_stages} stages: finish each, and let it feel natural, before the next."
+        )
+    stage_goal = current_spm * total_ratio ** (1 / n_stages)
+    min_weeks = 1
+    while target_spm(current_spm, _compound_pct(MAX_STEP_PCT, min_weeks)) < stage_goal - 0.5:
+        min_weeks += 1
+    if weeks_per_stage is None:
+        weeks_per_stage = DEFAULT_WEEKS_SMALL_STAGE if min_weeks == 1 else DEFAULT_WEEKS_LARGE_STAGE
+    elif weeks_per_stage < min_weeks:
+        raise ParameterError(
+            "weeks",
+            f"{weeks_per_stage} week(s) per stage would raise cadence by more than "
+            f"{MAX_STEP_PCT:g} % in a week; use {min_weeks} or more",
+        )
+
+    weeks: list[PlanWeek] = []
+    previous = current_spm
+    n_total = n_stages * weeks_per_stage
+    for i in range(1, n_total + 1):
+        stage = (i - 1) // weeks_per_stage + 1
+        if i == n_total:
+            spm = goal
+        else:
+            spm = int(round_half_up(current_spm * total_ratio ** (i / n_total)))
+        spm = max(spm, weeks[-1].spm if weeks else spm)
+        # Rounding may push one week a hair over the cap: pull it back.
+        spm = min(spm, target_spm(previous, MAX_STEP_PCT))
+        date = start_date + dt.timedelta(weeks=i - 1) if start_date else None
+        weeks.append(
+            PlanWeek(
+                week=i,
+                stage=stage,
+                spm=spm,
+                step_pct=_pct(spm, previous),
+                total_pct=_pct(spm, current_spm),
+                start_date=date,
+            )
+        )
+        previous = spm
+    return Plan(
+        current_spm=current_spm, goal_spm=goal, weeks=weeks, stages=n_stages, warnings=warnings
+    )

@@ -1,0 +1,40 @@
+"""The one exception hierarchy of :mod:`cadence`.
+
+Every error a user can cause is a :class:`CadenceError`. Its message names the
+parameter or file at fault; the CLI prints it as ``Error: <message>`` and exits
+with :attr:`CadenceError.exit_code`, never with a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CadenceError(Exception):
+    """Base class of every error raised by :mod:`cadence` on purpose."""
+
+    #: Process exit code the CLI uses for this error.
+    exit_code: int = 1
+
+
+class ParameterError(CadenceError, ValueError):
+    """A parameter is out of range, malformed, or contradicts another one.
+
+    Exit code 2, like a command-line usage error.
+    """
+
+    exit_code = 2
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(f"{parameter}: {message}")
+
+
+class AudioDeviceError(CadenceError):
+    """No usable audio output (missing PortAudio, no device, device refused)."""
+
+
+class AudioFileError(CadenceError):
+    """An audio file cannot be read, decoded or written; the message names it."""
+
+
+class ActivityFileError(CadenceError):
+    """A recorded activity (FIT, GPX, TCX) cannot be used; the message names it."""

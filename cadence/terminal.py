@@ -1,0 +1,133 @@
+"""Terminal edge: single key presses without Enter, for `tap` and live control.
+
+Works in a real terminal and under tmux or screen: the terminal is put in
+cbreak mode (no line buffering, no echo, Ctrl-C still interrupts) and always
+restored, also on errors and Ctrl-C. Only POSIX terminals are supported.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from types import TracebackType
+
+from cadence.errors import CadenceError
+
+#: Escape sequences of the keys the CLI uses, by name.
+ESCAPE_KEYS = {
+    "\x1b[A": "up",
+    "\x1b[B": "down",
+    "\x1b[C": "right",
+    "\x1b[D": "left",
+    "\x1bOA": "up",
+    "\x1bOB": "down",
+    "\x1bOC": "right",
+    "\x1bOD": "left",
+    "\x1b[5~": "pageup",
+    "\x1b[6~": "pagedown",
+}
+PLAIN_KEYS = {" ": "space", "\n": "enter", "\r": "enter", "\x1b": "escape", "\x7f": "backspace"}
+
+
+def parse_keys(data: str) -> list[str]:
+    """Split raw terminal input into key names.
+
+    Named keys come back as ``"up"``, ``"pageup"``, ``"space"``, ``"enter"``
+    and so on; any other character as itself; an unknown escape sequence as
+    ``"escape"``.
+
+    Examples
+    --------
+    >>> parse_keys("q \\x1b[A\\x1b[6~x")
+    ['q', 'space', 'up', 'pagedown', 'x']
+    """
+    keys = []
+    i = 0
+    while i < len(data):
+        if data[i] == "\x1b" and i + 1 < len(data):
+            for seq, name in ESCAPE_KEYS.items():
+                if data.startswith(seq, i):
+                    keys.append(name)
+                    i += len(seq)
+                    break
+            else:
+                # Unknown sequence: swallow up to its final byte.
+                j = i + 1
+                if j < len(data) and data[j] in "[O":
+                    j += 1
+                    while j < len(data) and not data[j].isalpha() and data[j] != "~":
+                        j += 1
+                    j += 1
+                keys.append("escape")
+                i = j
+            continue
+        keys.append(PLAIN_KEYS.get(data[i], data[i]))
+        i += 1
+    return keys
+
+
+class KeyReader:
+    """Read key presses from a terminal in cbreak mode.
+
+    Use as a context manager; the terminal settings are restored on exit.
+
+    Parameters
+    ----------
+    fd : int, optional
+        File descriptor of the terminal; default standard input.
+
+    Raises
+    ------
+    CadenceError
+        If `fd` is not a terminal.
+    """
+
+    def __init__(self, fd: int | None = None) -> None:
+        if fd is None:
+            try:
+                fd = sys.stdin.fileno()
+            except (OSError, ValueError):  # io.UnsupportedOperation is both
+                fd = -1
+        self.fd = fd
+        if fd < 0 or not os.isatty(fd):
+            raise CadenceError("standard input is not a terminal; run this in a terminal or tmux")
+        self._saved: list | None = None
+
+    def __enter__(self) -> KeyReader:
+        import termios
+        import tty
+
+        self._saved = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        import termios
+
+        if self._saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+    def read(self, timeout_s: float) -> list[str]:
+        """Key names pressed within `timeout_s` seconds (empty list if none)."""
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout_s))
+        if not ready:
+            return []
+        data = os.read(self.fd, 1024)
+        if not data:
+            return ["eof"]
+        return parse_keys(data.decode("utf-8", errors="replace"))
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is an interactive terminal."""
+    try:
+        return os.isatty(sys.stdin.fileno())
+    except (ValueError, OSError):
+        return False

@@ -1,0 +1,320 @@
+"""A metronome session: its tempo over time, as sample-exact segments.
+
+A session is the target cadence plus options: a duration, a run/walk interval
+programme repeated N times, a ramp from a starting cadence, a count-in. It
+compiles into a stream of :class:`Segment` objects, each a stretch of session
+time (in samples, from 0 at the end of the count-in) with a tempo that is
+constant or changes linearly, so the beat times are the exact running
+integral of the tempo.
+
+Interval programmes are written ``[LABEL:]DURATION[@SPM|@off]`` joined by
+commas, e.g. ``run:2m,walk:1m`` (run at the target, walk in silence),
+``2m,1m@120`` (labels alternate run/walk; walk with a beat at 120), or
+``run:4m,walk:1m@off``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from cadence.core.durations import parse_duration_s
+from cadence.errors import ParameterError
+
+MIN_SPM = 40.0
+MAX_SPM = 240.0
+
+
+def check_metronome_spm(spm: float, *, parameter: str = "spm") -> float:
+    """`spm` as a float if it is a metronome rate in [40, 240]; else ParameterError."""
+    if isinstance(spm, bool) or not isinstance(spm, (int, float)) or not math.isfinite(spm):
+        raise ParameterError(parameter, f"must be a number of steps/min, got {spm!r}")
+    if not MIN_SPM <= spm <= MAX_SPM:
+        raise ParameterError(
+            parameter, f"{spm:g} steps/min is outside the metronome's {MIN_SPM:g}-{MAX_SPM:g}"
+        )
+    return float(spm)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One part of a run/walk programme.
+
+    Attributes
+    ----------
+    label : str
+        What the runner does ("run", "walk", ...).
+    duration_s : float
+        Length in seconds.
+    spm : float or None
+        Own beat rate; None for the session target (runs) or silence (walks),
+        see `silent`.
+    silent : bool
+        No beat during this part.
+    """
+
+    label: str
+    duration_s: float
+    spm: float | None = None
+    silent: bool = False
+
+
+_INTERVAL_RE = re.compile(r"^(?:(?P<label>[A-Za-z][\w-]*):)?(?P<dur>[^@]+)(?:@(?P<rate>.+))?$")
+
+
+def parse_intervals(spec: str) -> tuple[Interval, ...]:
+    """Parse an interval programme such as ``run:2m,walk:1m``.
+
+    A part without a label is "run" in odd and "walk" in even positions. A run
+    beats at the session's target, a walk is silent, unless ``@SPM`` or
+    ``@off`` says otherwise.
+
+    Raises
+    ------
+    ParameterError
+        If a part is malformed; the message names the part.
+
+    Examples
+    --------
+    >>> [(i.label, i.duration_s, i.spm, i.silent) for i in parse_intervals("2m,1m@120")]
+    [('run', 120.0, None, False), ('walk', 60.0, 120.0, False)]
+    >>> parse_intervals("run:4m,walk:90s")[1].silent
+    True
+    """
+    parts = [p.strip() for p in str(spec).split(",")]
+    if not parts or any(not p for p in parts):
+        raise ParameterError("intervals", f"{spec!r}: expected parts like run:2m,walk:1m")
+    out = []
+    for i, part in enumerate(parts):
+        m = _INTERVAL_RE.match(part)
+        if not m:
+            raise ParameterError(
+                "intervals", f"cannot read part {part!r}; write e.g. run:2m or 1m@120"
+            )
+        label = (m.group("label") or ("run" if i % 2 == 0 else "walk")).lower()
+        duration_s = parse_duration_s(m.group("dur"), parameter="intervals")
+        rate = m.group("rate")
+        if rate is None:
+            spm, silent = None, label == "walk"
+        elif rate.strip().lower() in ("off", "silent", "0"):
+            spm, silent = None, True
+        else:
+            try:
+                value = float(rate)
+            except ValueError:
+                raise ParameterError(
+                    "intervals", f"part {part!r}: {rate!r} is not a rate; write @SPM or @off"
+                ) from None
+            spm, silent = check_metronome_spm(value, parameter="intervals"), False
+        out.append(Interval(label=label, duration_s=duration_s, spm=spm, silent=silent))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything that decides when a beat sounds.
+
+    Attributes
+    ----------
+    spm : float
+        Target cadence, steps per minute (40-240, fractional allowed).
+    duration_s : float or None
+        Session length after the count-in; None plays until stopped (or until
+        the interval programme ends).
+    intervals : tuple of Interval
+        Run/walk programme; empty for one continuous run.
+    repeat : int or None
+        How often the programme runs; None repeats until `duration_s`.
+    ramp_from_spm, ramp_over_s : float or None
+        Glide the run tempo linearly from `ramp_from_spm` at the start to
+        `spm` over the first `ramp_over_s` seconds. Both or neither.
+    count_in : int
+        Beats before the session (and its timer) starts.
+    accent : int
+        Accent the first of every `accent` steps (0 or 1: no accents).
+    every : int
+        Sound only every `every`-th step (1: every step).
+    cues : bool
+        Sound the change cue and countdown pips at interval changes.
+    """
+
+    spm: float
+    duration_s: float | None = None
+    intervals: tuple[Interval, ...] = ()
+    repeat: int | None = None
+    ramp_from_spm: float | None = None
+    ramp_over_s: float | None = None
+    count_in: int = 0
+    accent: int = 0
+    every: int = 1
+    cues: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spm", check_metronome_spm(self.spm))
+        if self.duration_s is not None and not (
+            math.isfinite(self.duration_s) and self.duration_s > 0
+        ):
+            raise ParameterError("duration", f"must be positive, got {self.duration_s!r}")
+        if (self.ramp_from_spm is None) != (self.ramp_over_s is None):
+            raise ParameterError("ramp-from", "--ramp-from and --ramp-over go together")
+        if self.ramp_from_spm is not None:
+            object.__setattr__(
+                self,
+                "ramp_from_spm",
+                check_metronome_spm(self.ramp_from_spm, parameter="ramp-from"),
+            )
+            if not (math.isfinite(self.ramp_over_s) and self.ramp_over_s > 0):
+                raise ParameterError("ramp-over", f"must be positive, got {self.ramp_over_s!r}")
+        if self.repeat is not None:
+            if not self.intervals:
+                raise ParameterError("repeat", "needs --intervals")
+            if not (isinstance(self.repeat, int) and self.repeat >= 1):
+                raise ParameterError("repeat", f"must be a whole number >= 1, got {self.repeat!r}")
+        for name in ("count_in", "accent"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and 0 <= value <= 64):
+                raise ParameterError(name.replace("_", "-"), f"must be 0-64, got {value!r}")
+        if not (isinstance(self.every, int) and 1 <= self.every <= 16):
+            raise ParameterError("every", f"must be 1-16, got {self.every!r}")
+
+    @property
+    def start_spm(self) -> float:
+        """The first tempo heard (the count-in's)."""
+        if self.intervals and self.intervals[0].spm is not None:
+            return self.intervals[0].spm
+        return self.ramp_from_spm if self.ramp_from_spm is not None else self.spm
+
+    def rate_range_spm(self) -> tuple[float, float]:
+        """Lowest and highest beat rate the session plays (live changes aside)."""
+        rates = [self.spm, self.start_spm]
+        rates += [i.spm for i in self.intervals if i.spm is not None]
+        return min(rates), max(rates)
+
+    @property
+    def length_s(self) -> float | None:
+        """Session length after the count-in, or None if it runs until stopped."""
+        candidates = []
+        if self.duration_s is not None:
+            candidates.append(self.duration_s)
+        if self.intervals and self.repeat is not None:
+            candidates.append(self.repeat * sum(i.duration_s for i in self.intervals))
+        return min(candidates) if candidates else None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of session time with a linear tempo.
+
+    Samples count from 0 at the end of the count-in. Tempo is `spm_start` at
+    `start` and moves linearly to `spm_end` at `end` (equal for a constant
+    tempo). A segment with `new_phrase` starts a new beat grid (a beat falls
+    on its first sample); otherwise the beat grid runs on from the segment
+    before (a ramp that ends mid-interval).
+
+    Attributes
+    ----------
+    start, end : int
+        First sample, and the sample after the last (None: never ends).
+    spm_start, spm_end : float
+        Tempo at `start` and at `end`.
+    silent : bool
+        No beats in this segment.
+    new_phrase : bool
+        The beat grid restarts here.
+    label : str
+        The interval's label ("run" without intervals).
+    part : int
+        Index of the interval within the programme (0 without intervals).
+    cycle : int
+        Repetition of the programme, from 0.
+    interval_end : int or None
+        Sample at which this interval ends (countdown cues aim there).
+    """
+
+    start: int
+    end: int | None
+    spm_start: float
+    spm_end: float
+    silent: bool
+    new_phrase: bool
+    label: str
+    part: int
+    cycle: int
+    interval_end: int | None
+
+
+def seconds_to_samples(seconds: float, *, sr: int) -> int:
+    """Nearest whole sample of a time in seconds."""
+    return round(seconds * sr)
+
+
+def count_in_samples(session: Session, *, sr: int) -> int:
+    """Length of the count-in, in samples: `count_in` beats at the first tempo."""
+    return round(session.count_in * 60 * sr / session.start_spm)
+
+
+def iter_segments(session: Session, *, sr: int) -> Iterator[Segment]:
+    """The session's segments in order (endless if the session is).
+
+    Parameters
+    ----------
+    session : Session
+    sr : int, keyword-only
+        Sample rate in Hz.
+
+    Yields
+    ------
+    Segment
+        Contiguous: each starts where the one before ended.
+    """
+    total = None if session.length_s is None else seconds_to_samples(session.length_s, sr=sr)
+    ramp_end = 0
+    if session.ramp_from_spm is not None:
+        ramp_end = seconds_to_samples(session.ramp_over_s, sr=sr)
+
+    def run_tempo(n: int) -> float:
+        if n >= ramp_end:
+            return session.spm
+        return session.ramp_from_spm + (session.spm - session.ramp_from_spm) * n / ramp_end
+
+    intervals = session.intervals or (Interval(label="run", duration_s=math.inf),)
+    cycles = range(session.repeat) if session.repeat is not None else itertools.count()
+    elapsed_s = 0.0
+    for cycle in cycles:
+        for part, interval in enumerate(intervals):
+            start = seconds_to_samples(elapsed_s, sr=sr)
+            elapsed_s += interval.duration_s
+            end = None if math.isinf(elapsed_s) else seconds_to_samples(elapsed_s, sr=sr)
+            if total is not None and (end is None or end > total):
+                end = total
+            if end is not None and end <= start:
+                return
+            ramped = interval.spm is None and not interval.silent
+            # Split a ramped run where the ramp ends, so each piece is linear.
+            cuts = [start]
+            if ramped and start < ramp_end and (end is None or ramp_end < end):
+                cuts.append(ramp_end)
+            cuts.append(end)
+            for a, b in itertools.pairwise(cuts):
+                if ramped:
+                    s0 = run_tempo(a)
+                    s1 = run_tempo(b) if (b is not None and a < ramp_end) else s0
+                else:
+                    s0 = s1 = interval.spm if interval.spm is not None else session.spm
+                yield Segment(
+                    start=a,
+                    end=b,
+                    spm_start=s0,
+                    spm_end=s1,
+                    silent=interval.silent,
+                    new_phrase=a == start,
+                    label=interval.label,
+                    part=part,
+                    cycle=cycle,
+                    interval_end=end,
+                )
+            if end is None or (total is not None and end >= total):
+                return

@@ -1,0 +1,188 @@
+"""Metronome sounds, synthesized with numpy: no sample files.
+
+Every sound is a short float32 array at the caller's sample rate whose first
+sample is non-zero (the onset is the first sample, exactly), with a peak of
+1.0 before the gain. Beat voices come in a plain and an accented form; the
+cues mark interval changes (a rising two-tone) and count down to them (short
+pips).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cadence.errors import ParameterError
+
+#: Beat voices, in the order the CLI lists them.
+VOICES = ("click", "beep", "woodblock")
+#: Plain beats sit this far below accents.
+UNACCENTED_DB = -5.0
+#: Cues sit a little below the beat so they don't mask it.
+CUE_DB = -3.0
+
+
+def db_to_gain(db: float) -> float:
+    """Amplitude factor of a level in dB (0 dB -> 1.0, -6 dB -> ~0.5)."""
+    return float(10.0 ** (db / 20.0))
+
+
+def _envelope(n: int, *, sr: int, attack_s: float, decay_tau_s: float) -> np.ndarray:
+    t = np.arange(n) / sr
+    n_attack = max(1, round(attack_s * sr))
+    # Starts at 1/n_attack, not 0, so the first sample already sounds.
+    attack = np.minimum(1.0, (np.arange(n) + 1) / n_attack)
+    return attack * np.exp(-t / decay_tau_s)
+
+
+def _modes(
+    freqs_hz: tuple[float, ...],
+    amps: tuple[float, ...],
+    taus_s: tuple[float, ...],
+    *,
+    sr: int,
+    duration_s: float,
+    attack_s: float,
+) -> np.ndarray:
+    n = max(1, round(duration_s * sr))
+    t = np.arange(n) / sr
+    out = np.zeros(n)
+    for f, a, tau in zip(freqs_hz, amps, taus_s):
+        # cos, so the first sample is at the crest.
+        out += (
+            a * np.cos(2 * np.pi * f * t) * _envelope(n, sr=sr, attack_s=attack_s, decay_tau_s=tau)
+        )
+    # Fade the last 10 % to exact zero so no sound ends on a step.
+    fade = max(1, n // 10)
+    out[-fade:] *= np.linspace(1.0, 0.0, fade)
+    return (out / np.max(np.abs(out))).astype(np.float32)
+
+
+def synthesize_voice(voice: str, *, sr: int, accent: bool = False) -> np.ndarray:
+    """One beat sound.
+
+    Parameters
+    ----------
+    voice : {"click", "beep", "woodblock"}
+        The sound.
+    sr : int, keyword-only
+        Sample rate in Hz.
+    accent : bool, keyword-only
+        The accented form: higher pitched (the level is set by :func:`voice_bank`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float32
+        Peak 1.0; ``out[0] != 0``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown voice or a sample rate outside 8-384 kHz.
+
+    Examples
+    --------
+    >>> x = synthesize_voice("woodblock", sr=44100)
+    >>> x.dtype, bool(x[0] != 0), float(abs(x).max())
+    (dtype('float32'), True, 1.0)
+    """
+    _check_sr(sr)
+    pitch = 1.5 if accent else 1.0
+    if voice == "click":
+        return _modes(
+            (2500 * pitch, 5200 * pitch),
+            (1.0, 0.6),
+            (0.0015, 0.0008),
+            sr=sr,
+            duration_s=0.012,
+            attack_s=0,
+        )
+    if voice == "beep":
+        return _modes((880 * pitch,), (1.0,), (0.02,), sr=sr, duration_s=0.06, attack_s=0.001)
+    if voice == "woodblock":
+        return _modes(
+            (1000 * pitch, 2650 * pitch, 4100 * pitch),
+            (1.0, 0.5, 0.2),
+            (0.012, 0.006, 0.003),
+            sr=sr,
+            duration_s=0.05,
+            attack_s=0.0005,
+        )
+    raise ParameterError("voice", f"unknown voice {voice!r}; choose one of {', '.join(VOICES)}")
+
+
+def _check_sr(sr: int) -> None:
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 8000 <= sr <= 384000:
+        raise ParameterError(
+            "sr", f"sample rate must be a whole number of Hz in 8000-384000, got {sr!r}"
+        )
+
+
+@dataclass(frozen=True)
+class VoiceBank:
+    """Every sound a session uses, at its final level, float32.
+
+    Attributes
+    ----------
+    beat, accent : numpy.ndarray
+        Plain and accented step sounds.
+    count_in : numpy.ndarray
+        Count-in beats (a higher beep, so they are not mistaken for the session).
+    pip : numpy.ndarray
+        Countdown pip before an interval change.
+    change : numpy.ndarray
+        Cue at an interval change: a rising two-tone.
+    """
+
+    beat: np.ndarray
+    accent: np.ndarray
+    count_in: np.ndarray
+    pip: np.ndarray
+    change: np.ndarray
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        """The sounds in the order of their ids (see :data:`SOUND_IDS`)."""
+        return (self.beat, self.accent, self.count_in, self.pip, self.change)
+
+
+#: Index of each sound in :meth:`VoiceBank.as_tuple`.
+SOUND_IDS = {"beat": 0, "accent": 1, "count_in": 2, "pip": 3, "change": 4}
+
+
+def voice_bank(voice: str = "click", *, sr: int, volume_db: float = -6.0) -> VoiceBank:
+    """All the sounds of a session at the given overall level.
+
+    Parameters
+    ----------
+    voice : str
+        Beat voice, one of :data:`VOICES`.
+    sr : int, keyword-only
+        Sample rate in Hz.
+    volume_db : float, keyword-only
+        Level of the accent in dB full scale (0 is the loudest; default -6).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown voice, a bad sample rate, or a volume above 0 dB or
+        below -60 dB.
+    """
+    if not -60.0 <= volume_db <= 0.0:
+        raise ParameterError("volume", f"must be between -60 and 0 dB, got {volume_db:g}")
+    gain = db_to_gain(volume_db)
+    beat = synthesize_voice(voice, sr=sr) * np.float32(gain * db_to_gain(UNACCENTED_DB))
+    accent = synthesize_voice(voice, sr=sr, accent=True) * np.float32(gain)
+    count_in = _modes((1760.0,), (1.0,), (0.015,), sr=sr, duration_s=0.05, attack_s=0.001)
+    pip = _modes((1320.0,), (1.0,), (0.05,), sr=sr, duration_s=0.08, attack_s=0.002)
+    low = _modes((660.0,), (1.0,), (0.08,), sr=sr, duration_s=0.14, attack_s=0.002)
+    high = _modes((990.0,), (1.0,), (0.1,), sr=sr, duration_s=0.2, attack_s=0.002)
+    change = np.concatenate([low, high])
+    cue_gain = np.float32(gain * db_to_gain(CUE_DB))
+    return VoiceBank(
+        beat=beat.astype(np.float32),
+        accent=accent.astype(np.float32),
+        count_in=(count_in * np.float32(gain)).astype(np.float32),
+        pip=(pip * cue_gain).astype(np.float32),
+        change=(change * cue_gain).astype(np.float32),
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from cadence import __version__
+from cadence.core.session import VOICES as _VOICES
 from cadence.errors import CadenceError, ParameterError
 
 
@@ -259,6 +260,283 @@ def tap(seconds: float, as_json: bool) -> None:
     if estimate.outliers:
         notes.append(f"{estimate.outliers} off-beat tap(s) left out")
     _echo_report(report, how=", ".join(notes))
+
+
+# --- metronome -----------------------------------------------------------------
+
+
+def _session_from_options(
+    spm: float,
+    *,
+    duration: str | None,
+    beats: int | None,
+    accent: int,
+    every: int,
+    count_in: int,
+    ramp_from: float | None,
+    ramp_over: str | None,
+    intervals: str | None,
+    repeat: int | None,
+    cues: bool,
+):
+    from cadence.core.durations import parse_duration_s
+    from cadence.core.session import Session, check_metronome_spm, parse_intervals
+
+    spm = check_metronome_spm(spm)
+    if beats is not None:
+        if duration or intervals or ramp_from is not None:
+            raise ParameterError(
+                "beats", "give --beats alone, without --duration, --intervals or --ramp-from"
+            )
+        # Half a beat past the last one, so the last beat sounds in full.
+        duration_s = (beats - 0.5) * 60 / spm
+    else:
+        duration_s = parse_duration_s(duration, parameter="duration") if duration else None
+    return Session(
+        spm,
+        duration_s=duration_s,
+        intervals=parse_intervals(intervals) if intervals else (),
+        repeat=repeat,
+        ramp_from_spm=ramp_from,
+        ramp_over_s=parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None,
+        count_in=count_in,
+        accent=accent,
+        every=every,
+        cues=cues,
+    )
+
+
+def _render_to_file(session: Any, path: str, *, sr: int, voice: str, volume: float) -> dict:
+    from cadence.audiofile import output_format, write_session
+    from cadence.core.render import BeatRenderer
+
+    output_format(path)  # refuse a bad extension before any work
+    renderer = BeatRenderer(session, sr=sr, voice=voice, volume_db=volume)
+    total = renderer.total_samples
+    if total is not None and total > 5 * 60 * sr and sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"Rendering {path}", total=total)
+            written = write_session(
+                renderer, path, progress=lambda n, _t: bar.update(task, completed=n)
+            )
+    else:
+        written = write_session(renderer, path)
+    return {
+        "output": path,
+        "format": "/".join(output_format(path)),
+        "sr": sr,
+        "duration_s": written / sr,
+        "beats": renderer.beats_played,
+    }
+
+
+@main.command()
+@click.argument("spm", type=float)
+@click.option(
+    "--duration", metavar="TIME", help="How long: 90s, 20m, 1h, 1:30:00.  [default: until stopped]"
+)
+@click.option("--beats", type=click.IntRange(1, 100_000), help="Play exactly this many beats.")
+@click.option(
+    "--voice",
+    type=click.Choice(_VOICES),
+    default="click",
+    show_default=True,
+    help="The beat's sound.",
+)
+@click.option(
+    "--volume", type=float, default=-6.0, show_default=True, help="Level in dB (0 is loudest)."
+)
+@click.option(
+    "--accent",
+    type=int,
+    default=0,
+    metavar="N",
+    help="Accent the first of every N steps (2: left/right).",
+)
+@click.option(
+    "--every",
+    type=int,
+    default=1,
+    metavar="N",
+    help="Sound only every Nth step (2: once per stride).",
+)
+@click.option("--count-in", type=int, default=0, metavar="N", help="Beats before the timer starts.")
+@click.option(
+    "--ramp-from", type=float, metavar="SPM", help="Start at this cadence and glide to SPM ..."
+)
+@click.option("--ramp-over", metavar="TIME", help="... over this long (with --ramp-from).")
+@click.option(
+    "--intervals",
+    metavar="SPEC",
+    help="Run/walk programme, e.g. run:2m,walk:1m (walks silent) or 2m,1m@120.",
+)
+@click.option("--repeat", type=int, metavar="N", help="Play the --intervals programme N times.")
+@click.option("--no-cues", is_flag=True, help="No cue and countdown pips at interval changes.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Render to a file (.wav .flac .ogg .mp3) instead of playing.",
+)
+@click.option(
+    "--sr", type=int, default=44100, show_default=True, help="Sample rate of --output, Hz."
+)
+@click.option(
+    "--fallback-output",
+    type=click.Path(dir_okay=False),
+    help="Play, but if there is no usable audio output, render to this file instead.",
+)
+@click.option("--device", metavar="NAME|INDEX", help="Output device (see cadence devices).")
+@click.option("--latency", default="low", show_default=True, help="low, high, or seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary at the end.")
+def metronome(
+    spm: float,
+    duration: str | None,
+    beats: int | None,
+    voice: str,
+    volume: float,
+    accent: int,
+    every: int,
+    count_in: int,
+    ramp_from: float | None,
+    ramp_over: str | None,
+    intervals: str | None,
+    repeat: int | None,
+    no_cues: bool,
+    output: str | None,
+    sr: int,
+    fallback_output: str | None,
+    device: str | None,
+    latency: str,
+    as_json: bool,
+) -> None:
+    """Play a beat at SPM steps per minute (40-240, fractions allowed).
+
+    \b
+      cadence metronome 172                        until Ctrl-C
+      cadence metronome 172 --duration 20m --accent 2
+      cadence metronome 170 --ramp-from 160 --ramp-over 5m --duration 30m
+      cadence metronome 172 --intervals run:2m,walk:1m --repeat 10
+      cadence metronome 172 --duration 30m -o run-172.mp3   (for a phone)
+
+    While playing in a terminal: up/down change the tempo by 1 spm,
+    PgUp/PgDn by 5, space pauses, q quits.
+    """
+    session = _session_from_options(
+        spm,
+        duration=duration,
+        beats=beats,
+        accent=accent,
+        every=every,
+        count_in=count_in,
+        ramp_from=ramp_from,
+        ramp_over=ramp_over,
+        intervals=intervals,
+        repeat=repeat,
+        cues=not no_cues,
+    )
+    from cadence.core.synth import check_volume_db
+
+    check_volume_db(volume)
+    if output and (device or fallback_output):
+        raise ParameterError(
+            "output",
+            "--output renders to a file; it does not go with --device or --fallback-output",
+        )
+    if output:
+        summary = _render_to_file(session, output, sr=sr, voice=voice, volume=volume)
+        _finish_render(summary, as_json=as_json)
+        return
+
+    from cadence.errors import AudioDeviceError
+
+    try:
+        from cadence.core.render import BeatRenderer
+        from cadence.playback import Player
+
+        player = Player(
+            lambda device_sr: BeatRenderer(session, sr=device_sr, voice=voice, volume_db=volume),
+            device=device,
+            latency=_parse_latency(latency),
+        )
+    except AudioDeviceError as exc:
+        if not fallback_output:
+            raise
+        click.echo(f"No audio output ({exc}); rendering to a file instead.", err=True)
+        summary = _render_to_file(session, fallback_output, sr=sr, voice=voice, volume=volume)
+        _finish_render(summary, as_json=as_json)
+        return
+
+    from cadence.live import play_session
+    from cadence.terminal import stdin_is_terminal
+
+    interactive = stdin_is_terminal() and sys.stderr.isatty()
+    click.echo(
+        f"Playing {session.spm:g} spm on {player.device.name} ({player.device.hostapi}), "
+        f"{player.sr} Hz, latency {player.latency_s * 1000:.1f} ms. Ctrl-C to stop.",
+        err=True,
+    )
+    result = play_session(
+        player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
+    )
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    from cadence.core.durations import format_clock
+
+    how = "Played" if result.completed else "Stopped after"
+    click.echo(
+        f"{how} {format_clock(result.played_s)} · {result.beats} beats · "
+        f"{result.final_spm:.1f} spm at the end · {result.underruns} output underruns"
+    )
+
+
+def _parse_latency(text: str) -> str | float:
+    if text in ("low", "high"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError("latency", f"{text!r}: use low, high or a number of seconds") from None
+    if not 0 < value <= 2:
+        raise ParameterError("latency", f"{value:g} s: must be between 0 and 2 seconds")
+    return value
+
+
+def _finish_render(summary: dict, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(summary)
+        return
+    from cadence.core.durations import format_clock
+
+    click.echo(
+        f"Wrote {summary['output']}: {format_clock(summary['duration_s'])} "
+        f"({summary['duration_s']:.3f} s), {summary['beats']} beats, "
+        f"{summary['format']} at {summary['sr']} Hz."
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def devices(as_json: bool) -> None:
+    """List audio outputs for `cadence metronome --device`."""
+    from cadence.playback import list_output_devices
+
+    outputs = list_output_devices()
+    if as_json:
+        _print_json([d.to_dict() for d in outputs])
+        return
+    if not outputs:
+        click.echo("No audio output devices. Render sessions to a file with --output.")
+        return
+    for d in outputs:
+        mark = "*" if d.is_default else " "
+        click.echo(
+            f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_sr} Hz)"
+        )
+    click.echo("* default")
 
 
 if __name__ == "__main__":  # pragma: no cover

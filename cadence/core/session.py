@@ -26,6 +26,8 @@ from cadence.errors import ParameterError
 
 MIN_SPM = 40.0
 MAX_SPM = 240.0
+#: Beat voices (synthesized in :mod:`cadence.core.synth`), in the order the CLI lists them.
+VOICES = ("click", "beep", "woodblock")
 
 
 def check_metronome_spm(spm: float, *, parameter: str = "spm") -> float:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cadence.core.session import VOICES
 from cadence.errors import ParameterError
 
-#: Beat voices, in the order the CLI lists them.
-VOICES = ("click", "beep", "woodblock")
+__all__ = ["VOICES", "VoiceBank", "check_volume_db", "db_to_gain", "synthesize_voice", "voice_bank"]
 #: Plain beats sit this far below accents.
 UNACCENTED_DB = -5.0
 #: Cues sit a little below the beat so they don't mask it.
@@ -150,6 +150,13 @@ class VoiceBank:
 SOUND_IDS = {"beat": 0, "accent": 1, "count_in": 2, "pip": 3, "change": 4}
 
 
+def check_volume_db(volume_db: float) -> float:
+    """`volume_db` if it is a level from -60 to 0 dB; else ParameterError naming --volume."""
+    if not -60.0 <= volume_db <= 0.0:
+        raise ParameterError("volume", f"must be between -60 and 0 dB, got {volume_db:g}")
+    return float(volume_db)
+
+
 def voice_bank(voice: str = "click", *, sr: int, volume_db: float = -6.0) -> VoiceBank:
     """All the sounds of a session at the given overall level.
 
@@ -168,9 +175,7 @@ def voice_bank(voice: str = "click", *, sr: int, volume_db: float = -6.0) -> Voi
         For an unknown voice, a bad sample rate, or a volume above 0 dB or
         below -60 dB.
     """
-    if not -60.0 <= volume_db <= 0.0:
-        raise ParameterError("volume", f"must be between -60 and 0 dB, got {volume_db:g}")
-    gain = db_to_gain(volume_db)
+    gain = db_to_gain(check_volume_db(volume_db))
     beat = synthesize_voice(voice, sr=sr) * np.float32(gain * db_to_gain(UNACCENTED_DB))
     accent = synthesize_voice(voice, sr=sr, accent=True) * np.float32(gain)
     count_in = _modes((1760.0,), (1.0,), (0.015,), sr=sr, duration_s=0.05, attack_s=0.001)

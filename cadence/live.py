@@ -1,0 +1,124 @@
+"""Playing a session for a runner: live keys, a status line, a clean stop.
+
+Joins the playback edge and the terminal edge. With a terminal: arrow keys
+up/down change the tempo by 1 spm, page-up/page-down by 5, space pauses and
+resumes, q (or Esc) quits, and a status line shows the tempo, the time, the
+interval and the time to the next change. Without one (piped, CI) it just
+plays until the end or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cadence.core.durations import format_clock
+from cadence.core.render import BeatRenderer, Status
+
+KEY_NUDGES = {"up": 1.0, "down": -1.0, "pageup": 5.0, "pagedown": -5.0, "+": 1.0, "-": -1.0}
+QUIT_KEYS = {"q", "Q", "escape", "eof"}
+HELP_LINE = "up/down ±1 spm · PgUp/PgDn ±5 · space pause · q quit"
+
+
+@dataclass(frozen=True)
+class PlayResult:
+    """How a played session ended."""
+
+    played_s: float
+    beats: int
+    final_spm: float
+    underruns: int
+    completed: bool
+    sr: int
+    device: str
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def status_line(st: Status, *, programme: bool) -> str:
+    """One line for the runner: tempo, clock, interval, next change."""
+    parts = [f"{st.spm:6.1f} spm"]
+    if st.elapsed_s < 0:
+        parts.append(f"count-in {format_clock(-st.elapsed_s + 0.999)}")
+    else:
+        parts.append(format_clock(st.elapsed_s))
+        if programme:
+            parts.append(f"{st.label} (round {st.cycle + 1})")
+        if st.to_change_s is not None and programme:
+            parts.append(f"change in {format_clock(st.to_change_s + 0.999)}")
+        elif st.remaining_s is not None:
+            parts.append(f"{format_clock(st.remaining_s + 0.999)} left")
+    if st.paused:
+        parts.append("PAUSED")
+    return " · ".join(parts)
+
+
+def apply_key(renderer: BeatRenderer, key: str) -> bool:
+    """Act on one key press; False means quit."""
+    if key in QUIT_KEYS:
+        return False
+    if key in KEY_NUDGES:
+        renderer.nudge(KEY_NUDGES[key])
+    elif key == "space":
+        renderer.pause(not renderer.paused)
+    return True
+
+
+def play_session(
+    player,  # cadence.playback.Player (not imported here: it loads sounddevice)
+    *,
+    interactive: bool,
+    echo: Callable[[str], None],
+) -> PlayResult:
+    """Play until the session ends, q, or Ctrl-C; return what was played.
+
+    Parameters
+    ----------
+    player : cadence.playback.Player
+        An opened, not yet started, player.
+    interactive : bool
+        Read keys and show a status line (needs a terminal on stdin).
+    echo : callable
+        Writes a status line (no newline added; it starts with a carriage return).
+    """
+    renderer = player.renderer
+    programme = bool(renderer.session.intervals)
+    completed = False
+    player.start()
+    try:
+        if interactive:
+            from cadence.terminal import KeyReader
+
+            with KeyReader() as keys:
+                echo(HELP_LINE + "\n")
+                last = ""
+                while player.active:
+                    if not all(apply_key(renderer, k) for k in keys.read(0.1)):
+                        break
+                    line = status_line(renderer.status(), programme=programme)
+                    if line != last:
+                        echo("\r" + line.ljust(len(last)))
+                        last = line
+                echo("\n")
+        else:
+            while player.active:
+                time.sleep(0.1)
+        completed = renderer.finished
+        if completed:
+            player.wait(timeout_s=max(1.0, 4 * player.latency_s))
+            player.close()
+    except KeyboardInterrupt:
+        echo("\n")
+    finally:
+        player.stop()
+    return PlayResult(
+        played_s=renderer.position / renderer.sr,
+        beats=renderer.beats_played,
+        final_spm=renderer.status().spm,
+        underruns=player.underruns,
+        completed=completed,
+        sr=renderer.sr,
+        device=f"{player.device.name} ({player.device.hostapi})",
+    )

@@ -1,0 +1,221 @@
+"""Audio-device edge: the only module that talks to sounddevice (PortAudio).
+
+A thin adapter: :class:`Player` opens an output stream whose callback asks a
+:class:`~cadence.core.render.BeatRenderer` to fill the device's buffer, counts
+the underruns the stream reports, and stops the stream when the session ends.
+Everything the callback does is the renderer's, which is tested with plain
+numpy buffers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cadence.core.render import BeatRenderer
+from cadence.errors import AudioDeviceError, ParameterError
+
+_NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
+
+
+def _sounddevice() -> Any:
+    """Import sounddevice, turning a missing PortAudio into a clear error."""
+    try:
+        return importlib.import_module("sounddevice")
+    except OSError as exc:  # sounddevice raises OSError when libportaudio is missing
+        if sys.platform.startswith("linux"):
+            how = "install the package libportaudio2 (sudo apt-get install libportaudio2)"
+        elif sys.platform == "darwin":
+            how = "reinstall sounddevice (its macOS wheel includes PortAudio)"
+        else:
+            how = "install PortAudio"
+        raise AudioDeviceError(f"PortAudio library not found: {how}, or {_NO_DEVICE_HINT}") from exc
+
+
+@dataclass(frozen=True)
+class OutputDevice:
+    """An audio output as PortAudio lists it."""
+
+    index: int
+    name: str
+    hostapi: str
+    channels: int
+    default_sr: int
+    is_default: bool
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def list_output_devices() -> list[OutputDevice]:
+    """All devices with at least one output channel.
+
+    Raises
+    ------
+    AudioDeviceError
+        If PortAudio is missing or cannot list devices.
+    """
+    sd = _sounddevice()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_out = sd.default.device[1]
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"cannot list audio devices: {exc}") from exc
+    return [
+        OutputDevice(
+            index=d["index"],
+            name=d["name"],
+            hostapi=hostapis[d["hostapi"]]["name"],
+            channels=d["max_output_channels"],
+            default_sr=round(d["default_samplerate"]),
+            is_default=d["index"] == default_out,
+        )
+        for d in devices
+        if d["max_output_channels"] > 0
+    ]
+
+
+def choose_output_device(devices: list[OutputDevice], spec: str | int | None) -> OutputDevice:
+    """Pick the device `spec` names: None for the default, an index, or part of a name.
+
+    Raises
+    ------
+    AudioDeviceError
+        If there is no output device, or `spec` matches none or several.
+    """
+    if not devices:
+        raise AudioDeviceError(f"no audio output device found; {_NO_DEVICE_HINT}")
+    if spec is None:
+        default = [d for d in devices if d.is_default]
+        return default[0] if default else devices[0]
+    text = str(spec).strip()
+    if text.isdigit():
+        for d in devices:
+            if d.index == int(text):
+                return d
+        raise AudioDeviceError(
+            f"device: no output device with index {text} (see cadence devices); "
+            f"or {_NO_DEVICE_HINT}"
+        )
+    matches = [d for d in devices if text.lower() in f"{d.name}, {d.hostapi}".lower()]
+    exact = [d for d in matches if d.name.lower() == text.lower()]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    default = [d for d in matches if d.is_default]
+    if len(default) == 1:  # e.g. "JACK": every JACK client is listed, the default is "system"
+        return default[0]
+    if not matches:
+        raise AudioDeviceError(
+            f"device: no output device matches {text!r} (see cadence devices); or {_NO_DEVICE_HINT}"
+        )
+    names = "; ".join(f"{d.index}: {d.name} ({d.hostapi})" for d in matches)
+    raise AudioDeviceError(f"device: {text!r} matches several outputs ({names}); give its index")
+
+
+class Player:
+    """Play a renderer through an output device.
+
+    Parameters
+    ----------
+    make_renderer : callable
+        Called with the device's sample rate (Hz), returns the
+        :class:`~cadence.core.render.BeatRenderer` to play.
+    device : str or int, optional
+        Output device (default: the system default).
+    latency : str or float
+        PortAudio latency: "low", "high" or seconds.
+    blocksize : int
+        Frames per callback; 0 lets PortAudio choose (best for latency).
+
+    Attributes
+    ----------
+    renderer : BeatRenderer
+    sr : int
+        The stream's sample rate.
+    device : OutputDevice
+    underruns : int
+        Callbacks whose status reported an output underflow.
+    """
+
+    def __init__(
+        self,
+        make_renderer: Any,
+        *,
+        device: str | int | None = None,
+        latency: str | float = "low",
+        blocksize: int = 0,
+    ) -> None:
+        self._sd = sd = _sounddevice()
+        self.device = choose_output_device(list_output_devices(), device)
+        self.sr = self.device.default_sr
+        self.renderer: BeatRenderer = make_renderer(self.sr)
+        self.underruns = 0
+        self._done = threading.Event()
+        if blocksize < 0:
+            raise ParameterError("blocksize", f"must be 0 or more, got {blocksize}")
+        try:
+            self._stream = sd.OutputStream(
+                samplerate=self.sr,
+                device=self.device.index,
+                channels=min(2, self.device.channels),
+                dtype="float32",
+                latency=latency,
+                blocksize=blocksize,
+                callback=self._callback,
+                finished_callback=self._done.set,
+            )
+        except (sd.PortAudioError, ValueError) as exc:
+            raise AudioDeviceError(
+                f"cannot open {self.device.name} ({self.device.hostapi}): {exc}; {_NO_DEVICE_HINT}"
+            ) from exc
+
+    def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
+        # Real-time thread: only counters and the renderer, which fills in place.
+        if status.output_underflow:
+            self.underruns += 1
+        self.renderer.render(outdata)
+        if self.renderer.finished:
+            raise self._sd.CallbackStop
+
+    @property
+    def latency_s(self) -> float:
+        """The stream's output latency in seconds."""
+        return float(self._stream.latency)
+
+    @property
+    def active(self) -> bool:
+        """Whether the stream is still playing."""
+        return not self._done.is_set()
+
+    def start(self) -> None:
+        try:
+            self._stream.start()
+        except self._sd.PortAudioError as exc:
+            raise AudioDeviceError(f"cannot start {self.device.name}: {exc}") from exc
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until the session ends (True) or `timeout_s` passes (False)."""
+        return self._done.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Stop now (what is buffered is dropped) and close the stream."""
+        if not self._stream.closed:
+            self._stream.abort()
+            self._stream.close()
+        self._done.set()
+
+    def close(self) -> None:
+        """Close after a natural end (the last buffers have been played)."""
+        if not self._stream.closed:
+            self._stream.stop()
+            self._stream.close()
+
+    def __enter__(self) -> Player:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

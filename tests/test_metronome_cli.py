@@ -1,0 +1,242 @@
+"""`cadence metronome` and `cadence devices` through click's CliRunner."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cadence import playback
+from cadence.cli import main
+from cadence.core.render import BeatRenderer
+from cadence.core.session import Session, parse_intervals
+from cadence.errors import AudioDeviceError
+from cadence.live import apply_key, status_line
+from cadence.playback import OutputDevice, choose_output_device
+
+
+def onsets(x):
+    nz = np.flatnonzero(np.abs(x) > 1e-3)
+    return np.concatenate([nz[:1], nz[1:][np.diff(nz) > 200]])
+
+
+@pytest.mark.parametrize("ext", [".wav", ".flac"])
+def test_render_lossless_file_has_every_beat_at_its_sample(runner, tmp_path, ext):
+    path = tmp_path / f"beat{ext}"
+    result = runner.invoke(
+        main, ["metronome", "172", "--duration", "20s", "-o", str(path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["beats"] == 58
+    data, sr = sf.read(path, dtype="float32")
+    assert sr == 44100
+    assert len(data) == 20 * 44100
+    got = onsets(data)
+    np.testing.assert_array_equal(got, [round(k * 60 * 44100 / 172) for k in range(58)])
+
+
+@pytest.mark.parametrize("ext", [".ogg", ".mp3"])
+def test_render_compressed_file_for_a_phone(runner, tmp_path, ext):
+    path = tmp_path / f"run{ext}"
+    result = runner.invoke(
+        main,
+        [
+            "metronome",
+            "170",
+            "--intervals",
+            "run:20s,walk:10s",
+            "--repeat",
+            "2",
+            "-o",
+            str(path),
+            "--sr",
+            "48000",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {path}: 1:00" in result.output
+    info = sf.info(path)
+    assert info.samplerate == 48000
+    assert info.duration == pytest.approx(60, abs=0.2)  # codec padding
+
+
+def test_render_beats_and_count_in(runner, tmp_path):
+    path = tmp_path / "eight.wav"
+    result = runner.invoke(main, ["metronome", "164", "--beats", "8", "-o", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["beats"] == 8
+    data, _sr = sf.read(path)
+    assert len(onsets(data)) == 8
+
+
+def test_render_an_hour_with_ramp_and_intervals(runner, tmp_path):
+    path = tmp_path / "hour.flac"
+    args = ["metronome", "172", "--duration", "1h", "--ramp-from", "160", "--ramp-over", "10m"]
+    args += ["--intervals", "run:4m,walk:1m", "--accent", "2", "-o", str(path), "--json"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert sf.info(path).frames == 3600 * 44100
+
+
+def test_render_never_leaves_a_partial_file(runner, tmp_path, monkeypatch):
+    path = tmp_path / "keep.wav"
+    path.write_bytes(b"the runner's old file")
+
+    def boom(self, out):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BeatRenderer, "render", boom)
+    result = runner.invoke(main, ["metronome", "172", "--duration", "10s", "-o", str(path)])
+    assert result.exit_code != 0
+    assert path.read_bytes() == b"the runner's old file"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["metronome", "30"], "spm: 30 steps/min is outside"),
+        (["metronome", "250"], "spm: 250 steps/min is outside the metronome's 40-240"),
+        (["metronome", "172", "--duration", "ten"], "duration: 'ten' is not a duration"),
+        (["metronome", "172", "--duration", "0s"], "duration: '0s' must be longer than zero"),
+        (
+            ["metronome", "172", "--ramp-from", "160"],
+            "ramp-from: --ramp-from and --ramp-over go together",
+        ),
+        (["metronome", "172", "--repeat", "3"], "repeat: needs --intervals"),
+        (["metronome", "172", "--intervals", "run:2q"], "intervals:"),
+        (["metronome", "172", "--beats", "8", "--duration", "1m"], "beats: give --beats alone"),
+        (["metronome", "172", "--volume", "6"], "volume: must be between -60 and 0 dB"),
+        (["metronome", "172", "--every", "0"], "every: must be 1-16"),
+        (
+            ["metronome", "172", "-o", "x.aac", "--duration", "1m"],
+            "output: 'x.aac': unknown format .aac",
+        ),
+        (["metronome", "172", "-o", "x.wav"], "output: an endless session cannot be written"),
+        (
+            ["metronome", "172", "-o", "x.wav", "--device", "1", "--duration", "1m"],
+            "output: --output renders",
+        ),
+        (["metronome", "172", "--latency", "fast"], "latency: 'fast'"),
+    ],
+)
+def test_bad_metronome_options(runner, args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert f"Error: {message}" in result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_folder_for_output_is_an_error(runner, tmp_path):
+    result = runner.invoke(
+        main, ["metronome", "172", "--beats", "4", "-o", str(tmp_path / "no" / "x.wav")]
+    )
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
+
+
+FAKE = [
+    OutputDevice(0, "HDA Intel PCH: ALC257 Analog", "ALSA", 2, 44100, False),
+    OutputDevice(3, "pulse", "ALSA", 32, 44100, True),
+    OutputDevice(5, "system", "JACK Audio Connection Kit", 2, 48000, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "index"),
+    [(None, 3), ("5", 5), ("jack", 5), ("PULSE", 3), ("ALC257", 0), ("alsa", 3)],
+)
+def test_choose_output_device(spec, index):
+    assert choose_output_device(FAKE, spec).index == index
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"), [("9", "no output device with index 9"), ("usb", "matches")]
+)
+def test_choose_output_device_errors_suggest_output(spec, message):
+    with pytest.raises(AudioDeviceError, match=message):
+        choose_output_device(FAKE, spec)
+    with pytest.raises(AudioDeviceError, match="no audio output device found; .*--output FILE"):
+        choose_output_device([], None)
+
+
+def test_no_output_device_is_one_line_and_exit_1(runner, monkeypatch):
+    monkeypatch.setattr(playback, "list_output_devices", lambda: [])
+    result = runner.invoke(main, ["metronome", "172", "--beats", "4"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: no audio output device found; "
+        "render the session to a file instead with --output FILE"
+    )
+
+
+def test_missing_portaudio_names_the_package(runner, monkeypatch):
+    def no_portaudio(name):
+        raise OSError("PortAudio library not found")
+
+    monkeypatch.setattr(playback.importlib, "import_module", no_portaudio)
+    monkeypatch.setattr(playback.sys, "platform", "linux")
+    result = runner.invoke(main, ["metronome", "172"])
+    assert result.exit_code == 1
+    assert "PortAudio library not found: install the package libportaudio2" in result.output
+    assert "--output" in result.output
+    result = runner.invoke(main, ["devices"])
+    assert result.exit_code == 1
+    assert "libportaudio2" in result.output
+
+
+def test_fallback_output_renders_when_there_is_no_device(runner, monkeypatch, tmp_path):
+    monkeypatch.setattr(playback, "list_output_devices", lambda: [])
+    path = tmp_path / "demo.wav"
+    result = runner.invoke(
+        main, ["metronome", "164", "--beats", "8", "--fallback-output", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "rendering to a file instead" in result.output
+    assert f"Wrote {path}" in result.output
+    assert len(onsets(sf.read(path)[0])) == 8
+
+
+def test_devices_lists_outputs(runner, monkeypatch):
+    monkeypatch.setattr(playback, "list_output_devices", lambda: FAKE)
+    result = runner.invoke(main, ["devices"])
+    assert result.exit_code == 0
+    assert "*   3  pulse  (ALSA, 32 ch, 44100 Hz)" in result.output
+    data = json.loads(runner.invoke(main, ["devices", "--json"]).output)
+    assert [d["index"] for d in data] == [0, 3, 5]
+
+
+def test_live_keys_steer_the_renderer():
+    renderer = BeatRenderer(Session(170, duration_s=60), sr=8000)
+    assert apply_key(renderer, "up")
+    assert apply_key(renderer, "pageup")
+    assert renderer.offset_spm == 6
+    apply_key(renderer, "down")
+    apply_key(renderer, "pagedown")
+    assert renderer.offset_spm == 0
+    apply_key(renderer, "space")
+    assert renderer.paused
+    apply_key(renderer, "space")
+    assert not renderer.paused
+    assert apply_key(renderer, "x")
+    assert not apply_key(renderer, "q")
+    assert not apply_key(renderer, "escape")
+
+
+def test_status_line_shows_tempo_time_segment_and_next_change():
+    session = Session(172, intervals=parse_intervals("run:2m,walk:1m"), repeat=3, count_in=4)
+    renderer = BeatRenderer(session, sr=8000)
+    assert status_line(renderer.status(), programme=True) == " 172.0 spm · count-in 0:02"
+    buf = np.zeros(8000, dtype=np.float32)
+    for _ in range(2 + 150):
+        renderer.render(buf)
+    renderer.nudge(2)
+    renderer.pause()
+    line = status_line(renderer.status(), programme=True)
+    assert line == " 174.0 spm · 2:30 · walk (round 1) · change in 0:30 · PAUSED"
+    plain = BeatRenderer(Session(160, duration_s=600), sr=8000)
+    plain.render(buf)
+    assert status_line(plain.status(), programme=False) == " 160.0 spm · 0:01 · 9:59 left"

@@ -1,0 +1,153 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from cadence.core.durations import format_clock, parse_duration_s
+from cadence.core.session import Interval, Session, iter_segments, parse_intervals
+from cadence.core.synth import VOICES, db_to_gain, synthesize_voice, voice_bank
+from cadence.errors import ParameterError
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("20m", 1200),
+        ("1h", 3600),
+        ("1:30:00", 5400),
+        ("1:30", 90),
+        ("45", 45),
+        ("2.5min", 150),
+        ("1h30m", 5400),
+        ("1h 5m 10s", 3910),
+        (" 20M ", 1200),
+        ("0:00:01", 1),
+    ],
+)
+def test_durations(text, seconds):
+    assert parse_duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "0", "0s", "-5m", "5x", "1:75", "1m1m", "m", "1h:30"])
+def test_bad_durations_name_the_option(text):
+    with pytest.raises(ParameterError, match="^ramp-over:"):
+        parse_duration_s(text, parameter="ramp-over")
+
+
+def test_format_clock():
+    assert format_clock(0) == "0:00"
+    assert format_clock(59.99) == "0:59"
+    assert format_clock(3600) == "1:00:00"
+    assert format_clock(-3) == "0:00"
+
+
+def test_parse_intervals_labels_rates_and_silence():
+    assert parse_intervals("run:2m,walk:1m") == (
+        Interval("run", 120.0, None, False),
+        Interval("walk", 60.0, None, True),
+    )
+    assert parse_intervals("2m, 1m@120, 30s@off") == (
+        Interval("run", 120.0, None, False),
+        Interval("walk", 60.0, 120.0, False),
+        Interval("run", 30.0, None, True),
+    )
+    assert parse_intervals("tempo:5m@180")[0] == Interval("tempo", 300.0, 180.0, False)
+
+
+@pytest.mark.parametrize("spec", ["", "2m,,1m", "run:", "run:2m@fast", "2m@300", "x:1q"])
+def test_bad_intervals(spec):
+    with pytest.raises(ParameterError, match="^intervals:"):
+        parse_intervals(spec)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"spm": 30}, "spm"),
+        ({"spm": 250}, "spm"),
+        ({"spm": float("nan")}, "spm"),
+        ({"spm": 170, "ramp_from_spm": 150}, "ramp-from"),
+        ({"spm": 170, "ramp_over_s": 60}, "ramp-from"),
+        ({"spm": 170, "ramp_from_spm": 10, "ramp_over_s": 60}, "ramp-from"),
+        ({"spm": 170, "repeat": 3}, "repeat"),
+        ({"spm": 170, "intervals": parse_intervals("1m,1m"), "repeat": 0}, "repeat"),
+        ({"spm": 170, "every": 0}, "every"),
+        ({"spm": 170, "accent": -1}, "accent"),
+        ({"spm": 170, "count_in": 100}, "count-in"),
+        ({"spm": 170, "duration_s": -1}, "duration"),
+    ],
+)
+def test_bad_sessions_name_the_option(kwargs, parameter):
+    with pytest.raises(ParameterError) as info:
+        Session(**kwargs)
+    assert info.value.parameter == parameter
+
+
+def test_session_length_is_the_shorter_of_duration_and_programme():
+    programme = parse_intervals("2m,1m")
+    assert Session(170).length_s is None
+    assert Session(170, intervals=programme).length_s is None
+    assert Session(170, intervals=programme, repeat=10).length_s == 1800
+    assert Session(170, intervals=programme, repeat=10, duration_s=600).length_s == 600
+    assert Session(170, intervals=programme, repeat=2, duration_s=600).length_s == 360
+
+
+def test_segments_are_contiguous_and_split_where_the_ramp_ends():
+    session = Session(
+        172,
+        duration_s=600,
+        intervals=parse_intervals("run:2m,walk:1m"),
+        ramp_from_spm=160,
+        ramp_over_s=150,
+    )
+    segs = list(iter_segments(session, sr=100))
+    assert segs[0].start == 0
+    for a, b in itertools.pairwise(segs):
+        assert a.end == b.start
+    assert segs[-1].end == 60000
+    assert (segs[0].spm_start, segs[0].spm_end) == (160.0, pytest.approx(169.6))
+    assert all(s.new_phrase for s in segs)  # the ramp ends in a walk here
+    segs = list(
+        iter_segments(Session(172, duration_s=100, ramp_from_spm=160, ramp_over_s=30), sr=100)
+    )
+    assert [(s.start, s.end, s.new_phrase) for s in segs] == [(0, 3000, True), (3000, 10000, False)]
+    assert segs[0].spm_end == segs[1].spm_start == 172
+
+
+def test_endless_session_yields_segments_forever():
+    segs = iter_segments(Session(172, intervals=parse_intervals("1m,1m")), sr=100)
+    first = [next(segs) for _ in range(50)]
+    assert first[-1].cycle == 24
+
+
+@pytest.mark.parametrize("voice", VOICES)
+@pytest.mark.parametrize("sr", [8000, 44100, 48000])
+def test_voices_start_on_their_first_sample_and_end_silent(voice, sr):
+    for accent in (False, True):
+        x = synthesize_voice(voice, sr=sr, accent=accent)
+        assert x.dtype == np.float32
+        assert x[0] != 0
+        assert x[-1] == 0
+        assert np.abs(x).max() == pytest.approx(1.0)
+        assert len(x) < 0.1 * sr  # shorter than a beat at 240 spm (0.25 s)
+
+
+def test_voices_differ_and_accent_is_louder_than_beat():
+    sounds = [synthesize_voice(v, sr=44100) for v in VOICES]
+    assert len({x.tobytes() for x in sounds}) == len(VOICES)
+    bank = voice_bank("beep", sr=44100, volume_db=-6)
+    assert np.abs(bank.accent).max() == pytest.approx(db_to_gain(-6), rel=1e-4)
+    assert np.abs(bank.beat).max() < np.abs(bank.accent).max()
+    assert all(s[0] != 0 for s in bank.as_tuple())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [({"voice": "cowbell"}, "voice"), ({"volume_db": 3}, "volume"), ({"sr": 100}, "sr")],
+)
+def test_bad_sound_settings(kwargs, parameter):
+    args = {"voice": "click", "sr": 44100, **kwargs}
+    with pytest.raises(ParameterError) as info:
+        voice_bank(args.pop("voice"), **args)
+    assert info.value.parameter == parameter

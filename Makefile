@@ -18,6 +18,10 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo
 	@echo "== cadence plan --current 156 --goal 172"
 	@$(BIN)/cadence plan --current 156 --goal 172
+	@echo
+	@echo "== cadence metronome 164 --beats 8   (the +5 % target; rendered to a file if there is no sound card)"
+	@mkdir -p out
+	@$(BIN)/cadence metronome 164 --beats 8 --accent 2 --fallback-output out/demo-164spm.wav
 
 test: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/ruff check cadence tests examples benchmarks

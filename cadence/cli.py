@@ -464,7 +464,8 @@ def metronome(
     except AudioDeviceError as exc:
         if not fallback_output:
             raise
-        click.echo(f"No audio output ({exc}); rendering to a file instead.", err=True)
+        reason = getattr(exc, "reason", str(exc))
+        click.echo(f"No sound: {reason}. Rendering to {fallback_output} instead.", err=True)
         summary = _render_to_file(session, fallback_output, sr=sr, voice=voice, volume=volume)
         _finish_render(summary, as_json=as_json)
         return

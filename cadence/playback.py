@@ -21,6 +21,13 @@ from cadence.errors import AudioDeviceError, ParameterError
 _NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
 
 
+def _device_error(reason: str) -> AudioDeviceError:
+    """An AudioDeviceError that suggests --output; `.reason` holds the bare reason."""
+    exc = AudioDeviceError(f"{reason}; {_NO_DEVICE_HINT}")
+    exc.reason = reason
+    return exc
+
+
 def _sounddevice() -> Any:
     """Import sounddevice, turning a missing PortAudio into a clear error."""
     try:
@@ -32,7 +39,7 @@ def _sounddevice() -> Any:
             how = "reinstall sounddevice (its macOS wheel includes PortAudio)"
         else:
             how = "install PortAudio"
-        raise AudioDeviceError(f"PortAudio library not found: {how}, or {_NO_DEVICE_HINT}") from exc
+        raise _device_error(f"PortAudio library not found: {how}") from exc
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
         If there is no output device, or `spec` matches none or several.
     """
     if not devices:
-        raise AudioDeviceError(f"no audio output device found; {_NO_DEVICE_HINT}")
+        raise _device_error("no audio output device found")
     if spec is None:
         default = [d for d in devices if d.is_default]
         return default[0] if default else devices[0]
@@ -97,10 +104,7 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
         for d in devices:
             if d.index == int(text):
                 return d
-        raise AudioDeviceError(
-            f"device: no output device with index {text} (see cadence devices); "
-            f"or {_NO_DEVICE_HINT}"
-        )
+        raise _device_error(f"device: no output device with index {text} (see cadence devices)")
     matches = [d for d in devices if text.lower() in f"{d.name}, {d.hostapi}".lower()]
     exact = [d for d in matches if d.name.lower() == text.lower()]
     if len(exact) == 1 or len(matches) == 1:
@@ -109,9 +113,7 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
     if len(default) == 1:  # e.g. "JACK": every JACK client is listed, the default is "system"
         return default[0]
     if not matches:
-        raise AudioDeviceError(
-            f"device: no output device matches {text!r} (see cadence devices); or {_NO_DEVICE_HINT}"
-        )
+        raise _device_error(f"device: no output device matches {text!r} (see cadence devices)")
     names = "; ".join(f"{d.index}: {d.name} ({d.hostapi})" for d in matches)
     raise AudioDeviceError(f"device: {text!r} matches several outputs ({names}); give its index")
 
@@ -169,8 +171,8 @@ class Player:
                 finished_callback=self._done.set,
             )
         except (sd.PortAudioError, ValueError) as exc:
-            raise AudioDeviceError(
-                f"cannot open {self.device.name} ({self.device.hostapi}): {exc}; {_NO_DEVICE_HINT}"
+            raise _device_error(
+                f"cannot open {self.device.name} ({self.device.hostapi}): {exc}"
             ) from exc
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:

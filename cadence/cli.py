@@ -474,9 +474,10 @@ def metronome(
     from cadence.terminal import stdin_is_terminal
 
     interactive = stdin_is_terminal() and sys.stderr.isatty()
+    latency = f", latency {player.latency_s * 1000:.1f} ms" if player.latency_s > 0 else ""
     click.echo(
         f"Playing {session.spm:g} spm on {player.device.name} ({player.device.hostapi}), "
-        f"{player.sr} Hz, latency {player.latency_s * 1000:.1f} ms. Ctrl-C to stop.",
+        f"{player.sr} Hz{latency}. Ctrl-C to stop.",
         err=True,
     )
     result = play_session(

@@ -39,7 +39,7 @@ class PlayResult:
 
 def status_line(st: Status, *, programme: bool) -> str:
     """One line for the runner: tempo, clock, interval, next change."""
-    parts = [f"{st.spm:6.1f} spm"]
+    parts = ["    silent" if st.silent else f"{st.spm:6.1f} spm"]
     if st.elapsed_s < 0:
         parts.append(f"count-in {format_clock(-st.elapsed_s + 0.999)}")
     else:
@@ -114,7 +114,7 @@ def play_session(
     finally:
         player.stop()
     return PlayResult(
-        played_s=renderer.position / renderer.sr,
+        played_s=max(0, renderer.position - renderer.count_in_samples) / renderer.sr,
         beats=renderer.beats_played,
         final_spm=renderer.status().spm,
         underruns=player.underruns,

@@ -239,7 +239,12 @@ def test_status_line_shows_tempo_time_segment_and_next_change():
     renderer.nudge(2)
     renderer.pause()
     line = status_line(renderer.status(), programme=True)
-    assert line == " 174.0 spm · 2:30 · walk (round 1) · change in 0:30 · PAUSED"
+    assert line == "    silent · 2:30 · walk (round 1) · change in 0:30 · PAUSED"
+    renderer.pause(False)
+    for _ in range(60):
+        renderer.render(buf)
+    line = status_line(renderer.status(), programme=True)
+    assert line == " 174.0 spm · 3:30 · run (round 2) · change in 1:30"
     plain = BeatRenderer(Session(160, duration_s=600), sr=8000)
     plain.render(buf)
     assert status_line(plain.status(), programme=False) == " 160.0 spm · 0:01 · 9:59 left"

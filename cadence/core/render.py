@@ -67,11 +67,14 @@ class Status:
         Seconds to the next interval change or the end; None if neither comes.
     remaining_s : float or None
         Seconds to the end of the session, None if it runs until stopped.
+    silent : bool
+        The current interval has no beat (a walk).
     paused, finished : bool
     """
 
     elapsed_s: float
     spm: float
+    silent: bool
     label: str
     part: int
     cycle: int
@@ -392,12 +395,13 @@ class BeatRenderer:
         pos = self.position - self.count_in_samples
         segs = list(self._status_segs)
         seg = segs[0] if segs else None
+        silent = False
         if pos < 0 or seg is None:
             label, part, cycle = ("count-in" if pos < 0 else "end"), 0, 0
             spm = self.session.start_spm
             to_change = -pos / sr if pos < 0 else None
         else:
-            label, part, cycle = seg.label, seg.part, seg.cycle
+            label, part, cycle, silent = seg.label, seg.part, seg.cycle, seg.silent
             if seg.end is None or seg.spm_start == seg.spm_end:
                 spm = seg.spm_start
             else:
@@ -412,6 +416,7 @@ class BeatRenderer:
         return Status(
             elapsed_s=pos / sr,
             spm=spm,
+            silent=silent,
             label=label,
             part=part,
             cycle=cycle,

@@ -327,7 +327,8 @@ def _render_to_file(session: Any, path: str, *, sr: int, voice: str, volume: flo
         "output": path,
         "format": "/".join(output_format(path)),
         "sr": sr,
-        "duration_s": written / sr,
+        "duration_s": round(written / sr, 6),
+        "count_in_s": round(renderer.count_in_samples / sr, 6),
         "beats": renderer.beats_played,
     }
 

@@ -1,10 +1,17 @@
-"""Audio-file edge: the only module that reads or writes audio files.
+"""Audio-file edge: the only module that reads or writes audio, and the only
+one that talks to librosa.
 
 Writing: :func:`write_session` streams a rendered session into WAV, FLAC,
 OGG/Vorbis or MP3 block by block (an hour-long session never sits in memory)
 and replaces the target atomically, so an interrupted render leaves no
-half-written file. Reading (decoding music for tempo analysis) joins this
-module with the analyzer.
+half-written file.
+
+Reading: :func:`onset_envelope` decodes a music file block by block
+(soundfile for WAV/FLAC/OGG/Opus/MP3/AIFF, PyAV's FFmpeg for M4A/AAC/ALAC and
+anything soundfile cannot read), downmixes, resamples to 11025 Hz and turns
+it into an onset-strength envelope with librosa's mel spectrogram, one chunk
+at a time. Memory stays bounded whatever the file's length; files are opened
+read-only.
 """
 
 from __future__ import annotations
@@ -13,12 +20,50 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cadence.core.render import BeatRenderer
 from cadence.errors import AudioFileError, ParameterError
+
+#: Analysis sample rate, FFT size and hop: 86.1 envelope frames per second.
+ANALYSIS_SR = 11025
+ANALYSIS_N_FFT = 1024
+ANALYSIS_HOP = 128
+ANALYSIS_N_MELS = 40
+ANALYSIS_FMAX_HZ = 5000.0
+#: Mel power floor (-40 dB; full scale is about +40 dB): flux below it is noise.
+MEL_FLOOR = 1e-4
+#: Mel bands (from the bottom) that make the low-band envelope (up to ~300 Hz).
+LOW_BANDS = 12
+#: Samples (at the analysis rate) per spectrogram chunk.
+CHUNK_SAMPLES = 30 * ANALYSIS_SR
+#: Default cap on the audio analysed per file (a 2-hour mix is cut at 10 minutes).
+MAX_ANALYSIS_S = 600.0
+#: Extensions the scanner treats as audio.
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".mp3",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".wav",
+        ".aif",
+        ".aiff",
+        ".m4a",
+        ".m4b",
+        ".mp4",
+        ".aac",
+        ".alac",
+        ".wma",
+        ".ape",
+        ".wv",
+    }
+)
+_SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"}
 
 #: Output formats by file extension: (soundfile format, subtype).
 WRITE_FORMATS = {
@@ -133,3 +178,216 @@ def write_session(
     except (sf.LibsndfileError, OSError) as exc:
         raise AudioFileError(f"{os.fspath(path)}: cannot write: {exc}") from exc
     return written
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Onset strength of a piece of audio.
+
+    Attributes
+    ----------
+    bands : numpy.ndarray, shape (2, n_frames), float32
+        Row 0: full-band spectral flux; row 1: low-band flux.
+    frame_rate_hz : float
+        Frames per second.
+    duration_s : float
+        Length of the file (seconds), as far as it could be decoded.
+    analysed_s : float
+        Seconds of audio the envelope covers.
+    source_sr : int
+        The file's sample rate.
+    decoder : str
+        "soundfile" or "pyav".
+    """
+
+    bands: np.ndarray
+    frame_rate_hz: float
+    duration_s: float
+    analysed_s: float
+    source_sr: int
+    decoder: str
+
+
+class _EnvelopeBuilder:
+    """Turns a stream of mono blocks at any rate into a bounded onset envelope."""
+
+    def __init__(self, source_sr: int, *, max_samples: int) -> None:
+        import librosa
+        import soxr
+
+        self._librosa = librosa
+        self._resampler = (
+            None
+            if source_sr == ANALYSIS_SR
+            else soxr.ResampleStream(source_sr, ANALYSIS_SR, 1, dtype="float32", quality="MQ")
+        )
+        self._mel = librosa.filters.mel(
+            sr=ANALYSIS_SR, n_fft=ANALYSIS_N_FFT, n_mels=ANALYSIS_N_MELS, fmax=ANALYSIS_FMAX_HZ
+        ).astype(np.float32)
+        self._window = np.hanning(ANALYSIS_N_FFT + 1)[:-1].astype(np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._last_log_mel: np.ndarray | None = None
+        self._flux: list[np.ndarray] = []
+        self.samples_in = 0
+        self.max_samples = max_samples
+
+    @property
+    def full(self) -> bool:
+        return self.samples_in >= self.max_samples
+
+    def add(self, mono: np.ndarray, *, last: bool = False) -> None:
+        y = mono if self._resampler is None else self._resampler.resample_chunk(mono, last=last)
+        room = self.max_samples - self.samples_in
+        y = y[:room]
+        self.samples_in += len(y)
+        self._pending = np.concatenate([self._pending, y.astype(np.float32, copy=False)])
+        if len(self._pending) >= CHUNK_SAMPLES or last or self.full:
+            self._frames()
+
+    def _frames(self) -> None:
+        n_frames = (len(self._pending) - ANALYSIS_N_FFT) // ANALYSIS_HOP + 1
+        if n_frames <= 0:
+            return
+        span = self._pending[: (n_frames - 1) * ANALYSIS_HOP + ANALYSIS_N_FFT]
+        frames = np.lib.stride_tricks.sliding_window_view(span, ANALYSIS_N_FFT)[::ANALYSIS_HOP]
+        spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+        log_mel = 10.0 * np.log10(np.maximum(spec @ self._mel.T, MEL_FLOOR)).T  # (n_mels, n_frames)
+        if self._last_log_mel is not None:
+            log_mel_prev = np.concatenate([self._last_log_mel[:, None], log_mel], axis=1)
+        else:
+            log_mel_prev = np.concatenate([log_mel[:, :1], log_mel], axis=1)
+        flux = np.maximum(0.0, np.diff(log_mel_prev, axis=1))
+        self._flux.append(
+            np.stack([flux.mean(axis=0), flux[:LOW_BANDS].mean(axis=0)]).astype(np.float32)
+        )
+        self._last_log_mel = log_mel[:, -1]
+        self._pending = self._pending[n_frames * ANALYSIS_HOP :].copy()
+
+    def finish(self) -> np.ndarray:
+        if self._resampler is not None and not self.full:
+            self.add(np.zeros(0, dtype=np.float32), last=True)
+        self._frames()
+        if not self._flux:
+            return np.zeros((2, 0), dtype=np.float32)
+        return np.concatenate(self._flux, axis=1)
+
+
+def _blocks_soundfile(path: str, blocksize: int):
+    import soundfile as sf
+
+    with sf.SoundFile(path, "r") as f:
+        yield f.samplerate
+        while True:
+            block = f.read(blocksize, dtype="float32", always_2d=True)
+            if not len(block):
+                return
+            yield block.mean(axis=1)
+
+
+def _blocks_pyav(path: str, blocksize: int):
+    import av
+
+    with av.open(path, "r") as container:
+        if not container.streams.audio:
+            raise AudioFileError(f"{path}: no audio stream")
+        stream = container.streams.audio[0]
+        yield stream.codec_context.sample_rate or stream.rate
+        for frame in container.decode(stream):
+            data = frame.to_ndarray()
+            if data.dtype.kind in "iu":
+                data = data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)
+            if frame.format.is_planar:
+                yield data.astype(np.float32, copy=False).mean(axis=0)
+            else:
+                channels = len(frame.layout.channels)
+                yield data.reshape(-1, channels).astype(np.float32, copy=False).mean(axis=1)
+
+
+def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALYSIS_S) -> Envelope:
+    """Decode `path` block by block into an onset-strength envelope.
+
+    Parameters
+    ----------
+    path : path-like
+        A music file (opened read-only).
+    max_analysis_s : float, keyword-only
+        Analyse at most this many seconds from the start (default 600).
+
+    Returns
+    -------
+    Envelope
+
+    Raises
+    ------
+    AudioFileError
+        If the file cannot be opened or decoded; the message names the file
+        and the reason. A file that breaks off part-way (truncated) is used as
+        far as it decodes.
+    """
+    path = os.fspath(path)
+    name = _display(path)
+    if not os.path.isfile(path):
+        raise AudioFileError(f"{name}: not a file")
+    if os.path.getsize(path) == 0:
+        raise AudioFileError(f"{name}: empty file (0 bytes)")
+    ext = Path(path).suffix.lower()
+    decoders = [("soundfile", _blocks_soundfile), ("pyav", _blocks_pyav)]
+    if ext not in _SOUNDFILE_FIRST:
+        decoders.reverse()
+    errors = []
+    for decoder_name, decoder in decoders:
+        builder = None
+        try:
+            blocks = decoder(path, 65536)
+            source_sr = int(next(blocks))
+            if source_sr <= 0:
+                raise AudioFileError("no sample rate")
+            builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
+            decoded = 0
+            try:
+                for mono in blocks:
+                    decoded += len(mono)
+                    if not builder.full:
+                        builder.add(mono)
+                    elif decoder_name == "pyav":
+                        break  # length comes from the container below
+            except Exception:
+                if decoded == 0:
+                    raise
+                # Truncated or corrupt part-way: keep what was decoded.
+            bands = builder.finish()
+            duration_s = decoded / source_sr
+            if decoder_name == "pyav" and builder.full:
+                duration_s = max(duration_s, _container_duration_s(path))
+            if decoded == 0:
+                raise AudioFileError("no audio in the file")
+            return Envelope(
+                bands=bands,
+                frame_rate_hz=ANALYSIS_SR / ANALYSIS_HOP,
+                duration_s=duration_s,
+                analysed_s=builder.samples_in / ANALYSIS_SR,
+                source_sr=source_sr,
+                decoder=decoder_name,
+            )
+        except MemoryError:
+            raise
+        except Exception as exc:  # each decoder has its own error types
+            errors.append(_reason(exc))
+    raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
+
+
+def _container_duration_s(path: str) -> float:
+    import av
+
+    with av.open(path, "r") as c:
+        return float(c.duration or 0) / 1_000_000
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _display(path: str) -> str:
+    """A path as text for messages, with undecodable bytes shown as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", errors="replace")

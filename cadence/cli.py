@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -540,6 +541,416 @@ def devices(as_json: bool) -> None:
             f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_sr} Hz)"
         )
     click.echo("* default")
+
+
+# --- analyzer -------------------------------------------------------------------
+
+
+def _fmt(value: Any, spec: str = "g", missing: str = "—") -> str:
+    return missing if value is None else format(value, spec)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def bpm(files: tuple[str, ...], as_json: bool) -> None:
+    """Measure the tempo of music files.
+
+    For each file: the tempo in BPM, a confidence from 0 to 1, the tempo's
+    stability through the track (share of windows that agree), the half- and
+    double-time readings, and the BPM tag if the file has one. Exit code 1 if
+    any file could not be analysed.
+
+    \b
+      cadence bpm song.mp3
+      cadence bpm *.flac --json
+    """
+    from cadence.library import analyze_file, display_path
+
+    results = [analyze_file(f) for f in files]
+    if as_json:
+        _print_json(results)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for name, justify in [
+            ("BPM", "right"),
+            ("Conf", "right"),
+            ("Stable", "right"),
+            ("Half", "right"),
+            ("Double", "right"),
+            ("Tag", "right"),
+            ("File", "left"),
+        ]:
+            table.add_column(name, justify=justify)
+        for r in results:
+            alt = r.get("alternatives") or {}
+            name = display_path(r["path"])
+            if r["error"]:
+                name += f"  [red]error: {r['error']}[/]"
+            elif r.get("note"):
+                name += f"  [yellow]{r['note']}[/]"
+            table.add_row(
+                _fmt(r["bpm"], ".1f"),
+                _fmt(r["confidence"], ".2f"),
+                _fmt(r["stability"], ".0%"),
+                _fmt(alt.get("half"), ".1f"),
+                _fmt(alt.get("double"), ".1f"),
+                _fmt(r.get("tag_bpm"), "g"),
+                name,
+            )
+        Console(highlight=False).print(table)
+    if any(r["error"] for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--target", type=float, required=True, help="Target cadence, steps/min.")
+@click.option(
+    "--tolerance", type=float, default=3.0, show_default=True, help="Fit within ± this many spm."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--all", "show_all", is_flag=True, help="List tracks that do not fit too (table).")
+@click.option(
+    "--playlist",
+    type=click.Path(dir_okay=False),
+    help="Write the fitting tracks to this .m3u8, by tempo.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Histogram of step tempos with the target band (.png).",
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes.  [default: CPU count]"
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False),
+    help="Cache file.  [default: user cache]",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--write-tags", is_flag=True, help="Write the measured BPM into each file's tags (atomic)."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+def scan(
+    folder: str,
+    target: float,
+    tolerance: float,
+    fmt: str,
+    show_all: bool,
+    playlist: str | None,
+    plot: str | None,
+    jobs: int | None,
+    cache_path: str | None,
+    no_cache: bool,
+    write_tags: bool,
+    quiet: bool,
+) -> None:
+    """Find the songs in FOLDER whose tempo fits your target cadence.
+
+    A track fits when its BPM, or twice its BPM (half time: two steps per
+    beat), is within --tolerance of --target. Best fit first; the table says
+    by how much a track would have to be sped up or slowed down to fit
+    exactly. Results are cached, so an unchanged folder rescans in seconds and
+    an interrupted scan resumes. Music files are only read, unless
+    --write-tags is given.
+
+    \b
+      cadence scan ~/Music --target 172 --playlist run-172.m3u8
+      cadence scan ~/Music --target 164 --format json > tracks.json
+    """
+    import os
+
+    from cadence.core.calc import check_plausible_spm
+    from cadence.core.matching import check_tolerance_spm
+
+    check_plausible_spm(target, parameter="target")
+    check_tolerance_spm(tolerance)
+    if no_cache and cache_path:
+        raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
+    if plot:
+        _check_matplotlib()
+
+    from cadence.cache import TrackCache, default_cache_path
+    from cadence.library import ANALYZER_VERSION, display_path, scan_library, with_match
+
+    jobs = jobs or os.cpu_count() or 1
+    interactive = sys.stderr.isatty() and not quiet
+    problems: list[tuple[str, str]] = []
+
+    def on_problem(path: str, reason: str) -> None:
+        problems.append((path, reason))
+        if not quiet:
+            click.echo(f"warning: {display_path(path)}: {reason}", err=True)
+
+    cache = (
+        None
+        if no_cache
+        else TrackCache(cache_path or default_cache_path(), analyzer_version=ANALYZER_VERSION)
+    )
+    try:
+        if interactive:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            columns = [
+                TextColumn("Analysing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+            ]
+            with Progress(*columns, transient=True) as bar:
+                task = bar.add_task("scan", total=None, rate="")
+                import time as _time
+
+                t0 = _time.perf_counter()
+
+                def on_progress(done: int, total: int) -> None:
+                    elapsed = _time.perf_counter() - t0
+                    rate = f"{done / elapsed:.1f} files/s" if elapsed > 1 else ""
+                    bar.update(task, completed=done, total=total, rate=rate)
+
+                result = scan_library(
+                    folder, cache=cache, jobs=jobs, on_problem=on_problem, on_progress=on_progress
+                )
+        else:
+            result = scan_library(folder, cache=cache, jobs=jobs, on_problem=on_problem)
+    finally:
+        if cache is not None:
+            cache.close()
+
+    tracks = [with_match(t, target_spm=target, tolerance_spm=tolerance) for t in result.tracks]
+    fitting = sorted(
+        (t for t in tracks if t["match_factor"]),
+        key=lambda t: (abs(t["off_spm"]), -(t["confidence"] or 0)),
+    )
+
+    if write_tags:
+        from cadence.tags import write_bpm_tag
+
+        written = 0
+        for t in tracks:
+            if t["bpm"] is None or t["error"]:
+                continue
+            try:
+                write_bpm_tag(t["path"], t["bpm"])
+                written += 1
+            except CadenceError as exc:
+                on_problem(t["path"], str(exc).split(": ", 1)[-1])
+        if not quiet:
+            click.echo(f"Wrote the BPM tag into {written} files.", err=True)
+
+    root = os.path.abspath(folder)
+
+    def shown(path: str) -> str:
+        rel = os.path.relpath(os.path.abspath(path), root)
+        return display_path(rel)
+
+    if fmt == "json":
+        _print_json([_track_json(t) for t in tracks])
+    elif fmt == "csv":
+        import csv
+
+        cols = [
+            "path",
+            "bpm",
+            "confidence",
+            "stability",
+            "match_factor",
+            "step_bpm",
+            "off_spm",
+            "stretch_pct",
+            "tag_bpm",
+            "duration_s",
+            "error",
+        ]
+        out = click.get_text_stream("stdout")
+        writer = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for t in tracks:
+            writer.writerow({**_track_json(t), "path": display_path(t["path"])})
+    else:
+        _print_scan_table(
+            fitting if not show_all else _all_sorted(tracks),
+            shown=shown,
+            target=target,
+            tolerance=tolerance,
+        )
+
+    if playlist:
+        from cadence.library import write_playlist
+
+        by_tempo = sorted(fitting, key=lambda t: (t["step_bpm"], t["bpm"]))
+        left_out = write_playlist(by_tempo, playlist)
+        if not quiet:
+            extra = f" ({left_out} left out: names not UTF-8)" if left_out else ""
+            click.echo(
+                f"Playlist: {playlist} ({len(by_tempo) - left_out} tracks, by tempo){extra}",
+                err=True,
+            )
+    if plot:
+        _plot_histogram(tracks, plot, target=target, tolerance=tolerance, folder=folder)
+        if not quiet:
+            click.echo(f"Plot: {plot}", err=True)
+
+    if not quiet:
+        halves = sum(1 for t in fitting if t["match_factor"] == 2)
+        note = " Interrupted: what was analysed is kept in the cache." if result.interrupted else ""
+        click.echo(
+            f"Scanned {len(tracks)} tracks in {result.elapsed_s:.1f} s "
+            f"({result.analysed} analysed, {result.cached} from the cache, "
+            f"{len(problems)} problems). {len(fitting)} fit {target:g} ± {tolerance:g} spm: "
+            f"{len(fitting) - halves} at one step per beat, {halves} at half time.{note}",
+            err=True,
+        )
+    if result.interrupted:
+        sys.exit(130)
+
+
+def _track_json(t: dict) -> dict:
+    keys = [
+        "path",
+        "bpm",
+        "confidence",
+        "stability",
+        "alternatives",
+        "match_factor",
+        "step_bpm",
+        "off_spm",
+        "stretch_pct",
+        "tag_bpm",
+        "title",
+        "artist",
+        "duration_s",
+        "error",
+    ]
+    out = {k: t.get(k) for k in keys}
+    from cadence.library import display_path
+
+    out["path"] = display_path(t["path"])
+    return out
+
+
+def _all_sorted(tracks: list[dict]) -> list[dict]:
+    return sorted(
+        tracks,
+        key=lambda t: (
+            t["match_factor"] is None,
+            abs(t["off_spm"]) if t["off_spm"] is not None else 1e9,
+        ),
+    )
+
+
+def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if not rows:
+        console.print(f"No tracks fit {target:g} ± {tolerance:g} spm.")
+        return
+    table = Table(
+        title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+    )
+    for name, justify in [
+        ("Steps/min", "right"),
+        ("BPM", "right"),
+        ("Fit", "left"),
+        ("Off", "right"),
+        ("Stretch", "right"),
+        ("Conf", "right"),
+        ("Tag", "right"),
+        ("Track", "left"),
+    ]:
+        table.add_column(name, justify=justify)
+    for t in rows:
+        if t["error"]:
+            fit = "[red]error[/]"
+        elif t["match_factor"] == 1:
+            fit = "1 step/beat"
+        elif t["match_factor"] == 2:
+            fit = "half time"
+        else:
+            fit = "[dim]no fit[/]"
+        table.add_row(
+            _fmt(t["step_bpm"], ".1f"),
+            _fmt(t["bpm"], ".1f"),
+            fit,
+            _fmt(t["off_spm"], "+.1f"),
+            _fmt(t["stretch_pct"], "+.1f", "—") + ("%" if t["stretch_pct"] is not None else ""),
+            _fmt(t["confidence"], ".2f"),
+            _fmt(t.get("tag_bpm"), "g"),
+            shown(t["path"]),
+        )
+    console.print(table)
+
+
+def _check_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ParameterError(
+            "plot", "needs matplotlib: pip install 'cadence-trainer[plot]'"
+        ) from None
+
+
+def _plot_histogram(
+    tracks: list[dict], path: str, *, target: float, tolerance: float, folder: str
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cadence.audiofile import atomic_path
+
+    steps = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    if steps:
+        lo, hi = int(min(min(steps), target - 20)), int(max(max(steps), target + 20)) + 2
+        ax.hist(steps, bins=range(lo, hi), color="#4878a8", edgecolor="white")
+    ax.axvspan(
+        target - tolerance,
+        target + tolerance,
+        color="#e8a33d",
+        alpha=0.35,
+        label=f"target {target:g} ± {tolerance:g} spm",
+    )
+    ax.axvline(target, color="#c8602d")
+    ax.set_xlabel("track tempo in steps per minute (BPM, or 2 × BPM at half time)")
+    ax.set_ylabel("tracks")
+    fits = sum(1 for t in tracks if t["match_factor"])
+    ax.set_title(f"{fits} of {len(tracks)} tracks fit — {folder}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    suffix = Path(path).suffix or ".png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix.lstrip("."))
+    plt.close(fig)
 
 
 if __name__ == "__main__":  # pragma: no cover

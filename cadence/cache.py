@@ -1,0 +1,106 @@
+"""Cache edge: analysed tracks in one SQLite file.
+
+A track's entry is keyed by its path and valid only while the file's size,
+modification time and the analyzer version are unchanged, so an edited file
+or a new analyzer is analysed again. Each result is committed as soon as it
+is known (WAL journal): a scan killed at any moment, even with ``kill -9``,
+leaves a consistent database with everything analysed so far, and the next
+scan resumes from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from cadence.errors import CadenceError
+
+SCHEMA_VERSION = 1
+
+
+def default_cache_path() -> Path:
+    """The per-user cache file (platformdirs' user cache directory)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("cadence", appauthor=False) / "tracks.sqlite3"
+
+
+def _key(path: str) -> bytes:
+    # Paths as bytes: names that are not valid UTF-8 are still exact keys.
+    return os.fsencode(path)
+
+
+class TrackCache:
+    """Analysed tracks, keyed by path, size, mtime and analyzer version.
+
+    Parameters
+    ----------
+    path : path-like
+        The SQLite file (created, with its folder, if missing).
+    analyzer_version : str
+        Entries from another version are ignored (and replaced when re-analysed).
+
+    Raises
+    ------
+    CadenceError
+        If the file cannot be opened as a cache.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, analyzer_version: str) -> None:
+        self.path = Path(path)
+        self.analyzer_version = analyzer_version
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS tracks ("
+                " path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+                " version TEXT NOT NULL, result TEXT NOT NULL)"
+            )
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.commit()
+        except (sqlite3.Error, OSError) as exc:
+            raise CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache") from exc
+
+    def load(self) -> dict[bytes, tuple[int, int, dict[str, Any]]]:
+        """Every valid entry: {path bytes: (size, mtime_ns, result)}, in one query."""
+        rows = self._db.execute(
+            "SELECT path, size, mtime_ns, result FROM tracks WHERE version = ?",
+            (self.analyzer_version,),
+        )
+        return {bytes(p): (s, m, json.loads(r)) for p, s, m, r in rows}
+
+    def get(self, path: str, *, size: int, mtime_ns: int) -> dict[str, Any] | None:
+        """The cached result for an unchanged file, else None."""
+        row = self._db.execute(
+            "SELECT result FROM tracks"
+            " WHERE path = ? AND size = ? AND mtime_ns = ? AND version = ?",
+            (_key(path), size, mtime_ns, self.analyzer_version),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, path: str, *, size: int, mtime_ns: int, result: dict[str, Any]) -> None:
+        """Store a result and commit it at once."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO tracks (path, size, mtime_ns, version, result)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (_key(path), size, mtime_ns, self.analyzer_version, json.dumps(result)),
+        )
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TrackCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -275,8 +275,11 @@ class _EnvelopeBuilder:
 def _blocks_soundfile(path: str, blocksize: int):
     import soundfile as sf
 
-    with sf.SoundFile(path, "r") as f:
+    # A Python file object: read-only for sure, and any file name works
+    # (soundfile cannot encode names that are not valid UTF-8).
+    with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
         yield f.samplerate
+        yield f.frames  # may be unknown (0 or huge) for some MP3s
         while True:
             block = f.read(blocksize, dtype="float32", always_2d=True)
             if not len(block):
@@ -287,11 +290,14 @@ def _blocks_soundfile(path: str, blocksize: int):
 def _blocks_pyav(path: str, blocksize: int):
     import av
 
-    with av.open(path, "r") as container:
+    with open(path, "rb") as fh, av.open(fh, "r") as container:
         if not container.streams.audio:
             raise AudioFileError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
         yield stream.codec_context.sample_rate or stream.rate
+        yield int(
+            float(container.duration or 0) / 1_000_000 * (stream.codec_context.sample_rate or 1)
+        )
         for frame in container.decode(stream):
             data = frame.to_ndarray()
             if data.dtype.kind in "iu":
@@ -342,25 +348,24 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
             source_sr = int(next(blocks))
             if source_sr <= 0:
                 raise AudioFileError("no sample rate")
+            declared_frames = int(next(blocks))
             builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
             decoded = 0
             try:
                 for mono in blocks:
                     decoded += len(mono)
-                    if not builder.full:
-                        builder.add(mono)
-                    elif decoder_name == "pyav":
-                        break  # length comes from the container below
+                    builder.add(mono)
+                    if builder.full:
+                        break  # the rest of a long file is not needed
             except Exception:
                 if decoded == 0:
                     raise
                 # Truncated or corrupt part-way: keep what was decoded.
             bands = builder.finish()
-            duration_s = decoded / source_sr
-            if decoder_name == "pyav" and builder.full:
-                duration_s = max(duration_s, _container_duration_s(path))
             if decoded == 0:
                 raise AudioFileError("no audio in the file")
+            frames = max(decoded, declared_frames) if builder.full else decoded
+            duration_s = frames / source_sr
             return Envelope(
                 bands=bands,
                 frame_rate_hz=ANALYSIS_SR / ANALYSIS_HOP,
@@ -374,13 +379,6 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         except Exception as exc:  # each decoder has its own error types
             errors.append(_reason(exc))
     raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
-
-
-def _container_duration_s(path: str) -> float:
-    import av
-
-    with av.open(path, "r") as c:
-        return float(c.duration or 0) / 1_000_000
 
 
 def _reason(exc: BaseException) -> str:

@@ -785,7 +785,7 @@ def scan(
             "duration_s",
             "error",
         ]
-        out = click.get_text_stream("stdout")
+        out = sys.stdout
         writer = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for t in tracks:

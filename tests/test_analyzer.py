@@ -1,0 +1,431 @@
+"""The analyzer on real audio files: formats, bad input, cache, scan, playlists, tags."""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cadence.audiofile import onset_envelope
+from cadence.cache import TrackCache
+from cadence.cli import main
+from cadence.errors import AudioFileError
+from cadence.library import analyze_file, scan_library
+from tests.music import groove, write
+
+FORMATS = [".wav", ".flac", ".ogg", ".mp3", ".m4a"]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A small music folder: tracks at known tempos in every format, plus junk."""
+    root = tmp_path_factory.mktemp("music")
+    (root / "Album one").mkdir()
+    (root / "Album one" / "deep").mkdir()
+    tempos = {
+        "Album one/fast run.mp3": 170,
+        "Album one/deep/half time.ogg": 86,
+        "steady.flac": 128,
+        "Ünïcode – naïve.wav": 100,
+        "phone.m4a": 172,
+    }
+    for i, (name, bpm) in enumerate(tempos.items()):
+        write(root / name, groove(bpm, 24, seed=i))
+    return root, tempos
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_every_format_decodes_to_the_right_tempo(tmp_path, ext):
+    path = write(tmp_path / f"track{ext}", groove(124, 20, seed=3))
+    result = analyze_file(str(path))
+    assert result["error"] is None
+    assert result["bpm"] == pytest.approx(124, abs=1.0)
+    assert 0 < result["confidence"] <= 1
+    assert result["duration_s"] == pytest.approx(20, abs=0.2)
+    assert result["alternatives"] == {
+        "half": pytest.approx(62, abs=0.6),
+        "double": pytest.approx(248, abs=2),
+    }
+
+
+def test_silence_has_no_tempo_not_zero(tmp_path):
+    path = write(tmp_path / "silence.wav", np.zeros(22050 * 20, dtype=np.float32))
+    result = analyze_file(str(path))
+    assert result["error"] is None
+    assert result["bpm"] is None
+    assert result["confidence"] == 0
+    assert "no beat" in result["note"]
+
+
+def test_short_clip_gets_low_confidence(tmp_path):
+    path = write(tmp_path / "short.wav", groove(120, 5))
+    result = analyze_file(str(path))
+    assert result["error"] is None
+    assert result["bpm"] is None or result["confidence"] < 0.4
+    assert "low confidence" in result.get("note", "") or result["bpm"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.mp3", b"", "empty file"),
+        ("notes.flac", b"this is a text file, not audio\n" * 50, "cannot decode audio"),
+        (
+            "random.mp3",
+            bytes(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8)),
+            "cannot decode",
+        ),
+        ("fake.m4a", b"\x00\x00\x00\x18ftypM4A " + b"\x00" * 100, "cannot decode audio"),
+    ],
+)
+def test_bad_files_get_a_reason_not_a_traceback(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = analyze_file(str(path))
+    assert result["bpm"] is None
+    assert reason in result["error"]
+    with pytest.raises(AudioFileError, match=reason):
+        onset_envelope(path)
+
+
+def test_truncated_file_uses_what_was_read(tmp_path):
+    path = write(tmp_path / "whole.mp3", groove(110, 30))
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    result = analyze_file(str(cut))
+    assert result["error"] is None
+    assert result["bpm"] == pytest.approx(110, abs=1.0)
+    assert result["duration_s"] == pytest.approx(15, abs=2)
+
+
+def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
+    """A 2-hour file: decoding streams, and only the first 10 minutes are analysed."""
+    path = tmp_path / "two-hour-mix.flac"
+    sr = 8000
+    one_minute = groove(126, 60, sr=sr)
+    with sf.SoundFile(path, "w", samplerate=sr, channels=1, format="FLAC") as f:
+        for _ in range(120):
+            f.write(one_minute)
+    probe = (
+        "import json, resource, sys\n"
+        "from cadence.library import analyze_file\n"
+        "r = analyze_file(sys.argv[1])\n"
+        "r['maxrss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print(json.dumps(r))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["bpm"] == pytest.approx(126, abs=1.0)
+    assert result["duration_s"] == pytest.approx(7200, abs=1)
+    assert result["analysed_s"] == pytest.approx(600, abs=1)
+    # The decoded 2 hours would be 230 MB as float32 at 8 kHz, 1.3 GB at 44.1 kHz stereo.
+    assert result["maxrss_mb"] < 400
+
+
+def test_scan_finds_every_track_and_matches_the_target(library, runner, tmp_path):
+    root, tempos = library
+    cache = tmp_path / "cache.sqlite3"
+    result = runner.invoke(
+        main,
+        [
+            "scan",
+            str(root),
+            "--target",
+            "172",
+            "--format",
+            "json",
+            "--cache",
+            str(cache),
+            "-j",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    by_name = {os.path.relpath(t["path"], root): t for t in data}
+    assert set(by_name) == set(tempos)
+    for name, bpm in tempos.items():
+        t = by_name[name]
+        assert t["error"] is None
+        # 170 and 85 are the same pulse at two metrical levels; what the runner
+        # needs is that the track is found for 172 spm, at the right step tempo.
+        assert any(t["bpm"] == pytest.approx(bpm * f, abs=1.0) for f in (1, 0.5, 2)), name
+    for name in ("phone.m4a", "Album one/fast run.mp3", "Album one/deep/half time.ogg"):
+        assert by_name[name]["match_factor"] in (1, 2), name
+        assert by_name[name]["step_bpm"] == pytest.approx(
+            tempos[name] * (2 if tempos[name] < 100 else 1), abs=1.0
+        )
+    assert by_name["steady.flac"]["match_factor"] is None
+    assert by_name["steady.flac"]["bpm"] == pytest.approx(128, abs=1.0)
+    assert by_name["Ünïcode – naïve.wav"]["bpm"] == pytest.approx(100, abs=1.0)
+    for key in ("path", "bpm", "confidence", "match_factor", "step_bpm", "error"):
+        assert all(key in t for t in data)
+
+
+def test_rescan_comes_from_the_cache_and_notices_changed_files(library, tmp_path):
+    root, tempos = library
+    problems = []
+    with TrackCache(tmp_path / "c.sqlite3", analyzer_version="test") as cache:
+        first = scan_library(str(root), cache=cache, on_problem=lambda p, r: problems.append(p))
+        assert (first.analysed, first.cached) == (len(tempos), 0)
+        second = scan_library(str(root), cache=cache, on_problem=lambda p, r: problems.append(p))
+        assert (second.analysed, second.cached) == (0, len(tempos))
+        assert [t["bpm"] for t in second.tracks] == [t["bpm"] for t in first.tracks]
+    with TrackCache(tmp_path / "c.sqlite3", analyzer_version="test-2") as cache:
+        third = scan_library(str(root), cache=cache, on_problem=lambda p, r: None)
+        assert third.analysed == len(tempos)  # a new analyzer version redoes everything
+    assert problems == []
+
+
+def test_changed_file_is_analysed_again(tmp_path):
+    music = tmp_path / "m"
+    music.mkdir()
+    path = write(music / "a.wav", groove(100, 15))
+    with TrackCache(tmp_path / "c.sqlite3", analyzer_version="t") as cache:
+        scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
+        write(path, groove(140, 15))
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+        again = scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
+    assert again.analysed == 1
+    assert again.tracks[0]["bpm"] == pytest.approx(140, abs=1)
+
+
+def test_parallel_scan_gives_the_same_results(library, tmp_path):
+    root, _ = library
+    serial = scan_library(str(root), cache=None, jobs=1, on_problem=lambda p, r: None)
+    parallel = scan_library(str(root), cache=None, jobs=2, on_problem=lambda p, r: None)
+    assert [(t["path"], t["bpm"]) for t in serial.tracks] == [
+        (t["path"], t["bpm"]) for t in parallel.tracks
+    ]
+
+
+@pytest.fixture
+def messy(tmp_path):
+    """Good tracks among bad ones, odd names, a symlink loop; nothing may change."""
+    root = tmp_path / "messy"
+    root.mkdir()
+    write(root / "good.wav", groove(172, 15))
+    write(root / "also good.flac", groove(86, 15, seed=2))
+    (root / "empty.mp3").write_bytes(b"")
+    (root / "not audio.ogg").write_text("hello")
+    (root / "readme.txt").write_text("not scanned")
+    (root / ".hidden.mp3").write_bytes(b"junk")
+    write(root / os.fsdecode(b"bad-\xff\xfename.wav"), groove(120, 12))
+    (root / "loop").mkdir()
+    os.symlink("..", root / "loop" / "up")
+    os.symlink("nowhere.mp3", root / "dangling.mp3")
+    hashes = {p: _sha(p) for p in root.rglob("*") if p.is_file() and not p.is_symlink()}
+    return root, hashes
+
+
+def test_scan_of_a_messy_folder_reports_each_problem_and_changes_nothing(messy, runner, tmp_path):
+    root, hashes = messy
+    result = runner.invoke(
+        main,
+        ["scan", str(root), "--target", "172", "--no-cache", "--all", "-j", "1"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "empty.mp3: empty file" in out
+    assert "not audio.ogg: cannot decode audio" in out
+    assert "symlink loop" in out
+    assert "dangling.mp3: broken symlink" in out
+    assert "bad-\ufffd\ufffdname.wav" in out
+    assert "Scanned 5 tracks" in out
+    assert "good.wav" in out
+    assert "Traceback" not in out
+    assert {p: _sha(p) for p in hashes} == hashes
+
+
+def test_missing_folder_is_an_error(runner, tmp_path):
+    result = runner.invoke(main, ["scan", str(tmp_path / "nope"), "--target", "172", "--no-cache"])
+    assert result.exit_code == 1
+    assert "no such folder" in result.output
+
+
+def test_playlist_is_utf8_m3u8_ordered_by_tempo(library, runner, tmp_path):
+    root, _ = library
+    playlist = tmp_path / "run.m3u8"
+    result = runner.invoke(
+        main,
+        [
+            "scan",
+            str(root),
+            "--target",
+            "172",
+            "--tolerance",
+            "5",
+            "--no-cache",
+            "--playlist",
+            str(playlist),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    entries = lines[2::2]
+    assert len(entries) == 3
+    for entry in entries:
+        assert (playlist.parent / entry).resolve().exists()
+    tempos = [float(line.rsplit("[", 1)[1].split()[0]) for line in lines[1::2]]
+    steps = [t * (2 if t < 120 else 1) for t in tempos]
+    assert steps == sorted(steps)
+
+
+def test_csv_and_table_outputs(library, runner):
+    root, tempos = library
+    result = runner.invoke(
+        main, ["scan", str(root), "--target", "172", "--no-cache", "--format", "csv", "-q"]
+    )
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("path,bpm,confidence,stability,match_factor,step_bpm")
+    assert len(lines) == 1 + len(tempos)
+    table = runner.invoke(main, ["scan", str(root), "--target", "172", "--no-cache", "-q"])
+    for name in ("phone.m4a", "fast run.mp3", "half time.ogg"):
+        assert name in table.output
+    assert "half time  " in table.output
+    assert "steady.flac" not in table.output  # does not fit; shown only with --all
+
+
+def test_plot_writes_a_png(library, runner, tmp_path):
+    root, _ = library
+    png = tmp_path / "tempos.png"
+    result = runner.invoke(
+        main, ["scan", str(root), "--target", "172", "--no-cache", "-q", "--plot", str(png)]
+    )
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_tags_only_when_asked_and_audio_untouched(tmp_path, runner):
+    music = tmp_path / "tag me"
+    music.mkdir()
+    for ext in (".mp3", ".flac", ".ogg", ".m4a"):
+        write(music / f"t{ext}", groove(166, 15))
+    before = {p: _sha(p) for p in music.iterdir()}
+    runner.invoke(main, ["scan", str(music), "--target", "166", "--no-cache", "-q"])
+    assert {p: _sha(p) for p in music.iterdir()} == before
+    result = runner.invoke(
+        main, ["scan", str(music), "--target", "166", "--no-cache", "--write-tags"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Wrote the BPM tag into 4 files" in result.output
+    assert sorted(p.name for p in music.iterdir()) == ["t.flac", "t.m4a", "t.mp3", "t.ogg"]
+    from cadence.tags import read_tags
+
+    for p in music.iterdir():
+        assert read_tags(str(p))["tag_bpm"] == 166
+        assert analyze_file(str(p))["bpm"] == pytest.approx(166, abs=1)
+    listed = runner.invoke(main, ["bpm", str(music / "t.flac"), "--json"])
+    assert json.loads(listed.output)[0]["tag_bpm"] == 166
+
+
+def test_bpm_command(tmp_path, runner):
+    good = write(tmp_path / "good.ogg", groove(150, 20))
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"nope")
+    result = runner.invoke(main, ["bpm", str(good), str(bad), "--json"])
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data[0]["bpm"] == pytest.approx(150, abs=1) and data[0]["error"] is None
+    assert data[1]["bpm"] is None and "cannot decode" in data[1]["error"]
+    table = runner.invoke(main, ["bpm", str(good)])
+    assert table.exit_code == 0
+    assert "150." in table.output
+
+
+def _slow_library(tmp_path, n=12):
+    root = tmp_path / "slow"
+    root.mkdir()
+    audio = groove(128, 120, sr=44100)
+    for i in range(n):
+        write(root / f"track{i:02d}.flac", audio, sr=44100)
+    return root
+
+
+def test_scan_survives_kill_9_and_resumes(tmp_path, cadence_cmd, subprocess_env):
+    root = _slow_library(tmp_path)
+    cache = tmp_path / "cache.sqlite3"
+    cmd = [
+        *cadence_cmd,
+        "scan",
+        str(root),
+        "--target",
+        "172",
+        "--cache",
+        str(cache),
+        "-j",
+        "1",
+        "-q",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    if db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 3:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(cache) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        done = db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
+    assert 3 <= done < 12
+    again = subprocess.run(
+        cmd[:-1] + ["--format", "json"], env=subprocess_env, capture_output=True, text=True
+    )
+    assert again.returncode == 0
+    assert f"{12 - done} analysed, {done} from the cache" in again.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subprocess_env):
+    root = _slow_library(tmp_path)
+    cache = tmp_path / "cache.sqlite3"
+    cmd = [*cadence_cmd, "scan", str(root), "--target", "172", "--cache", str(cache), "-j", "2"]
+    proc = subprocess.Popen(
+        cmd, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    if db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 2:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted: what was analysed is kept in the cache." in err
+    assert "Traceback" not in err
+    with sqlite3.connect(cache) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 2

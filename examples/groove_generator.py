@@ -359,9 +359,14 @@ LIBRARY = [
     Track("river-walk.mp3", "River Walk", 120, "shuffle", 25),
 ]
 
-#: Lossy quality: libsndfile's compression level (0 best .. 1 smallest); AAC bit rate.
+#: Lossy quality: libsndfile's compression level (0 best .. 1 smallest; 0.6 is 64 kbit/s
+#: MP3 at 22050 Hz) and the AAC bit rate. MP3 is constant bit rate: libsndfile 1.2.2
+#: decodes VBR MP3 read in blocks (as the analyzer reads) with glitches; CBR decodes
+#: exactly (mpg123 may still log "part2_3_length ... too large" at block boundaries).
 COMPRESSION_LEVEL = 0.6
 AAC_BIT_RATE = 64000
+#: Ogg stream serial number ("cade"), fixed so that the output is reproducible byte for byte.
+OGG_SERIAL = 0x63616465
 
 
 def _write_m4a(path: Path, samples: np.ndarray, sr: int) -> None:
@@ -383,6 +388,23 @@ def _write_m4a(path: Path, samples: np.ndarray, sr: int) -> None:
             container.mux(packet)
 
 
+def _pin_ogg_serial(path: Path) -> None:
+    """Give every Ogg page the same fixed stream serial (libsndfile picks a random one).
+
+    With it, regenerating the library gives byte-identical files.
+    """
+    from mutagen.ogg import OggPage
+
+    size = path.stat().st_size
+    pages = []
+    with open(path, "rb") as fh:
+        while fh.tell() < size:
+            pages.append(OggPage(fh))
+    for page in pages:
+        page.serial = OGG_SERIAL
+    path.write_bytes(b"".join(page.write() for page in pages))  # write() redoes the CRC
+
+
 def _tag(path: Path, title: str) -> None:
     """Title and artist, where mutagen has an easy tag interface for the format."""
     import mutagen
@@ -395,7 +417,7 @@ def _tag(path: Path, title: str) -> None:
     try:
         f.tags["title"] = [title]
         f.tags["artist"] = [ARTIST]
-    except (KeyError, ValueError, TypeError):  # e.g. WAV: soundfile's INFO chunk stays
+    except (KeyError, ValueError, TypeError):  # no easy title/artist keys for this format
         return
     f.save()
 
@@ -416,13 +438,17 @@ def write_track(path: Path, samples: np.ndarray, sr: int, *, title: str) -> None
                 ".ogg": ("OGG", "VORBIS"),
                 ".mp3": ("MP3", "MPEG_LAYER_III"),
             }[ext]
-            level = COMPRESSION_LEVEL if ext in (".ogg", ".mp3") else None
-            with sf.SoundFile(tmp, "w", sr, 1, subtype, format=fmt, compression_level=level) as out:
+            lossy = {"compression_level": COMPRESSION_LEVEL} if ext in (".ogg", ".mp3") else {}
+            if ext == ".mp3":
+                lossy["bitrate_mode"] = "CONSTANT"
+            with sf.SoundFile(tmp, "w", sr, 1, subtype, format=fmt, **lossy) as out:
                 if ext in (".wav", ".flac"):
                     out.title, out.artist = title, ARTIST
                 out.write(samples)
         if ext != ".wav":
             _tag(tmp, title)
+        if ext == ".ogg":
+            _pin_ogg_serial(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Debian/Ubuntu or macOS, with Python >= 3.10 and make):
-#   make demo   create .venv, install cadence, run the main job on the bundled demo
+#   make demo   create .venv, install cadence, run calculator, scan of audio/, 8 metronome beats
 #   make test   create .venv with the test extras, run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,6 +18,10 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo
 	@echo "== cadence plan --current 156 --goal 172"
 	@$(BIN)/cadence plan --current 156 --goal 172
+	@echo
+	@echo "== cadence scan audio --target 164 --playlist out/run-164.m3u8   (the bundled demo library)"
+	@mkdir -p out
+	@$(BIN)/cadence scan audio --target 164 --playlist out/run-164.m3u8 --cache out/demo-cache.sqlite3
 	@echo
 	@echo "== cadence metronome 164 --beats 8   (the +5 % target; rendered to a file if there is no sound card)"
 	@mkdir -p out

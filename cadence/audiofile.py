@@ -63,7 +63,8 @@ AUDIO_EXTENSIONS = frozenset(
         ".wv",
     }
 )
-_SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"}
+# MP3 goes to FFmpeg: libsndfile 1.2 (mpg123) mis-decodes VBR MP3 read in blocks.
+_SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff"}
 
 #: Output formats by file extension: (soundfile format, subtype).
 WRITE_FORMATS = {

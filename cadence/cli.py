@@ -32,6 +32,13 @@ class CadenceGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
+def _console() -> Any:
+    """A rich console for tables; when piped, wide enough never to cut a file name."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+
+
 def _print_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
@@ -571,7 +578,6 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         _print_json(results)
     else:
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False)
@@ -601,7 +607,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
                 _fmt(r.get("tag_bpm"), "g"),
                 name,
             )
-        Console(highlight=False).print(table)
+        _console().print(table)
     if any(r["error"] for r in results):
         sys.exit(1)
 
@@ -863,10 +869,9 @@ def _all_sorted(tracks: list[dict]) -> list[dict]:
 
 
 def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance: float) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = _console()
     if not rows:
         console.print(f"No tracks fit {target:g} ± {tolerance:g} spm.")
         return

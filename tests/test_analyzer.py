@@ -399,7 +399,7 @@ def test_scan_survives_kill_9_and_resumes(tmp_path, cadence_cmd, subprocess_env)
         done = db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
     assert 3 <= done < 12
     again = subprocess.run(
-        cmd[:-1] + ["--format", "json"], env=subprocess_env, capture_output=True, text=True
+        [*cmd[:-1], "--format", "json"], env=subprocess_env, capture_output=True, text=True
     )
     assert again.returncode == 0
     assert f"{12 - done} analysed, {done} from the cache" in again.stderr
@@ -423,7 +423,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subproces
                 except sqlite3.OperationalError:
                     pass
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Interrupted: what was analysed is kept in the cache." in err
     assert "Traceback" not in err

@@ -194,6 +194,8 @@ def estimate_tempo(
         raise ParameterError("frame_rate_hz", f"must be positive, got {frame_rate_hz!r}")
     if not 0 < min_bpm < max_bpm:
         raise ParameterError("min_bpm", f"need 0 < min_bpm < max_bpm, got {min_bpm}, {max_bpm}")
+    if np.asarray(envelope).shape[-1] < MIN_ANALYSIS_S * frame_rate_hz:
+        return NO_BEAT
     x = _combined_envelope(envelope, frame_rate_hz=frame_rate_hz)
     duration_s = len(x) / frame_rate_hz
     if duration_s < MIN_ANALYSIS_S or not np.any(x > 1e-9):

@@ -1,0 +1,133 @@
+"""Tempo estimation on synthetic onset envelopes, and tempo matching (pure core)."""
+
+import numpy as np
+import pytest
+
+from cadence.core.matching import fold_bpm, match_tempo, tempo_alternatives
+from cadence.core.tempo import estimate_tempo
+from cadence.errors import ParameterError
+
+FR = 11025 / 128
+
+
+def pulses(bpm, seconds, *, jitter_s=0.0, seed=0, fr=FR, accent_every=0, offbeats=0.0):
+    """An onset envelope: a pulse per beat (optionally weaker off-beats), with timing jitter."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fr)
+    env = np.abs(rng.normal(0, 0.02, n))
+    beat_s = 60.0 / bpm
+    k = 0
+    while k * beat_s < seconds - 0.1:
+        t = k * beat_s + rng.normal(0, jitter_s)
+        i = round(t * fr)
+        if 0 <= i < n:
+            env[i] += 1.5 if accent_every and k % accent_every == 0 else 1.0
+        if offbeats:
+            j = round((t + beat_s / 2) * fr)
+            if 0 <= j < n:
+                env[j] += offbeats
+        k += 1
+    return env
+
+
+@pytest.mark.parametrize("bpm", [84.0, 96.0, 110.0, 123.4, 137.0])
+def test_steady_pulse_tempo_is_found_to_a_fraction_of_a_bpm(bpm):
+    est = estimate_tempo(pulses(bpm, 60, jitter_s=0.008, seed=int(bpm)), frame_rate_hz=FR)
+    assert est.bpm == pytest.approx(bpm, abs=0.3)
+    assert est.confidence > 0.5
+    assert est.stability == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("bpm", [60.0, 172.0, 190.0])
+def test_far_tempi_are_found_up_to_an_octave(bpm):
+    est = estimate_tempo(pulses(bpm, 60, jitter_s=0.005), frame_rate_hz=FR)
+    assert any(est.bpm == pytest.approx(bpm * f, abs=0.5) for f in (0.5, 1, 2))
+    readings = {round(c[0]) for c in est.candidates}
+    assert round(est.bpm * 2) in readings or round(est.bpm / 2) in readings
+
+
+def test_precision_does_not_depend_on_the_frame_grid():
+    # 127.3 BPM: the beat period is 40.6 frames, never a whole number.
+    est = estimate_tempo(pulses(127.3, 90), frame_rate_hz=FR)
+    assert est.bpm == pytest.approx(127.3, abs=0.15)
+
+
+def test_silence_and_short_clips_have_no_tempo():
+    assert estimate_tempo(np.zeros(int(30 * FR)), frame_rate_hz=FR).bpm is None
+    assert estimate_tempo(pulses(120, 2), frame_rate_hz=FR).bpm is None
+    assert estimate_tempo(np.zeros((2, 0)), frame_rate_hz=FR).confidence == 0
+
+
+def test_noise_gets_lower_confidence_than_a_clear_beat():
+    noise = np.abs(np.random.default_rng(5).normal(0, 1, int(40 * FR)))
+    clear = pulses(120, 40)
+    assert (
+        estimate_tempo(noise, frame_rate_hz=FR).confidence
+        < estimate_tempo(clear, frame_rate_hz=FR).confidence
+    )
+
+
+def test_short_tracks_get_lower_confidence():
+    long = estimate_tempo(pulses(120, 60), frame_rate_hz=FR)
+    short = estimate_tempo(pulses(120, 8), frame_rate_hz=FR)
+    assert short.bpm == pytest.approx(120, abs=1)
+    assert short.confidence < long.confidence
+
+
+def test_a_tempo_change_shows_as_low_stability():
+    steady = estimate_tempo(pulses(120, 64), frame_rate_hz=FR)
+    changing = estimate_tempo(
+        np.concatenate([pulses(120, 32), pulses(132, 32, seed=1)]), frame_rate_hz=FR
+    )
+    assert steady.stability == pytest.approx(1.0, abs=0.05)
+    assert changing.stability < 0.75
+
+
+def test_two_band_envelope_is_accepted():
+    full = pulses(100, 40, offbeats=0.5)
+    low = pulses(100, 40, seed=2)
+    est = estimate_tempo(np.stack([full, low]), frame_rate_hz=FR)
+    assert est.bpm == pytest.approx(100, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [({"frame_rate_hz": 0}, "frame_rate_hz"), ({"frame_rate_hz": FR, "min_bpm": 300}, "min_bpm")],
+)
+def test_bad_parameters(kwargs, parameter):
+    with pytest.raises(ParameterError) as info:
+        estimate_tempo(pulses(120, 10), **kwargs)
+    assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize(
+    ("bpm", "target", "factor", "step", "off", "stretch"),
+    [
+        (172.0, 172, 1, 172.0, 0.0, 0.0),
+        (86.0, 172, 2, 172.0, 0.0, 0.0),
+        (175.0, 172, 1, 175.0, 3.0, -1.7),
+        (84.5, 172, 2, 169.0, -3.0, 1.8),
+        (175.1, 172, None, 175.1, 3.1, -1.8),
+        (120.0, 172, None, 120.0, -52.0, 43.3),
+        (90.0, 164, None, 180.0, 16.0, -8.9),
+    ],
+)
+def test_match_tempo(bpm, target, factor, step, off, stretch):
+    m = match_tempo(bpm, target_spm=target)
+    assert (m.match_factor, m.step_bpm, m.off_spm, m.stretch_pct) == (factor, step, off, stretch)
+
+
+def test_match_tempo_without_a_tempo_and_with_a_wider_tolerance():
+    assert match_tempo(None, target_spm=172).match_factor is None
+    assert match_tempo(float("nan"), target_spm=172).step_bpm is None
+    assert match_tempo(166.0, target_spm=172, tolerance_spm=6).match_factor == 1
+    with pytest.raises(ParameterError, match="^tolerance:"):
+        match_tempo(166.0, target_spm=172, tolerance_spm=0)
+
+
+def test_fold_and_alternatives():
+    assert fold_bpm(344.0) == 86.0
+    assert fold_bpm(35.0) == 70.0
+    assert tempo_alternatives(83.5) == {"half": 41.8, "double": 167.0}
+    with pytest.raises(ParameterError):
+        fold_bpm(0.0)

@@ -107,6 +107,10 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); give it the mode a new file gets.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -383,8 +387,14 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
 
 
 def _reason(exc: BaseException) -> str:
+    """A decoder's complaint, short: no errno, no file name, no Python object reprs."""
+    import re
+
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r"Error opening <[^>]*>:\s*", "", text)
+    text = re.sub(r":\s*'[^']*'$", "", text)
+    return text.rstrip(". ")[:120].lower() or type(exc).__name__
 
 
 def _display(path: str) -> str:

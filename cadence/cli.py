@@ -899,6 +899,8 @@ def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance:
             fit = "1 step/beat"
         elif t["match_factor"] == 2:
             fit = "half time"
+        elif t["bpm"] is None:
+            fit = "[dim]no beat[/]"
         else:
             fit = "[dim]no fit[/]"
         table.add_row(
@@ -948,6 +950,9 @@ def _plot_histogram(
     ax.axvline(target, color="#c8602d")
     ax.set_xlabel("track tempo in steps per minute (BPM, or 2 × BPM at half time)")
     ax.set_ylabel("tracks")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fits = sum(1 for t in tracks if t["match_factor"])
     ax.set_title(f"{fits} of {len(tracks)} tracks fit — {folder}")
     ax.legend(loc="upper left")

@@ -33,9 +33,11 @@ MAX_BPM = 250.0
 PRIOR_CENTRE_BPM = 110.0
 PRIOR_WIDTH_OCTAVES = 0.8
 #: Weight of the low band in the combined envelope.
-LOW_BAND_WEIGHT = 0.5
+LOW_BAND_WEIGHT = 0.25
 #: Beat multiples in the comb score.
 COMB_HARMONICS = 4
+#: Autocorrelation under this at one beat period means no periodicity there.
+PERIOD_PRESENCE = 0.05
 #: Windows for the stability measure.
 STABILITY_WINDOW_S = 16.0
 STABILITY_HOP_S = 8.0
@@ -131,10 +133,18 @@ def _peak_near(acf: np.ndarray, lag: float, half_width: float) -> float | None:
 
 
 def refine_period(acf: np.ndarray, period: float, *, max_lag: float) -> float:
-    """Refine a beat period (frames) on the autocorrelation peaks at 1, 2, 4, ... beats."""
+    """Refine a beat period (frames) on the autocorrelation peaks at 1, 2, 4, ... beats.
+
+    Where the autocorrelation has nothing at one period (a pulse whose comb
+    score comes from its even multiples only), refinement starts at two
+    periods, so it locks on a real peak rather than on noise.
+    """
     m = 1
+    if _at(acf, np.array([period]))[0] < PERIOD_PRESENCE and 2 * period < max_lag:
+        m = 2
+    first = m
     while True:
-        half = 0.03 * period if m == 1 else 2.0
+        half = 0.03 * m * period if m == first else 2.0
         pos = _peak_near(acf, m * period, half)
         if pos is None:
             break
@@ -211,7 +221,8 @@ def estimate_tempo(
     weighted = np.maximum(scores, 0.0) * prior
     best = int(np.argmax(weighted))
 
-    period = refine_period(acf, 60.0 * frame_rate_hz / bpms[best], max_lag=0.5 * len(acf))
+    period = 60.0 * frame_rate_hz / bpms[best]
+    period = refine_period(acf, period, max_lag=0.5 * len(acf))
     bpm = 60.0 * frame_rate_hz / period
 
     # Confidence: how far the beat's comb score stands above the typical score.
@@ -228,7 +239,7 @@ def estimate_tempo(
         alt = bpm * factor
         if min_bpm <= alt <= max_bpm:
             j = int(np.argmin(np.abs(bpms - alt)))
-            candidates.append((round(alt, 1), round(float(weighted[j] / weighted[best]), 3)))
+            candidates.append((round(float(alt), 1), round(float(weighted[j] / weighted[best]), 3)))
     candidates.sort(key=lambda c: -c[1])
     return TempoEstimate(
         bpm=round(float(bpm), 1),

@@ -40,8 +40,8 @@ MEL_FLOOR = 1e-4
 LOW_BANDS = 12
 #: Samples (at the analysis rate) per spectrogram chunk.
 CHUNK_SAMPLES = 30 * ANALYSIS_SR
-#: Default cap on the audio analysed per file (a 2-hour mix is cut at 10 minutes).
-MAX_ANALYSIS_S = 600.0
+#: Audio analysed per file, at most: the middle two minutes of a longer track.
+MAX_ANALYSIS_S = 120.0
 #: Extensions the scanner treats as audio.
 AUDIO_EXTENSIONS = frozenset(
     {
@@ -231,6 +231,8 @@ class _EnvelopeBuilder:
         ).astype(np.float32)
         self._window = np.hanning(ANALYSIS_N_FFT + 1)[:-1].astype(np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
+        self._pieces: list[np.ndarray] = []
+        self._pieces_len = 0
         self._last_log_mel: np.ndarray | None = None
         self._flux: list[np.ndarray] = []
         self.samples_in = 0
@@ -245,11 +247,15 @@ class _EnvelopeBuilder:
         room = self.max_samples - self.samples_in
         y = y[:room]
         self.samples_in += len(y)
-        self._pending = np.concatenate([self._pending, y.astype(np.float32, copy=False)])
-        if len(self._pending) >= CHUNK_SAMPLES or last or self.full:
+        self._pieces.append(y.astype(np.float32, copy=False))
+        self._pieces_len += len(y)
+        if self._pieces_len >= CHUNK_SAMPLES or last or self.full:
             self._frames()
 
     def _frames(self) -> None:
+        if self._pieces:
+            self._pending = np.concatenate([self._pending, *self._pieces])
+            self._pieces, self._pieces_len = [], 0
         n_frames = (len(self._pending) - ANALYSIS_N_FFT) // ANALYSIS_HOP + 1
         if n_frames <= 0:
             return
@@ -277,7 +283,7 @@ class _EnvelopeBuilder:
         return np.concatenate(self._flux, axis=1)
 
 
-def _blocks_soundfile(path: str, blocksize: int):
+def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
     import soundfile as sf
 
     # A Python file object: read-only for sure, and any file name works
@@ -285,6 +291,8 @@ def _blocks_soundfile(path: str, blocksize: int):
     with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
         yield f.samplerate
         yield f.frames  # may be unknown (0 or huge) for some MP3s
+        if start_s > 0:
+            f.seek(int(start_s * f.samplerate))
         while True:
             block = f.read(blocksize, dtype="float32", always_2d=True)
             if not len(block):
@@ -292,26 +300,66 @@ def _blocks_soundfile(path: str, blocksize: int):
             yield block.mean(axis=1)
 
 
-def _blocks_pyav(path: str, blocksize: int):
+def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
     import av
 
     with open(path, "rb") as fh, av.open(fh, "r") as container:
         if not container.streams.audio:
             raise AudioFileError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
-        yield stream.codec_context.sample_rate or stream.rate
-        yield int(
-            float(container.duration or 0) / 1_000_000 * (stream.codec_context.sample_rate or 1)
-        )
+        sr = stream.codec_context.sample_rate or stream.rate
+        yield sr
+        yield int(float(container.duration or 0) / 1_000_000 * (sr or 1))
+        if start_s > 0:
+            container.seek(int(start_s * av.time_base), any_frame=False)
+        # Frames are small (about 1000 samples): gather them into blocks, so
+        # the per-block work (downmix, resample, spectrogram) runs on big arrays.
+        pieces: list[np.ndarray] = []
+        have = 0
+        planar = None
         for frame in container.decode(stream):
-            data = frame.to_ndarray()
-            if data.dtype.kind in "iu":
-                data = data.astype(np.float32) / np.float32(np.iinfo(data.dtype).max)
-            if frame.format.is_planar:
-                yield data.astype(np.float32, copy=False).mean(axis=0)
-            else:
+            if planar is None:
+                planar = frame.format.is_planar
                 channels = len(frame.layout.channels)
-                yield data.reshape(-1, channels).astype(np.float32, copy=False).mean(axis=1)
+                dtype = _PLANAR_DTYPES.get(frame.format.name)
+            if planar and dtype is not None:
+                # Straight from the planes: to_ndarray would stack them (a copy).
+                n = frame.samples
+                data = np.stack(
+                    [
+                        np.frombuffer(plane, dtype=dtype, count=n)
+                        for plane in frame.planes[:channels]
+                    ]
+                )
+            else:
+                data = frame.to_ndarray()
+                if not planar:
+                    data = data.reshape(-1, channels).T
+            pieces.append(data)
+            have += data.shape[1]
+            if have >= blocksize:
+                yield _downmix(np.concatenate(pieces, axis=1))
+                pieces, have = [], 0
+        if pieces:
+            yield _downmix(np.concatenate(pieces, axis=1))
+
+
+_PLANAR_DTYPES = {
+    "fltp": np.dtype(np.float32),
+    "dblp": np.dtype(np.float64),
+    "s16p": np.dtype(np.int16),
+    "s32p": np.dtype(np.int32),
+    "u8p": np.dtype(np.uint8),
+}
+
+
+def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
+    """Mono float32 from a (channels, samples) array of any sample format."""
+    x = channels_by_samples
+    if x.dtype.kind in "iu":
+        x = x.astype(np.float32) / np.float32(np.iinfo(x.dtype).max)
+    x = x.astype(np.float32, copy=False)
+    return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 
 def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALYSIS_S) -> Envelope:
@@ -347,43 +395,59 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         decoders.reverse()
     errors = []
     for decoder_name, decoder in decoders:
-        builder = None
         try:
-            blocks = decoder(path, 65536)
-            source_sr = int(next(blocks))
-            if source_sr <= 0:
-                raise AudioFileError("no sample rate")
-            declared_frames = int(next(blocks))
-            builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
-            decoded = 0
-            try:
-                for mono in blocks:
-                    decoded += len(mono)
-                    builder.add(mono)
-                    if builder.full:
-                        break  # the rest of a long file is not needed
-            except Exception:
-                if decoded == 0:
-                    raise
-                # Truncated or corrupt part-way: keep what was decoded.
-            bands = builder.finish()
-            if decoded == 0:
-                raise AudioFileError("no audio in the file")
-            frames = max(decoded, declared_frames) if builder.full else decoded
-            duration_s = frames / source_sr
-            return Envelope(
-                bands=bands,
-                frame_rate_hz=ANALYSIS_SR / ANALYSIS_HOP,
-                duration_s=duration_s,
-                analysed_s=builder.samples_in / ANALYSIS_SR,
-                source_sr=source_sr,
-                decoder=decoder_name,
-            )
+            return _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
         except MemoryError:
             raise
         except Exception as exc:  # each decoder has its own error types
             errors.append(_reason(exc))
     raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
+
+
+def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> Envelope:
+    """Decode with one decoder; a long file is analysed from its middle."""
+    probe = decoder(path, 65536)
+    source_sr = int(next(probe))
+    declared_frames = int(next(probe))
+    probe.close()
+    if source_sr <= 0:
+        raise AudioFileError("no sample rate")
+    declared_s = declared_frames / source_sr
+    # The middle of a long track speaks for it better than its intro.
+    starts = [max(0.0, (declared_s - max_analysis_s) / 2)] if declared_s > max_analysis_s else []
+    for start_s in [*starts, 0.0]:
+        builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
+        blocks = decoder(path, 65536, start_s)
+        next(blocks), next(blocks)
+        decoded = 0
+        try:
+            for mono in blocks:
+                decoded += len(mono)
+                builder.add(mono)
+                if builder.full:
+                    break  # the rest of a long file is not needed
+        except Exception:
+            if decoded == 0:
+                raise
+            # Truncated or corrupt part-way: keep what was decoded.
+        finally:
+            blocks.close()
+        if decoded == 0 and start_s > 0:
+            continue  # the file is shorter than it says: read it from the start
+        bands = builder.finish()
+        if decoded == 0:
+            raise AudioFileError("no audio in the file")
+        read_to = start_s * source_sr + decoded
+        frames = max(read_to, declared_frames) if builder.full else read_to
+        return Envelope(
+            bands=bands,
+            frame_rate_hz=ANALYSIS_SR / ANALYSIS_HOP,
+            duration_s=frames / source_sr,
+            analysed_s=builder.samples_in / ANALYSIS_SR,
+            source_sr=source_sr,
+            decoder=decoder_name,
+        )
+    raise AudioFileError("no audio in the file")
 
 
 def _reason(exc: BaseException) -> str:

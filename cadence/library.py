@@ -24,7 +24,7 @@ from cadence.core.matching import match_tempo, tempo_alternatives
 from cadence.errors import AudioFileError, CadenceError
 
 #: Bump when the analysis changes: cached results of other versions are redone.
-ANALYZER_VERSION = "tempo-3"
+ANALYZER_VERSION = "tempo-4"
 
 Problem = Callable[[str, str], None]
 

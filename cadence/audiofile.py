@@ -185,6 +185,14 @@ def write_session(
     return written
 
 
+def warm_up() -> None:
+    """Import the decoders and librosa now (before forking workers)."""
+    import av  # noqa: F401
+    import librosa.filters  # noqa: F401
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+
+
 @dataclass(frozen=True)
 class Envelope:
     """Onset strength of a piece of audio.

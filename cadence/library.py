@@ -224,9 +224,18 @@ def _scan_parallel(
     record: Callable[[str, int, int, dict[str, Any]], None],
     max_analysis_s: float,
 ) -> None:
+    import multiprocessing
+
+    from cadence.audiofile import warm_up
+
     pending: dict[Future, tuple[str, int, int]] = {}
     queue = iter(todo)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    # Import the decoders and librosa once, here: forked workers inherit them
+    # instead of each paying about a second of imports.
+    warm_up()
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint, mp_context=context)
     try:
         # Keep only a few tasks in flight, so Ctrl-C has little to cancel.
         for item in queue:

@@ -16,8 +16,13 @@ Baselines measured in the same run:
 
 from __future__ import annotations
 
-import argparse
 import os
+
+# One core: no BLAS thread pools (the CLI sets the same).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
 import shutil
 import subprocess
 import sys

@@ -13,9 +13,14 @@ os.walk + stat of the same folder for the rescan, a 1-minute file for memory.
 
 from __future__ import annotations
 
+import os
+
+# One core: no BLAS thread pools (the CLI sets the same).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.music import groove, write  # noqa: E402  (the test suite's track maker)
+from tests.music import groove, write
 
 CADENCE = [str(Path(sys.executable).with_name("cadence"))]
 

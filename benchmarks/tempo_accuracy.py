@@ -21,10 +21,15 @@ throughput of plain librosa.
 
 from __future__ import annotations
 
+import os
+
+# One core: no BLAS thread pools (the CLI sets the same).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import argparse
 import csv
 import importlib.util
-import os
 import sys
 import tempfile
 import time

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import click
+# One thread per process for the numeric libraries: the analyzer parallelises
+# over files (--jobs), and BLAS threads on small matrices only burn CPU.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from cadence import __version__
-from cadence.core.session import VOICES as _VOICES
-from cadence.errors import CadenceError, ParameterError
+import click  # noqa: E402
+
+from cadence import __version__  # noqa: E402
+from cadence.core.session import VOICES as _VOICES  # noqa: E402
+from cadence.errors import CadenceError, ParameterError  # noqa: E402
 
 
 class CadenceGroup(click.Group):

@@ -364,6 +364,20 @@ def _slow_library(tmp_path, n=12):
     return root
 
 
+def _wait_until_cached(cache, n, timeout_s=120):
+    """Poll the running scan's cache until it holds `n` tracks."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if cache.exists():
+            with sqlite3.connect(cache) as db:
+                try:
+                    if db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= n:
+                        return
+                except sqlite3.OperationalError:
+                    pass  # the scan is creating the table
+
+
 def test_scan_survives_kill_9_and_resumes(tmp_path, cadence_cmd, subprocess_env):
     root = _slow_library(tmp_path)
     cache = tmp_path / "cache.sqlite3"
@@ -382,16 +396,7 @@ def test_scan_survives_kill_9_and_resumes(tmp_path, cadence_cmd, subprocess_env)
     proc = subprocess.Popen(
         cmd, env=subprocess_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                try:
-                    if db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 3:
-                        break
-                except sqlite3.OperationalError:
-                    pass
+    _wait_until_cached(cache, 3)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     with sqlite3.connect(cache) as db:
@@ -412,16 +417,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subproces
     proc = subprocess.Popen(
         cmd, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                try:
-                    if db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 2:
-                        break
-                except sqlite3.OperationalError:
-                    pass
+    _wait_until_cached(cache, 2)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

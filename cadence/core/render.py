@@ -177,6 +177,7 @@ class BeatRenderer:
         # Sounds in flight: parallel slot lists, reused, never resized.
         self._act_start = [0] * MAX_ACTIVE
         self._act_sid = [-1] * MAX_ACTIVE
+        self._n_active = 0
 
         # Beat schedule (session samples count from the end of the count-in).
         self._segments = iter_segments(session, sr=self.sr)
@@ -303,6 +304,7 @@ class BeatRenderer:
             if self._act_sid[i] < 0:
                 self._act_start[i] = start
                 self._act_sid[i] = sid
+                self._n_active += 1
                 return
 
     def render(self, out: np.ndarray) -> int:
@@ -322,6 +324,10 @@ class BeatRenderer:
         """
         if out.ndim == 1:
             return self._render_mono(out)
+        n1 = self._quiet_block_end(out.shape[0])
+        if n1 is not None:  # most blocks: nothing sounds, nothing starts
+            out.fill(0.0)
+            return self._advance(n1)
         # Mix once into the scratch buffer, then copy to each channel (copying
         # between columns of one array would make numpy allocate a temporary).
         scratch = self._scratch
@@ -332,6 +338,30 @@ class BeatRenderer:
             for c in range(out.shape[1]):
                 out[i : i + m, c] = scratch[:m]
         return written
+
+    def _quiet_block_end(self, frames: int) -> int | None:
+        """End of the next block if it is pure silence (nothing sounding or starting)."""
+        if self.paused or self.finished or self._n_active:
+            return None
+        n1 = self.position + frames
+        if self.total_samples is not None and n1 > self.total_samples:
+            n1 = self.total_samples
+        if self._next_beat is not None and self._next_beat < n1:
+            return None
+        if self._cue_i < len(self._cues) and self._cues[self._cue_i][0] < n1:
+            return None
+        return n1
+
+    def _advance(self, n1: int) -> int:
+        """Move the clock to `n1`; return the frames rendered."""
+        n0 = self.position
+        self.position = n1
+        segs = self._status_segs
+        while segs and segs[0].end is not None and self.count_in_samples + segs[0].end <= n1:
+            del segs[0]
+        if self.total_samples is not None and n1 >= self.total_samples:
+            self.finished = True
+        return n1 - n0
 
     def _render_mono(self, mono: np.ndarray) -> int:
         mono.fill(0.0)
@@ -355,7 +385,7 @@ class BeatRenderer:
         # Mix everything that sounds in [n0, n1).
         sounds = self._sounds
         lo, hi = n1, n0  # the span anything was mixed into
-        for i in range(MAX_ACTIVE):
+        for i in range(MAX_ACTIVE if self._n_active else 0):
             sid = self._act_sid[i]
             if sid < 0:
                 continue
@@ -371,21 +401,13 @@ class BeatRenderer:
                 hi = b if b > hi else hi
             if stop <= n1:
                 self._act_sid[i] = -1
+                self._n_active -= 1
         if lo < hi:  # overlapping sounds may add up past full scale
             span = mono[lo - n0 : hi - n0]
             np.minimum(span, 1.0, out=span)
             np.maximum(span, -1.0, out=span)
 
-        self.position = n1
-        while (
-            self._status_segs
-            and self._status_segs[0].end is not None
-            and (self.count_in_samples + self._status_segs[0].end <= n1)
-        ):
-            del self._status_segs[0]
-        if self.total_samples is not None and n1 >= self.total_samples:
-            self.finished = True
-        return n1 - n0
+        return self._advance(n1)
 
     # --- status (any thread) ------------------------------------------------
 

@@ -7,11 +7,12 @@ and replaces the target atomically, so an interrupted render leaves no
 half-written file.
 
 Reading: :func:`onset_envelope` decodes a music file block by block
-(soundfile for WAV/FLAC/OGG/Opus/MP3/AIFF, PyAV's FFmpeg for M4A/AAC/ALAC and
-anything soundfile cannot read), downmixes, resamples to 11025 Hz and turns
-it into an onset-strength envelope with librosa's mel spectrogram, one chunk
-at a time. Memory stays bounded whatever the file's length; files are opened
-read-only.
+(soundfile for WAV/FLAC/OGG/Opus/AIFF; PyAV's FFmpeg for MP3, M4A/AAC/ALAC and
+anything soundfile cannot read), downmixes, resamples to 11025 Hz with soxr
+and turns it into an onset-strength envelope (spectral flux of a log mel
+spectrogram, with librosa's mel filters), one chunk at a time. At most the
+middle two minutes of a long file are analysed; memory stays bounded whatever
+the file's length; files are opened read-only.
 """
 
 from __future__ import annotations
@@ -378,7 +379,8 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     path : path-like
         A music file (opened read-only).
     max_analysis_s : float, keyword-only
-        Analyse at most this many seconds from the start (default 600).
+        Analyse at most this many seconds (default 120), from the middle
+        of a longer file.
 
     Returns
     -------

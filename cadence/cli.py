@@ -683,7 +683,6 @@ def scan(
       cadence scan ~/Music --target 172 --playlist run-172.m3u8
       cadence scan ~/Music --target 164 --format json > tracks.json
     """
-    import os
 
     from cadence.core.calc import check_plausible_spm
     from cadence.core.matching import check_tolerance_spm

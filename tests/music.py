@@ -52,5 +52,30 @@ def write(path: Path, audio: np.ndarray, *, sr: int = 22050) -> Path:
         return path
     import soundfile as sf
 
+    if path.suffix == ".opus":  # Opus runs at 48 kHz; libsndfile writes it in Ogg
+        import soxr
+
+        audio = soxr.resample(audio, sr, 48000)
+        sf.write(os.fsencode(path), audio, 48000, format="OGG", subtype="OPUS")
+        return path
     sf.write(os.fsencode(path), audio, sr)  # bytes: any file name
+    return path
+
+
+def write_alac(path: Path, audio: np.ndarray, *, sr: int = 44100) -> Path:
+    """Apple Lossless in an M4A container (iTunes' lossless format), through PyAV."""
+    import av
+
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    with open(path, "wb") as fh, av.open(fh, "w", format="ipod") as c:
+        stream = c.add_stream("alac", rate=sr, layout="mono")
+        for i in range(0, len(pcm), 4096):
+            frame = av.AudioFrame.from_ndarray(
+                pcm[None, i : i + 4096], format="s16p", layout="mono"
+            )
+            frame.sample_rate = sr
+            for packet in stream.encode(frame):
+                c.mux(packet)
+        for packet in stream.encode(None):
+            c.mux(packet)
     return path

@@ -18,9 +18,9 @@ from cadence.cache import TrackCache
 from cadence.cli import main
 from cadence.errors import AudioFileError
 from cadence.library import analyze_file, scan_library
-from tests.music import groove, write
+from tests.music import groove, write, write_alac
 
-FORMATS = [".wav", ".flac", ".ogg", ".mp3", ".m4a"]
+FORMATS = [".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff"]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,13 @@ def test_every_format_decodes_to_the_right_tempo(tmp_path, ext):
         "half": pytest.approx(62, abs=0.6),
         "double": pytest.approx(248, abs=2),
     }
+
+
+def test_apple_lossless_m4a_decodes(tmp_path):
+    path = write_alac(tmp_path / "lossless.m4a", groove(118, 20, sr=44100))
+    result = analyze_file(str(path))
+    assert result["error"] is None
+    assert result["bpm"] == pytest.approx(118, abs=1.0)
 
 
 def test_silence_has_no_tempo_not_zero(tmp_path):

@@ -35,21 +35,7 @@ def groove(bpm: float, seconds: float, *, sr: int = 22050, seed: int = 0) -> np.
 def write(path: Path, audio: np.ndarray, *, sr: int = 22050) -> Path:
     """Write `audio` in the format of `path`'s extension (M4A through PyAV)."""
     if path.suffix == ".m4a":
-        import av
-
-        with open(path, "wb") as fh, av.open(fh, "w", format="ipod") as c:
-            stream = c.add_stream("aac", rate=sr, layout="mono")
-            frame_len = 1024
-            pcm = audio.astype(np.float32)
-            for i in range(0, len(pcm), frame_len):
-                chunk = pcm[i : i + frame_len]
-                frame = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-                frame.sample_rate = sr
-                for packet in stream.encode(frame):
-                    c.mux(packet)
-            for packet in stream.encode(None):
-                c.mux(packet)
-        return path
+        return _write_m4a(path, audio.astype(np.float32), codec="aac", sample_format="flt", sr=sr)
     import soundfile as sf
 
     if path.suffix == ".opus":  # Opus runs at 48 kHz; libsndfile writes it in Ogg
@@ -64,14 +50,19 @@ def write(path: Path, audio: np.ndarray, *, sr: int = 22050) -> Path:
 
 def write_alac(path: Path, audio: np.ndarray, *, sr: int = 44100) -> Path:
     """Apple Lossless in an M4A container (iTunes' lossless format), through PyAV."""
+    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+    return _write_m4a(path, pcm, codec="alac", sample_format="s16p", sr=sr)
+
+
+def _write_m4a(path: Path, pcm: np.ndarray, *, codec: str, sample_format: str, sr: int) -> Path:
+    """Encode mono `pcm` (already in `sample_format`) with PyAV into an M4A file."""
     import av
 
-    pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     with open(path, "wb") as fh, av.open(fh, "w", format="ipod") as c:
-        stream = c.add_stream("alac", rate=sr, layout="mono")
-        for i in range(0, len(pcm), 4096):
+        stream = c.add_stream(codec, rate=sr, layout="mono")
+        for i in range(0, len(pcm), 1024):
             frame = av.AudioFrame.from_ndarray(
-                pcm[None, i : i + 4096], format="s16p", layout="mono"
+                pcm[None, i : i + 1024], format=sample_format, layout="mono"
             )
             frame.sample_rate = sr
             for packet in stream.encode(frame):

@@ -229,7 +229,6 @@ class _EnvelopeBuilder:
         import librosa
         import soxr
 
-        self._librosa = librosa
         self._resampler = (
             None
             if source_sr == ANALYSIS_SR

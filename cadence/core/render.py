@@ -343,13 +343,18 @@ class BeatRenderer:
         """End of the next block if it is pure silence (nothing sounding or starting)."""
         if self.paused or self.finished or self._n_active:
             return None
-        n1 = self.position + frames
-        if self.total_samples is not None and n1 > self.total_samples:
-            n1 = self.total_samples
+        n1 = self._block_end(frames)
         if self._next_beat is not None and self._next_beat < n1:
             return None
         if self._cue_i < len(self._cues) and self._cues[self._cue_i][0] < n1:
             return None
+        return n1
+
+    def _block_end(self, frames: int) -> int:
+        """Sample after a block of `frames` from here, stopped at the session's end."""
+        n1 = self.position + frames
+        if self.total_samples is not None and n1 > self.total_samples:
+            return self.total_samples
         return n1
 
     def _advance(self, n1: int) -> int:
@@ -368,9 +373,7 @@ class BeatRenderer:
         if self.paused or self.finished:
             return 0
         n0 = self.position
-        n1 = n0 + mono.shape[0]
-        if self.total_samples is not None and n1 > self.total_samples:
-            n1 = self.total_samples
+        n1 = self._block_end(mono.shape[0])
 
         # Start what begins in this block.
         while self._next_beat is not None and self._next_beat < n1:

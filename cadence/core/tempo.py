@@ -208,7 +208,7 @@ def estimate_tempo(
         return NO_BEAT
     x = _combined_envelope(envelope, frame_rate_hz=frame_rate_hz)
     duration_s = len(x) / frame_rate_hz
-    if duration_s < MIN_ANALYSIS_S or not np.any(x > 1e-9):
+    if not np.any(x > 1e-9):
         return NO_BEAT
     acf = _autocorrelation(x)
 

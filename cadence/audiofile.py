@@ -17,9 +17,7 @@ the file's length; files are opened read-only.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 
 from cadence.core.render import BeatRenderer
 from cadence.errors import AudioFileError, ParameterError
+from cadence.files import atomic_path
 
 #: Analysis sample rate, FFT size and hop: 86.1 envelope frames per second.
 ANALYSIS_SR = 11025
@@ -94,29 +93,6 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
             f"use {', '.join(sorted(WRITE_FORMATS))}",
         )
     return WRITE_FORMATS[ext]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; on success it replaces `path` atomically.
-
-    On any error or interruption the temporary file is removed and `path` is
-    left as it was.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private (0600); give it the mode a new file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def write_session(

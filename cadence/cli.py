@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 # One thread per process for the numeric libraries: the analyzer parallelises
@@ -88,6 +87,114 @@ def _describe_count(steps: int, seconds: float, one_foot: bool) -> str:
     return f"{steps} steps in {seconds:g} s"
 
 
+_FROM_FILE = click.option(
+    "--from",
+    "from_file",
+    metavar="FILE",
+    help="A recorded run: .fit, .gpx or .tcx (also .gz), from a watch or phone app.",
+)
+
+
+def _recording_summary(path: str, *, cadence_units: str | None = None, splits: str = "auto"):
+    """Read and summarize an activity file; print its warnings on stderr."""
+    from cadence.activity import read_activity
+    from cadence.core.activity import summarize_recording
+
+    summary = summarize_recording(read_activity(path), cadence_units=cadence_units, splits=splits)
+    for warning in summary.warnings:
+        click.echo(f"Warning: {summary.name}: {warning}", err=True)
+    return summary
+
+
+def _echo_recording(summary: Any) -> None:
+    """Print what was read from a recording and what was left out."""
+    from cadence.core.activity import format_distance
+    from cadence.core.durations import format_clock
+
+    about = [summary.file_format, (summary.sport or "sport not recorded").replace("_", " ")]
+    if summary.device:
+        about.append(summary.device)
+    if summary.start:
+        about.append(f"{summary.start:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"Recording {click.style(summary.name, bold=True)}")
+    click.echo(f"          {' · '.join(about)}")
+    distance = format_distance(summary.distance_m)
+    line = f"{format_clock(summary.elapsed_s)} elapsed" + (
+        f", {distance}" if summary.distance_m else ""
+    )
+    activity = "running" if summary.kind == "run" else "walking"
+    parts = [f"counted {format_clock(summary.counted_s)} of {activity}"]
+    left = [
+        f"{format_clock(seconds)} {what}"
+        for seconds, what in (
+            (summary.stopped_s, "stopped"),
+            (summary.walking_s, "walking"),
+            (summary.missing_s, "without cadence"),
+        )
+        if seconds >= 1
+    ]
+    if left:
+        parts.append("left out " + ", ".join(left))
+    click.echo(f"          {line}; {'; '.join(parts)}")
+    for text in (summary.conversion, *summary.notes):
+        click.echo(
+            click.wrap_text(text, width=78, initial_indent=" " * 10, subsequent_indent=" " * 10)
+        )
+    click.echo("")
+
+
+def _echo_splits(summary: Any) -> None:
+    if len(summary.splits) < 2:
+        return
+    from rich.table import Table
+
+    from cadence.core.activity import format_distance
+    from cadence.core.durations import format_clock
+
+    table = Table(
+        title=f"Per {'lap' if summary.split_kind == 'lap' else summary.split_kind}",
+        title_justify="left",
+    )
+    table.add_column("Split")
+    table.add_column("Starts", justify="right")
+    table.add_column("Time", justify="right")
+    table.add_column("Distance", justify="right")
+    table.add_column("Counted", justify="right")
+    table.add_column("Cadence", justify="right")
+    for split in summary.splits:
+        table.add_row(
+            split.label,
+            format_clock(split.start_s),
+            format_clock(split.duration_s),
+            format_distance(split.distance_m),
+            format_clock(split.counted_s),
+            "—" if split.median_spm is None else f"{split.median_spm:.1f} spm",
+        )
+    click.echo("")
+    _console().print(table)
+
+
+def _walk_result(summary: Any) -> dict:
+    """The calc result for a recorded walk: its cadence, and no running targets."""
+    from cadence.core.calc import round_half_up
+
+    spm = round_half_up(summary.median_spm, ndigits=1)
+    said = f" (sport: {summary.sport})" if summary.sport in ("walking", "hiking") else ""
+    return {
+        "cadence_spm": spm,
+        "target_5_spm": None,
+        "target_10_spm": None,
+        "below_160": None,
+        "advice": [
+            f"This recording is a walk{said}: {spm:g} steps/min is a walking cadence, well "
+            "under the 150-190 steps/min of running. The +5 % and +10 % targets are for "
+            "running cadence, so none are given.",
+            "Measure a run instead: cadence calc --from RUN.fit, or count your steps while "
+            "running: cadence calc --steps N --one-foot",
+        ],
+    }
+
+
 @main.command()
 @click.option("--steps", type=int, help="Steps counted (both feet, or one foot with --one-foot).")
 @click.option(
@@ -97,21 +204,81 @@ def _describe_count(steps: int, seconds: float, one_foot: bool) -> str:
 )
 @click.option("--one-foot", is_flag=True, help="The count is one foot's contacts; it is doubled.")
 @click.option("--spm", type=float, help="Your cadence in steps per minute, if you know it.")
+@_FROM_FILE
+@click.option(
+    "--cadence-units",
+    type=click.Choice(["auto", "strides", "steps"]),
+    help="With --from: what the file's cadence counts, one foot (strides) or both feet "
+    "(steps).  [default: strides for FIT, auto for GPX/TCX]",
+)
+@click.option(
+    "--splits",
+    type=click.Choice(["auto", "lap", "km", "mile", "none"]),
+    default="auto",
+    show_default=True,
+    help="With --from: breakdown per lap (auto: when the file has laps) or per km/mile.",
+)
+@click.option("--plot", metavar="FILE.png", help="With --from: draw cadence over the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def calc(
-    steps: int | None, seconds: float | None, one_foot: bool, spm: float | None, as_json: bool
+    steps: int | None,
+    seconds: float | None,
+    one_foot: bool,
+    spm: float | None,
+    from_file: str | None,
+    cadence_units: str | None,
+    splits: str,
+    plot: str | None,
+    as_json: bool,
 ) -> None:
-    """Current cadence from counted steps, with the +5 % and +10 % targets.
+    """Current cadence from counted steps or a recorded run, with +5 % / +10 % targets.
 
     \b
     Count one foot's ground contacts for 60 s and double them:
       cadence calc --steps 78 --one-foot
     or count both feet for 30 s:
       cadence calc --steps 82 --seconds 30
+    or take the median of a recorded run (stops and walk breaks left out):
+      cadence calc --from Morning_Run.fit --plot run.png
     """
     from cadence.core.calc import cadence_report, steps_to_spm
 
-    if spm is not None:
+    if from_file is None:
+        for name, given in (
+            ("cadence-units", cadence_units),
+            ("splits", splits != "auto"),
+            ("plot", plot),
+        ):
+            if given:
+                raise ParameterError(name, "only goes with --from FILE")
+
+    summary = None
+    if from_file is not None:
+        if spm is not None or steps is not None or seconds is not None or one_foot:
+            raise ParameterError(
+                "from", "give either --from FILE or a count (--steps/--spm), not both"
+            )
+        if plot:
+            from cadence.plots import check_matplotlib
+
+            check_matplotlib()
+        summary = _recording_summary(from_file, cadence_units=cadence_units, splits=splits)
+        source = {"file": summary.name, "format": summary.file_format}
+        if summary.kind == "walk":
+            result = {**_walk_result(summary), "source": source}
+            report = None
+        else:
+            report = cadence_report(summary.median_spm, source=source)
+            result = report.to_dict()
+        result["recording"] = summary.to_dict()
+        activity = "running" if summary.kind == "run" else "walking"
+        from cadence.core.durations import format_clock
+
+        how = (
+            f"median over {format_clock(summary.counted_s)} of {activity}; "
+            f"10-90 %: {summary.p10_spm:.1f}-{summary.p90_spm:.1f}"
+        )
+    elif spm is not None:
         if steps is not None or seconds is not None or one_foot:
             raise ParameterError(
                 "spm", "give either --spm or --steps (with --seconds/--one-foot), not both"
@@ -126,19 +293,45 @@ def calc(
         )
         how = _describe_count(steps, seconds, one_foot)
     else:
-        raise ParameterError("steps", "give --steps N (steps counted) or --spm X (known cadence)")
+        raise ParameterError(
+            "steps",
+            "give --steps N (steps counted), --spm X (known cadence) "
+            "or --from FILE (a recorded run)",
+        )
+
+    if summary is not None and plot:
+        from cadence.plots import plot_run_cadence
+
+        targets = (report.target_5_spm, report.target_10_spm) if report else ()
+        plot_run_cadence(summary, plot, targets_spm=targets)
 
     if as_json:
-        _print_json(report.to_dict())
-    else:
+        _print_json(result if summary is not None else report.to_dict())
+        return
+    if summary is not None:
+        _echo_recording(summary)
+    if report is not None:
         _echo_report(report, how=how)
+    else:
+        b = click.style(f"{result['cadence_spm']:.1f}", bold=True)
+        click.echo(f"Cadence   {b} steps/min   ({how})")
+        click.echo("")
+        for line in result["advice"]:
+            click.echo(
+                click.wrap_text(line, width=78, initial_indent="  - ", subsequent_indent="    ")
+            )
+    if summary is not None:
+        _echo_splits(summary)
+        if plot:
+            click.echo(f"Plot: {plot}", err=True)
 
 
 # --- plan --------------------------------------------------------------------
 
 
 @main.command()
-@click.option("--current", type=float, required=True, help="Current cadence, steps/min.")
+@click.option("--current", type=float, help="Current cadence, steps/min.")
+@_FROM_FILE
 @click.option("--goal", type=int, help="Goal cadence, steps/min.  [default: current +5 %]")
 @click.option(
     "--weeks",
@@ -153,26 +346,58 @@ def calc(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def plan(
-    current: float, goal: int | None, weeks: int | None, start: dt.datetime | None, as_json: bool
+    current: float | None,
+    from_file: str | None,
+    goal: int | None,
+    weeks: int | None,
+    start: dt.datetime | None,
+    as_json: bool,
 ) -> None:
     """A week-by-week plan to raise your cadence, never more than +5 % a week.
 
     \b
       cadence plan --current 156                # to +5 % in 4 weeks
       cadence plan --current 156 --goal 172     # to +10 % in 6 weeks
+      cadence plan --from Morning_Run.fit       # from a recorded run
     """
     from cadence.core.plan import progression_plan
 
+    recorded = None
+    if from_file is not None:
+        if current is not None:
+            raise ParameterError("from", "give either --current or --from FILE, not both")
+        from cadence.core.calc import round_half_up
+
+        recorded = _recording_summary(from_file, splits="none")
+        if recorded.kind == "walk":
+            raise CadenceError(
+                f"{recorded.name} is a walk ({round_half_up(recorded.median_spm, ndigits=1):g} "
+                "steps/min); a cadence plan starts from a run. Give a run's recording, "
+                "or --current SPM"
+            )
+        current = round_half_up(recorded.median_spm, ndigits=1)
+    elif current is None:
+        raise ParameterError("current", "give --current SPM or --from FILE (a recorded run)")
     start_date = start.date() if start else dt.date.today()
     result = progression_plan(current, goal_spm=goal, weeks_per_stage=weeks, start_date=start_date)
     if as_json:
-        _print_json(result.to_dict())
+        payload = result.to_dict()
+        if recorded is not None:
+            payload["recording"] = recorded.to_dict()
+        _print_json(payload)
         return
 
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False)
+    if recorded is not None:
+        from cadence.core.durations import format_clock
+
+        console.print(
+            f"Current cadence from {recorded.name}: {current:.1f} steps/min "
+            f"(median over {format_clock(recorded.counted_s)} of running)\n"
+        )
     for warning in result.warnings:
         console.print(f"[yellow]Warning:[/] {warning}\n", soft_wrap=False)
     table = Table(
@@ -692,7 +917,9 @@ def scan(
     if no_cache and cache_path:
         raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
     if plot:
-        _check_matplotlib()
+        from cadence.plots import check_matplotlib
+
+        check_matplotlib()
 
     from cadence.cache import TrackCache, default_cache_path
     from cadence.library import ANALYZER_VERSION, display_path, scan_library, with_match
@@ -821,7 +1048,9 @@ def scan(
                 err=True,
             )
     if plot:
-        _plot_histogram(tracks, plot, target=target, tolerance=tolerance, folder=folder)
+        from cadence.plots import plot_tempo_histogram
+
+        plot_tempo_histogram(tracks, plot, target=target, tolerance=tolerance, folder=folder)
         if not quiet:
             click.echo(f"Plot: {plot}", err=True)
 
@@ -919,53 +1148,6 @@ def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance:
             shown(t["path"]),
         )
     console.print(table)
-
-
-def _check_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ParameterError(
-            "plot", "needs matplotlib: pip install 'cadence-trainer[plot]'"
-        ) from None
-
-
-def _plot_histogram(
-    tracks: list[dict], path: str, *, target: float, tolerance: float, folder: str
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cadence.audiofile import atomic_path
-
-    steps = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None]
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
-    if steps:
-        lo, hi = int(min(min(steps), target - 20)), int(max(max(steps), target + 20)) + 2
-        ax.hist(steps, bins=range(lo, hi), color="#4878a8", edgecolor="white")
-    ax.axvspan(
-        target - tolerance,
-        target + tolerance,
-        color="#e8a33d",
-        alpha=0.35,
-        label=f"target {target:g} ± {tolerance:g} spm",
-    )
-    ax.axvline(target, color="#c8602d")
-    ax.set_xlabel("track tempo in steps per minute (BPM, or 2 × BPM at half time)")
-    ax.set_ylabel("tracks")
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fits = sum(1 for t in tracks if t["match_factor"])
-    ax.set_title(f"{fits} of {len(tracks)} tracks fit — {folder}")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    suffix = Path(path).suffix or ".png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix.lstrip("."))
-    plt.close(fig)
 
 
 if __name__ == "__main__":  # pragma: no cover

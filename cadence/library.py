@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.audiofile import AUDIO_EXTENSIONS, MAX_ANALYSIS_S, atomic_path
+from cadence.audiofile import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
 from cadence.cache import TrackCache
 from cadence.core.matching import match_tempo, tempo_alternatives
 from cadence.errors import AudioFileError, CadenceError
+from cadence.files import atomic_path
 
 #: Bump when the analysis changes: cached results of other versions are redone.
 ANALYZER_VERSION = "tempo-4"

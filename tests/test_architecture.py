@@ -8,6 +8,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cadence"
 HEAVY = {"librosa", "scipy", "numba", "sounddevice", "matplotlib", "soundfile", "av", "jack"}
+#: Parsers of recorded activities: light, but only needed by `--from FILE`.
+ACTIVITY_PARSERS = {"fitdecode", "gpxpy", "defusedxml"}
 
 
 def _modules():
@@ -38,11 +40,14 @@ def test_core_imports_only_stdlib_numpy_and_itself(path):
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_heavy_library_at_module_level(path):
-    heavy = {n for n in _imports(path, top_level_only=True) if n.split(".")[0] in HEAVY}
+    lazy = HEAVY | ACTIVITY_PARSERS
+    heavy = {n for n in _imports(path, top_level_only=True) if n.split(".")[0] in lazy}
     assert not heavy, f"{path.name} imports {heavy} at module level; import inside the function"
 
 
-@pytest.mark.parametrize("library", ["sounddevice", "librosa"])
+@pytest.mark.parametrize(
+    "library", ["sounddevice", "librosa", "matplotlib", *sorted(ACTIVITY_PARSERS)]
+)
 def test_one_module_talks_to_each_heavy_io_library(library):
     users = [p.name for p in _modules() if any(n.split(".")[0] == library for n in _imports(p))]
     assert len(users) <= 1, f"{library} is imported by {users}"

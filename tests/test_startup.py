@@ -6,7 +6,19 @@ import sys
 
 import pytest
 
-HEAVY = ("librosa", "scipy", "numba", "sounddevice", "matplotlib", "soundfile", "av", "numpy")
+HEAVY = (
+    "librosa",
+    "scipy",
+    "numba",
+    "sounddevice",
+    "matplotlib",
+    "soundfile",
+    "av",
+    "numpy",
+    "fitdecode",
+    "gpxpy",
+    "defusedxml",
+)
 
 PROBE = """
 import json, sys

@@ -1,0 +1,414 @@
+"""Read recorded activities: FIT (fitdecode), GPX (gpxpy) and TCX (defusedxml).
+
+The only module that talks to these parsers. Each reader turns a file into a
+:class:`cadence.core.activity.Recording`; the cadence maths is in
+:mod:`cadence.core.activity`. Files are opened read-only and never written.
+
+XML (GPX, TCX) is first parsed by defusedxml with DTDs forbidden, so entity
+bombs and external entities are refused before gpxpy sees the text; neither
+format needs a DTD. A file that ends early or has a broken trailer keeps the
+records read before the damage, with a warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import math
+import os
+import warnings as _warnings
+from pathlib import Path
+
+from cadence.core.activity import Recording, haversine_m
+from cadence.errors import ActivityFileError
+
+#: Larger files are refused (a day-long FIT file is a few MB).
+MAX_FILE_BYTES = 256 * 1024 * 1024
+ACTIVITY_EXTENSIONS = (".fit", ".gpx", ".tcx")
+
+
+def _display(path: str | os.PathLike) -> str:
+    return os.fsdecode(path).encode("utf-8", "replace").decode("utf-8")
+
+
+def _read_bytes(path: Path, name: str) -> bytes:
+    try:
+        if path.is_dir():
+            raise ActivityFileError(f"{name} is a folder, not an activity file")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ActivityFileError(
+                f"{name} is {size / 2**20:.0f} MB, larger than any activity file "
+                f"({MAX_FILE_BYTES // 2**20} MB at most)"
+            )
+        if path.suffix.lower() == ".gz":
+            with gzip.open(path, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise ActivityFileError(f"{name} unpacks to more than {MAX_FILE_BYTES} bytes")
+        else:
+            data = path.read_bytes()
+    except FileNotFoundError:
+        raise ActivityFileError(f"{name}: no such file") from None
+    except PermissionError:
+        raise ActivityFileError(f"{name}: permission denied") from None
+    except (gzip.BadGzipFile, EOFError) as exc:
+        raise ActivityFileError(f"{name}: not a readable gzip file ({exc})") from None
+    except OSError as exc:
+        raise ActivityFileError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    if not data:
+        raise ActivityFileError(f"{name} is empty (0 bytes)")
+    return data
+
+
+def activity_format(path: str | os.PathLike) -> str:
+    """``"FIT"``, ``"GPX"`` or ``"TCX"`` from the file name (``.gz`` allowed).
+
+    Raises
+    ------
+    ActivityFileError
+        If the extension is none of these.
+
+    Examples
+    --------
+    >>> activity_format("run.fit"), activity_format("Morning_Run.GPX.gz")
+    ('FIT', 'GPX')
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".gz":
+        suffix = Path(p.stem).suffix.lower()
+    if suffix not in ACTIVITY_EXTENSIONS:
+        raise ActivityFileError(
+            f"{_display(path)}: not an activity file; give a .fit, .gpx or .tcx file "
+            "(optionally .gz, as in a Strava export)"
+        )
+    return suffix[1:].upper()
+
+
+def read_activity(path: str | os.PathLike) -> Recording:
+    """Read a FIT, GPX or TCX file into a :class:`Recording`.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.fit``, ``.gpx`` or ``.tcx`` file, optionally gzipped (``.fit.gz``).
+
+    Returns
+    -------
+    Recording
+        Records in time order, with the file's own cadence units; problems
+        that still left data to use are in ``Recording.warnings``.
+
+    Raises
+    ------
+    ActivityFileError
+        If the file is missing, empty, unreadable, not of its format, unsafe
+        XML, or holds no timed records. The message names the file.
+    """
+    name = _display(path)
+    file_format = activity_format(path)
+    data = _read_bytes(Path(path), name)
+    reader = {"FIT": _read_fit, "GPX": _read_gpx, "TCX": _read_tcx}[file_format]
+    return reader(data, name)
+
+
+# --- shared -----------------------------------------------------------------
+
+
+class _Rows:
+    """Columns being filled, one row per record."""
+
+    def __init__(self) -> None:
+        self.when: list[dt.datetime] = []
+        self.cadence: list[float] = []
+        self.speed: list[float] = []
+        self.distance: list[float] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.lap: list[int] = []
+
+    def add(self, when, cadence=None, speed=None, distance=None, lat=None, lon=None, lap=0):
+        def num(x):
+            try:
+                x = float(x)
+            except (TypeError, ValueError):
+                return math.nan
+            return x if math.isfinite(x) else math.nan
+
+        self.when.append(when)
+        self.cadence.append(num(cadence))
+        self.speed.append(num(speed))
+        self.distance.append(num(distance))
+        self.lat.append(num(lat))
+        self.lon.append(num(lon))
+        self.lap.append(lap)
+
+    def recording(
+        self, name: str, file_format: str, *, units: str, sport, device=None, warnings=()
+    ) -> Recording:
+        import numpy as np
+
+        warnings = list(warnings)
+        if not self.when:
+            raise ActivityFileError(f"{name} has no track points or records with a time")
+        when = np.array([w.timestamp() for w in self.when])
+        order = np.argsort(when, kind="stable")
+        if np.any(np.diff(when) < 0):
+            warnings.append("records were out of time order; sorted them")
+        start = min(self.when)
+        time_s = when[order] - when[order][0]
+
+        def col(values):
+            return np.asarray(values, dtype=float)[order]
+
+        distance = col(self.distance)
+        if not np.isfinite(distance).any():
+            lat, lon = col(self.lat), col(self.lon)
+            if np.isfinite(lat).sum() > 1:
+                distance = haversine_m(lat, lon)
+        return Recording(
+            name=name,
+            file_format=file_format,
+            time_s=time_s,
+            cadence_raw=col(self.cadence),
+            speed_mps=col(self.speed),
+            distance_m=distance,
+            lap=np.asarray(self.lap, dtype=np.int64)[order],
+            cadence_units=units,
+            sport=sport,
+            start=start.astimezone(dt.timezone.utc),
+            device=device,
+            warnings=warnings,
+        )
+
+
+# --- FIT ---------------------------------------------------------------------
+
+
+def _read_fit(data: bytes, name: str) -> Recording:
+    import fitdecode
+
+    from cadence.core.activity import normalize_sport, sport_of_sessions
+
+    rows = _Rows()
+    problems: list[str] = []
+    session_sports: list[str | None] = []
+    lap_starts: list[dt.datetime] = []
+    sport_msg = None
+    device = None
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        try:
+            with fitdecode.FitReader(
+                io.BytesIO(data), check_crc=fitdecode.CrcCheck.RAISE
+            ) as reader:
+                for frame in reader:
+                    if not isinstance(frame, fitdecode.FitDataMessage):
+                        continue
+                    get = frame.get_value
+                    if frame.name == "record":
+                        when = get("timestamp", fallback=None)
+                        if not isinstance(when, dt.datetime):
+                            continue
+                        cadence = get("cadence", fallback=None)
+                        if cadence is not None:
+                            cadence = cadence + (get("fractional_cadence", fallback=None) or 0)
+                        speed = get("enhanced_speed", fallback=None)
+                        rows.add(
+                            when,
+                            cadence=cadence,
+                            speed=get("speed", fallback=None) if speed is None else speed,
+                            distance=get("distance", fallback=None),
+                        )
+                    elif frame.name == "lap":
+                        start = get("start_time", fallback=None)
+                        if isinstance(start, dt.datetime):
+                            lap_starts.append(start)
+                    elif frame.name == "session":
+                        session_sports.append(normalize_sport(get("sport", fallback=None)))
+                    elif frame.name == "sport":
+                        sport_msg = normalize_sport(get("sport", fallback=None))
+                    elif frame.name == "file_id" and device is None:
+                        device = _fit_device(frame)
+        except fitdecode.FitHeaderError as exc:
+            if not rows.when and not session_sports:
+                raise ActivityFileError(f"{name} is not a FIT file ({exc})") from None
+            problems.append(f"stopped reading at a damaged header ({exc}); used what came before")
+        except fitdecode.FitEOFError as exc:
+            if not rows.when:
+                raise ActivityFileError(
+                    f"{name}: the FIT file ends before any record ({exc})"
+                ) from None
+            problems.append(f"the file ends early ({exc}); used the records read before it")
+        except fitdecode.FitCRCError as exc:
+            problems.append(f"checksum mismatch ({exc}); the file may be damaged")
+        except fitdecode.FitError as exc:
+            if not rows.when:
+                raise ActivityFileError(f"{name} is not a readable FIT file ({exc})") from None
+            problems.append(f"stopped reading at damaged data ({exc}); used what came before")
+    problems += sorted({f"decoder: {w.message}" for w in caught})
+
+    sport = sport_of_sessions(session_sports or [sport_msg], name=name)
+    if lap_starts:
+        import bisect
+
+        starts = sorted(lap_starts)
+        rows.lap = [max(bisect.bisect_right(starts, w) - 1, 0) for w in rows.when]
+    return rows.recording(
+        name, "FIT", units="strides", sport=sport, device=device, warnings=problems
+    )
+
+
+def _fit_device(frame) -> str | None:
+    maker = frame.get_value("manufacturer", fallback=None)
+    product = frame.get_value("garmin_product", fallback=None) or frame.get_value(
+        "product_name", fallback=None
+    )
+    parts = [str(p) for p in (maker, product) if p is not None and not isinstance(p, int)]
+    return " ".join(parts).title() if parts else None
+
+
+# --- XML (GPX, TCX) -----------------------------------------------------------
+
+
+def _safe_xml(data: bytes, name: str, what: str):
+    """Parse with defusedxml (no DTD, no entities); return the root element."""
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml
+    from defusedxml import ElementTree as SafeET
+
+    try:
+        return SafeET.fromstring(data, forbid_dtd=True)
+    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden) as exc:
+        raise ActivityFileError(
+            f"{name} declares a DTD or entities, which {what} files never need; "
+            f"refused as unsafe XML ({type(exc).__name__})"
+        ) from None
+    except defusedxml.DefusedXmlException as exc:
+        raise ActivityFileError(f"{name}: refused as unsafe XML ({exc})") from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (None, None))
+        where = f" at line {line}, column {column}" if line else ""
+        raise ActivityFileError(f"{name} is not well-formed XML{where}") from None
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _read_gpx(data: bytes, name: str) -> Recording:
+    from cadence.core.activity import normalize_sport
+
+    root = _safe_xml(data, name, "GPX")
+    if _local(root.tag) != "gpx":
+        raise ActivityFileError(f"{name} is XML but not GPX (its root is <{_local(root.tag)}>)")
+    import gpxpy
+    import gpxpy.gpx
+
+    try:
+        gpx = gpxpy.parse(data.decode("utf-8", "replace"))
+    except gpxpy.gpx.GPXException as exc:
+        raise ActivityFileError(f"{name} is not a readable GPX file ({exc})") from None
+
+    rows = _Rows()
+    problems: list[str] = []
+    sports = set()
+    untimed = 0
+    for track in gpx.tracks:
+        sport = normalize_sport(track.type)
+        if sport:
+            sports.add(sport)
+        for segment in track.segments:
+            for point in segment.points:
+                if point.time is None:
+                    untimed += 1
+                    continue
+                cadence, speed = _gpx_extension_values(point.extensions)
+                rows.add(
+                    point.time if point.time.tzinfo else point.time.replace(tzinfo=dt.timezone.utc),
+                    cadence=cadence,
+                    speed=point.speed if point.speed is not None else speed,
+                    lat=point.latitude,
+                    lon=point.longitude,
+                )
+    if untimed:
+        problems.append(f"skipped {untimed} track point(s) without a time")
+    sport = sports.pop() if len(sports) == 1 else None
+    device = gpx.creator.strip() if gpx.creator else None
+    return rows.recording(name, "GPX", units="auto", sport=sport, device=device, warnings=problems)
+
+
+def _gpx_extension_values(extensions) -> tuple[str | None, str | None]:
+    """Cadence and speed from TrackPointExtension (Garmin, Strava) or plain tags."""
+    cadence = speed = None
+    for ext in extensions or ():
+        for el in ext.iter():
+            tag = _local(el.tag).lower()
+            if tag in ("cad", "cadence", "runcadence") and cadence is None:
+                cadence = el.text
+            elif tag == "speed" and speed is None:
+                speed = el.text
+    return cadence, speed
+
+
+def _read_tcx(data: bytes, name: str) -> Recording:
+    from cadence.core.activity import normalize_sport
+
+    root = _safe_xml(data, name, "TCX")
+    if _local(root.tag) != "TrainingCenterDatabase":
+        raise ActivityFileError(f"{name} is XML but not TCX (its root is <{_local(root.tag)}>)")
+    activities = [el for el in root.iter() if _local(el.tag) == "Activity"]
+    if not activities:
+        raise ActivityFileError(f"{name} holds no <Activity>")
+    problems: list[str] = []
+    if len(activities) > 1:
+        problems.append(f"the file holds {len(activities)} activities; used the first")
+    activity = activities[0]
+    sport = normalize_sport(activity.get("Sport"))
+    rows = _Rows()
+    untimed = 0
+    laps = [el for el in activity if _local(el.tag) == "Lap"]
+    for lap_index, lap in enumerate(laps):
+        for tp in (el for el in lap.iter() if _local(el.tag) == "Trackpoint"):
+            fields = {}
+            for el in tp.iter():
+                fields.setdefault(_local(el.tag), el.text)
+            when = _parse_time(fields.get("Time"))
+            if when is None:
+                untimed += 1
+                continue
+            # RunCadence (TPX extension) is the running cadence; Cadence is the
+            # generic field that Strava and some apps fill for runs too.
+            cadence = fields.get("RunCadence") or fields.get("Cadence")
+            rows.add(
+                when,
+                cadence=cadence,
+                speed=fields.get("Speed"),
+                distance=fields.get("DistanceMeters"),
+                lat=fields.get("LatitudeDegrees"),
+                lon=fields.get("LongitudeDegrees"),
+                lap=lap_index,
+            )
+    if untimed:
+        problems.append(f"skipped {untimed} track point(s) without a valid time")
+    creator = next((el for el in activity if _local(el.tag) == "Creator"), None)
+    device = None
+    if creator is not None:
+        device = next((el.text for el in creator.iter() if _local(el.tag) == "Name"), None)
+    return rows.recording(name, "TCX", units="auto", sport=sport, device=device, warnings=problems)

@@ -1,0 +1,626 @@
+"""Cadence from a recorded run: units, stops and walk breaks, spread, splits.
+
+Pure: works on the arrays that :mod:`cadence.activity` reads from FIT, GPX and
+TCX files. Units are in the names: ``time_s`` is seconds from the first
+record, ``spm`` steps per minute of both feet, ``strides_per_min`` one foot's
+ground contacts per minute (how FIT and most GPX/TCX exports store running
+cadence), ``speed_mps`` metres per second, ``distance_m`` metres.
+
+A record's value holds until the next record (watches with "smart recording"
+write a record when something changes), so each record weighs the time to the
+next one, capped at :data:`MAX_RECORD_S` so that a pause between two records
+does not count as running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from cadence.errors import ActivityFileError, ParameterError
+
+#: Below this speed the runner is standing (GPS drift stays under it).
+STOP_SPEED_MPS = 0.5
+#: Steps per minute under which a record is not stepping at all (0 = stopped).
+MIN_STEPPING_SPM = 60.0
+#: The usual lower edge of running cadence; slower steps are walking.
+RUN_MIN_SPM = 140.0
+#: Above this a single record is impossible for a human (both feet).
+MAX_HUMAN_SPM = 260.0
+#: A record never stands for more than this many seconds.
+MAX_RECORD_S = 10.0
+#: Too little to say anything.
+MIN_COUNTED_S = 20.0
+#: Less than a minute of counted time gets a warning.
+SHORT_COUNTED_S = 60.0
+#: A split with less counted time than this shows no cadence.
+MIN_SPLIT_COUNTED_S = 10.0
+#: "auto" units: a moving median of raw values above this cannot be one foot's
+#: strides (120 strides/min is 240 steps/min), so the file holds steps.
+AUTO_STEPS_ABOVE = 120.0
+
+CADENCE_UNITS = ("strides", "steps", "auto")
+SPLIT_KINDS = ("auto", "lap", "km", "mile", "none")
+SPLIT_LENGTH_M = {"km": 1000.0, "mile": 1609.344}
+
+#: Sports whose cadence is steps, by the kind of activity they are.
+STEP_SPORTS = {
+    "running": "run",
+    "trail_running": "run",
+    "treadmill_running": "run",
+    "track_running": "run",
+    "walking": "walk",
+    "hiking": "walk",
+    "mountaineering": "walk",
+}
+#: Sports that say nothing about what the cadence counts; the data decides.
+NEUTRAL_SPORTS = {"generic", "training", "fitness_equipment", "all", "other", "transition"}
+#: What other sports' cadence counts, for the refusal message.
+NON_STEP_CADENCE = {
+    "cycling": "pedal revolutions per minute",
+    "e_biking": "pedal revolutions per minute",
+    "rowing": "strokes per minute",
+    "paddling": "strokes per minute",
+    "kayaking": "strokes per minute",
+    "swimming": "strokes per minute",
+}
+_SPORT_ALIASES = {
+    "run": "running",
+    "trailrun": "running",
+    "virtualrun": "running",
+    "walk": "walking",
+    "hike": "hiking",
+    "biking": "cycling",
+    "bike": "cycling",
+    "ride": "cycling",
+    "virtualride": "cycling",
+    "mountain_biking": "cycling",
+    "road_biking": "cycling",
+    "ebikeride": "e_biking",
+    "swim": "swimming",
+    "rowing_machine": "rowing",
+    # Strava's older GPX exports give the activity type as a number.
+    "1": "cycling",
+    "9": "running",
+}
+
+
+def normalize_sport(name: str | None) -> str | None:
+    """A file's sport name in FIT's spelling (``running``, ``cycling`` …), or None.
+
+    Examples
+    --------
+    >>> normalize_sport("Running"), normalize_sport("Biking"), normalize_sport("Ride")
+    ('running', 'cycling', 'cycling')
+    >>> normalize_sport("  ") is None
+    True
+    """
+    if name is None:
+        return None
+    key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
+    if not key:
+        return None
+    return _SPORT_ALIASES.get(key, key)
+
+
+def sport_of_sessions(sports: list[str | None], *, name: str) -> str | None:
+    """The one sport of a file's sessions (None when none is named).
+
+    Raises
+    ------
+    ActivityFileError
+        For a multisport file (a triathlon) that mixes stepping and other
+        sports: its legs' cadences count different things.
+
+    Examples
+    --------
+    >>> sport_of_sessions(["running", None], name="a.fit")
+    'running'
+    >>> sport_of_sessions(["walking", "running"], name="a.fit")
+    'running'
+    """
+    known = sorted({s for s in sports if s})
+    if len(known) <= 1:
+        return known[0] if known else None
+    if all(s in STEP_SPORTS or s in NEUTRAL_SPORTS for s in known):
+        runs = [s for s in known if STEP_SPORTS.get(s) == "run"]
+        return runs[0] if runs else next((s for s in known if s in STEP_SPORTS), None)
+    raise ActivityFileError(
+        f"{name} is a multisport file ({', '.join(known)}): its legs' cadences count "
+        "different things. Export the run on its own and use that file."
+    )
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a FIT, GPX or TCX file holds that matters for cadence.
+
+    Attributes
+    ----------
+    name : str
+        The file as the user named it, for messages.
+    file_format : str
+        ``"FIT"``, ``"GPX"`` or ``"TCX"``.
+    time_s : ndarray, shape (n,)
+        Seconds since the first record, non-decreasing.
+    cadence_raw : ndarray, shape (n,)
+        Cadence as recorded, in `cadence_units`; NaN where missing.
+    speed_mps, distance_m : ndarray, shape (n,)
+        Speed and cumulative distance; NaN where missing.
+    lap : ndarray of int, shape (n,)
+        Lap index of each record (all 0 when the file has no laps).
+    cadence_units : str
+        ``"strides"`` (one foot, doubled), ``"steps"`` (both feet) or
+        ``"auto"`` (decided from the values).
+    sport : str or None
+        The sport the file names, in FIT's spelling (see :func:`normalize_sport`).
+    start : datetime or None
+        When the first record was taken (UTC).
+    device : str or None
+        The recording device, if the file says.
+    warnings : list of str
+        Problems met while reading (a truncated file, skipped points).
+    """
+
+    name: str
+    file_format: str
+    time_s: np.ndarray
+    cadence_raw: np.ndarray
+    speed_mps: np.ndarray
+    distance_m: np.ndarray
+    lap: np.ndarray
+    cadence_units: str = "auto"
+    sport: str | None = None
+    start: dt.datetime | None = None
+    device: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Cadence over one lap or one kilometre/mile of the recording."""
+
+    kind: str
+    index: int
+    start_s: float
+    duration_s: float
+    distance_m: float | None
+    counted_s: float
+    median_spm: float | None
+
+    @property
+    def label(self) -> str:
+        return f"{'Lap' if self.kind == 'lap' else self.kind} {self.index}"
+
+
+@dataclass(frozen=True)
+class RunCadence:
+    """A recording's cadence: median over the counted time, spread, splits.
+
+    Attributes
+    ----------
+    kind : str
+        ``"run"`` or ``"walk"``. For a run, only running records count (stops
+        and walk breaks are left out); for a walk, every moving record counts.
+    median_spm, p10_spm, p90_spm : float
+        Time-weighted median and 10th/90th percentiles, steps per minute.
+    counted_s : float
+        The time the figures are taken over.
+    elapsed_s : float
+        First to last record.
+    stopped_s, walking_s, missing_s : float
+        Time left out: standing or no steps; walking (in a run); no cadence.
+    absurd_records : int
+        Records dropped for an impossible cadence.
+    conversion : str
+        How the file's values became steps per minute, in words.
+    splits : list of Split
+    notes, warnings : list of str
+    """
+
+    name: str
+    file_format: str
+    sport: str | None
+    kind: str
+    median_spm: float
+    p10_spm: float
+    p90_spm: float
+    counted_s: float
+    elapsed_s: float
+    stopped_s: float
+    walking_s: float
+    missing_s: float
+    absurd_records: int
+    distance_m: float | None
+    cadence_units: str
+    conversion: str
+    split_kind: str
+    splits: list[Split]
+    start: dt.datetime | None = None
+    device: str | None = None
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: Per record, for plots: time, cadence in spm, and whether it counted.
+    time_s: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    spm: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+    counted: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, bool), repr=False, compare=False
+    )
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (times in seconds, rounded; start as ISO 8601)."""
+        d = {k: v for k, v in asdict(self).items() if k not in ("time_s", "spm", "counted")}
+        for key in ("median_spm", "p10_spm", "p90_spm"):
+            d[key] = round(d[key], 1)
+        for key in ("counted_s", "elapsed_s", "stopped_s", "walking_s", "missing_s"):
+            d[key] = round(d[key], 1)
+        if d["distance_m"] is not None:
+            d["distance_m"] = round(d["distance_m"], 1)
+        d["start"] = self.start.isoformat() if self.start else None
+        for s, split in zip(d["splits"], self.splits):
+            s["label"] = split.label
+            for key in ("start_s", "duration_s", "counted_s"):
+                s[key] = round(s[key], 1)
+            if s["distance_m"] is not None:
+                s["distance_m"] = round(s["distance_m"], 1)
+            if s["median_spm"] is not None:
+                s["median_spm"] = round(s["median_spm"], 1)
+        return d
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of `values` where each value counts for `weights` (seconds).
+
+    The value at which the cumulative weight first reaches ``q`` of the total;
+    exactly on a boundary, the mean of the values on either side, so equal
+    weights give the same median as :func:`numpy.median`.
+
+    Examples
+    --------
+    >>> weighted_quantiles(np.array([170.0, 180.0]), np.array([1.0, 3.0]), [0.5]).tolist()
+    [180.0]
+    >>> weighted_quantiles(np.array([1.0, 2, 3, 4]), np.ones(4), [0.1, 0.5]).tolist()
+    [1.0, 2.5]
+    """
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    keep = weights > 0
+    values, weights = values[keep], weights[keep]
+    if values.size == 0:
+        raise ValueError("no values with positive weight")
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    share = np.cumsum(w) / w.sum()
+    out = []
+    for q in np.atleast_1d(np.asarray(qs, dtype=float)):
+        i = min(int(np.searchsorted(share, q - 1e-12)), v.size - 1)
+        on_boundary = math.isclose(share[i], q, rel_tol=1e-9) and i + 1 < v.size
+        out.append((v[i] + v[i + 1]) / 2 if on_boundary else v[i])
+    return np.array(out)
+
+
+def haversine_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    """Cumulative great-circle distance along a track, metres (NaN-safe).
+
+    A point without a position adds nothing; the first point is at 0 m.
+
+    Examples
+    --------
+    >>> d = haversine_m(np.array([0.0, 0.0]), np.array([0.0, 0.01]))
+    >>> round(float(d[-1]), 1)
+    1112.0
+    """
+    lat = np.radians(np.asarray(lat_deg, dtype=float))
+    lon = np.radians(np.asarray(lon_deg, dtype=float))
+    if lat.size == 0:
+        return np.zeros(0)
+    step = np.zeros(lat.size)
+    have = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    if have.size > 1:
+        a, b = have[:-1], have[1:]
+        h = (
+            np.sin((lat[b] - lat[a]) / 2) ** 2
+            + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
+        )
+        step[b] = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    return np.cumsum(step)
+
+
+def record_weights_s(time_s: np.ndarray) -> np.ndarray:
+    """Seconds each record stands for: the time to the next one, at most 10 s.
+
+    The last record gets the median interval.
+
+    Examples
+    --------
+    >>> record_weights_s(np.array([0.0, 1, 3, 60])).tolist()
+    [1.0, 2.0, 10.0, 2.0]
+    """
+    time_s = np.asarray(time_s, dtype=float)
+    if time_s.size == 0:
+        return np.zeros(0)
+    gaps = np.diff(time_s)
+    last = float(np.median(gaps)) if gaps.size else 1.0
+    return np.clip(np.append(gaps, last), 0.0, MAX_RECORD_S)
+
+
+def resolve_cadence_units(raw_moving: np.ndarray, units: str) -> str:
+    """``"strides"`` or ``"steps"``: `units`, or for ``"auto"`` what the values say.
+
+    Examples
+    --------
+    >>> resolve_cadence_units(np.array([84.0, 86, 88]), "auto")
+    'strides'
+    >>> resolve_cadence_units(np.array([168.0, 172, 176]), "auto")
+    'steps'
+    """
+    if units not in CADENCE_UNITS:
+        raise ParameterError("cadence_units", f"must be one of {', '.join(CADENCE_UNITS)}")
+    if units != "auto":
+        return units
+    positive = raw_moving[np.isfinite(raw_moving) & (raw_moving > 0)]
+    if positive.size and float(np.median(positive)) > AUTO_STEPS_ABOVE:
+        return "steps"
+    return "strides"
+
+
+def _conversion_text(
+    file_format: str, declared: str, resolved: str, raw_median: float | None
+) -> str:
+    if file_format == "FIT" and declared == "strides":
+        return (
+            "FIT stores running and walking cadence as strides per minute of one foot "
+            "(cadence + fractional_cadence); doubled to steps per minute."
+        )
+    seen = f" (median {raw_median:.0f})" if raw_median is not None else ""
+    if declared == "auto":
+        if resolved == "strides":
+            return (
+                f"The file's cadence values{seen} are one foot's strides per minute, as "
+                "Garmin and Strava export them; doubled to steps per minute."
+            )
+        return (
+            f"The file's cadence values{seen} are too high for one foot, so they are "
+            "already steps per minute of both feet; not doubled."
+        )
+    if resolved == "strides":
+        return "Cadence values taken as one foot's strides per minute (as asked); doubled."
+    return "Cadence values taken as steps per minute of both feet (as asked); not doubled."
+
+
+def _refuse_sport(rec: Recording) -> None:
+    sport = rec.sport
+    if sport is None or sport in STEP_SPORTS or sport in NEUTRAL_SPORTS:
+        return
+    counts = NON_STEP_CADENCE.get(sport)
+    what = f"its cadence is {counts}, not steps" if counts else "its cadence is not steps"
+    raise ActivityFileError(
+        f"{rec.name} is a {sport.replace('_', ' ')} activity: {what}. "
+        "Use the recording of a run (or a walk)."
+    )
+
+
+def _splits(
+    rec: Recording,
+    split_kind: str,
+    spm: np.ndarray,
+    counted: np.ndarray,
+    weights: np.ndarray,
+    distance_m: np.ndarray,
+) -> tuple[str, list[Split]]:
+    if split_kind not in SPLIT_KINDS:
+        raise ParameterError("splits", f"must be one of {', '.join(SPLIT_KINDS)}")
+    have_distance = bool(np.isfinite(distance_m).any()) and np.nanmax(distance_m) > 0
+    if split_kind == "auto":
+        if np.unique(rec.lap).size > 1:
+            split_kind = "lap"
+        elif have_distance:
+            split_kind = "km"
+        else:
+            split_kind = "none"
+    if split_kind == "none":
+        return "none", []
+    if split_kind == "lap":
+        groups = np.asarray(rec.lap, dtype=np.int64)
+    else:
+        if not have_distance:
+            raise ActivityFileError(f"{rec.name} records no distance, so it has no {split_kind}s")
+        filled = np.fmax.accumulate(np.where(np.isfinite(distance_m), distance_m, 0.0))
+        groups = np.floor(filled / SPLIT_LENGTH_M[split_kind]).astype(np.int64)
+    splits = []
+    t = rec.time_s
+    for number, g in enumerate(np.unique(groups), start=1):
+        idx = np.flatnonzero(groups == g)
+        first, last = idx[0], idx[-1]
+        end_s = t[last + 1] if last + 1 < t.size else t[last] + weights[last]
+        d = distance_m[idx]
+        d = d[np.isfinite(d)]
+        start_d = distance_m[first - 1] if first > 0 else 0.0
+        span = float(d.max() - (start_d if np.isfinite(start_d) else d.min())) if d.size else None
+        mask = counted[idx]
+        counted_s = float(weights[idx][mask].sum())
+        median = (
+            float(weighted_quantiles(spm[idx][mask], weights[idx][mask], [0.5])[0])
+            if counted_s >= MIN_SPLIT_COUNTED_S
+            else None
+        )
+        splits.append(
+            Split(
+                kind=split_kind,
+                index=number,
+                start_s=float(t[first]),
+                duration_s=float(end_s - t[first]),
+                distance_m=span,
+                counted_s=counted_s,
+                median_spm=median,
+            )
+        )
+    return split_kind, splits
+
+
+def summarize_recording(
+    rec: Recording, *, cadence_units: str | None = None, splits: str = "auto"
+) -> RunCadence:
+    """The cadence of a recorded run (or walk), leaving out stops and walk breaks.
+
+    Parameters
+    ----------
+    rec : Recording
+        What a reader in :mod:`cadence.activity` made of a file.
+    cadence_units : {"strides", "steps", "auto"}, optional, keyword-only
+        Override the units the file's cadence is in (default: what the reader
+        says; ``"auto"`` decides from the values).
+    splits : {"auto", "lap", "km", "mile", "none"}, keyword-only
+        Breakdown: laps when the file has several, else kilometres.
+
+    Returns
+    -------
+    RunCadence
+
+    Raises
+    ------
+    ActivityFileError
+        If the file's sport does not count steps (cycling…), it has no records
+        or no cadence, or too little stepping time to measure.
+    ParameterError
+        If `cadence_units` or `splits` is not one of the choices.
+
+    Notes
+    -----
+    A record counts as stopped when its cadence is under 60 spm or its speed
+    is under 0.5 m/s, as walking when its cadence is under 140 spm, and as
+    impossible (dropped, with a warning) above 260 spm or at 250 strides/min
+    or more. A recording whose sport is walking, or whose moving time is
+    mostly walking, is reported as a walk over all its moving time.
+
+    Examples
+    --------
+    >>> t = np.arange(0.0, 120.0)
+    >>> rec = Recording(
+    ...     name="run.gpx", file_format="GPX", time_s=t,
+    ...     cadence_raw=np.where(t < 100, 85.0, 55.0), speed_mps=np.full(120, 3.0),
+    ...     distance_m=3.0 * t, lap=np.zeros(120, int), sport="running",
+    ... )
+    >>> r = summarize_recording(rec)
+    >>> r.kind, r.median_spm, r.counted_s, r.walking_s
+    ('run', 170.0, 100.0, 20.0)
+    """
+    _refuse_sport(rec)
+    n = rec.time_s.size
+    if n == 0:
+        raise ActivityFileError(f"{rec.name} has no records with a time in it")
+    raw = np.asarray(rec.cadence_raw, dtype=float)
+    if not np.isfinite(raw).any():
+        raise ActivityFileError(
+            f"{rec.name} has no cadence data ({n} records, none with cadence). "
+            "Record with a watch or foot pod that measures cadence, or count your steps: "
+            "cadence calc --steps N"
+        )
+    warnings = list(rec.warnings)
+    notes: list[str] = []
+    weights = record_weights_s(rec.time_s)
+
+    distance_m = np.asarray(rec.distance_m, dtype=float)
+    speed = np.asarray(rec.speed_mps, dtype=float).copy()
+    # Where the file gives no speed, the distance covered until the next record does.
+    no_speed = ~np.isfinite(speed)
+    if no_speed.any() and np.isfinite(distance_m).sum() > 1:
+        gaps = np.diff(rec.time_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            derived = np.append(np.diff(distance_m) / gaps, np.nan)
+        derived[~np.isfinite(derived)] = np.nan
+        speed[no_speed] = derived[no_speed]
+    standing = np.isfinite(speed) & (speed < STOP_SPEED_MPS)
+
+    units = rec.cadence_units if cadence_units is None else cadence_units
+    moving_raw = raw[~standing & np.isfinite(raw) & (raw > 0)]
+    resolved = resolve_cadence_units(moving_raw, units)
+    raw_median = float(np.median(moving_raw)) if moving_raw.size else None
+    conversion = _conversion_text(rec.file_format, units, resolved, raw_median)
+    spm = raw * (2.0 if resolved == "strides" else 1.0)
+
+    have = np.isfinite(spm)
+    absurd = have & ((spm > MAX_HUMAN_SPM) | (raw < 0) | ((resolved == "strides") & (raw >= 250)))
+    if absurd.any():
+        warnings.append(
+            f"left out {int(absurd.sum())} record(s) with an impossible cadence "
+            f"(over {MAX_HUMAN_SPM:g} steps/min, highest {np.nanmax(spm[absurd]):.0f})"
+        )
+    valid = have & ~absurd
+    stopped = valid & ((spm < MIN_STEPPING_SPM) | standing)
+    moving = valid & ~stopped
+    running = moving & (spm >= RUN_MIN_SPM)
+    moving_s = float(weights[moving].sum())
+    running_s = float(weights[running].sum())
+
+    declared = STEP_SPORTS.get(rec.sport or "")
+    if declared == "walk":
+        kind = "walk"
+    elif moving_s > 0 and running_s >= 0.5 * moving_s:
+        kind = "run"
+    else:
+        kind = "walk"
+        if moving_s > 0:
+            share = 100 * (1 - running_s / moving_s)
+            said = "recorded as a run, but " if declared == "run" else ""
+            notes.append(
+                f"{said}{share:.0f} % of the moving time is under {RUN_MIN_SPM:g} steps/min, "
+                "a walking cadence, so this is reported as a walk"
+            )
+    counted = running if kind == "run" else moving
+    counted_s = float(weights[counted].sum())
+    if counted_s < MIN_COUNTED_S:
+        raise ActivityFileError(
+            f"{rec.name} has only {counted_s:.0f} s of "
+            f"{'running' if kind == 'run' else 'moving'} cadence data; "
+            f"at least {MIN_COUNTED_S:g} s are needed"
+        )
+    if counted_s < SHORT_COUNTED_S:
+        warnings.append(
+            f"only {counted_s:.0f} s of {'running' if kind == 'run' else 'walking'} to "
+            "measure; a longer recording gives a steadier figure"
+        )
+    median, p10, p90 = weighted_quantiles(spm[counted], weights[counted], [0.5, 0.1, 0.9])
+    split_kind, split_list = _splits(rec, splits, spm, counted, weights, distance_m)
+    finite_d = distance_m[np.isfinite(distance_m)]
+    return RunCadence(
+        name=rec.name,
+        file_format=rec.file_format,
+        sport=rec.sport,
+        kind=kind,
+        median_spm=float(median),
+        p10_spm=float(p10),
+        p90_spm=float(p90),
+        counted_s=counted_s,
+        elapsed_s=float(rec.time_s[-1] - rec.time_s[0] + weights[-1]),
+        stopped_s=float(weights[stopped].sum()),
+        walking_s=float(weights[moving & ~running].sum()) if kind == "run" else 0.0,
+        missing_s=float(weights[~have].sum()),
+        absurd_records=int(absurd.sum()),
+        distance_m=float(finite_d.max() - finite_d.min()) if finite_d.size else None,
+        cadence_units=resolved,
+        conversion=conversion,
+        split_kind=split_kind,
+        splits=split_list,
+        start=rec.start,
+        device=rec.device,
+        notes=notes,
+        warnings=warnings,
+        time_s=np.asarray(rec.time_s, dtype=float),
+        spm=spm,
+        counted=counted,
+    )
+
+
+def format_distance(distance_m: float | None) -> str:
+    """``"9.01 km"`` style, or an em dash when unknown.
+
+    >>> format_distance(9008.2), format_distance(None)
+    ('9.01 km', '—')
+    """
+    if distance_m is None or not math.isfinite(distance_m):
+        return "—"
+    return f"{distance_m / 1000:.2f} km"

@@ -1,0 +1,150 @@
+"""Pictures: a folder's tempo histogram and a run's cadence over time.
+
+The only module that imports matplotlib (an optional extra,
+``pip install 'cadence-trainer[plot]'``), inside the functions. Plots are
+written atomically; the file's extension picks the format (.png, .svg, .pdf).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from cadence.errors import ParameterError
+
+
+def check_matplotlib() -> None:
+    """Fail early, before long work, when matplotlib is not installed.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``plot`` and the install command.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ParameterError(
+            "plot", "needs matplotlib: pip install 'cadence-trainer[plot]'"
+        ) from None
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike) -> None:
+    from cadence.files import atomic_path
+
+    suffix = Path(path).suffix or ".png"
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=suffix.lstrip("."))
+    except ValueError as exc:  # an extension matplotlib cannot write
+        raise ParameterError("plot", f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ParameterError("plot", f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        _pyplot().close(fig)
+
+
+def plot_tempo_histogram(
+    tracks: list[dict], path: str | os.PathLike, *, target: float, tolerance: float, folder: str
+) -> None:
+    """A histogram of a folder's step tempos with the target band marked."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    steps = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None]
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
+    if steps:
+        lo, hi = int(min(min(steps), target - 20)), int(max(max(steps), target + 20)) + 2
+        ax.hist(steps, bins=range(lo, hi), color="#4878a8", edgecolor="white")
+    ax.axvspan(
+        target - tolerance,
+        target + tolerance,
+        color="#e8a33d",
+        alpha=0.35,
+        label=f"target {target:g} ± {tolerance:g} spm",
+    )
+    ax.axvline(target, color="#c8602d")
+    ax.set_xlabel("track tempo in steps per minute (BPM, or 2 × BPM at half time)")
+    ax.set_ylabel("tracks")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fits = sum(1 for t in tracks if t["match_factor"])
+    ax.set_title(f"{fits} of {len(tracks)} tracks fit — {folder}")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_run_cadence(
+    summary: Any, path: str | os.PathLike, *, targets_spm: tuple[int, ...] = ()
+) -> None:
+    """Cadence over a recording: counted records, left-out ones, median, targets.
+
+    Parameters
+    ----------
+    summary : cadence.core.activity.RunCadence
+        What :func:`cadence.core.activity.summarize_recording` returned.
+    path : path-like
+        Image file to write.
+    targets_spm : tuple of int, keyword-only
+        Target cadences to draw (the +5 % and +10 % targets of a run).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    minutes = summary.time_s / 60.0
+    spm = summary.spm
+    counted = summary.counted
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=110)
+    left_out = ~counted & np.isfinite(spm)
+    ax.plot(
+        minutes[left_out],
+        spm[left_out],
+        ".",
+        ms=3,
+        color="#b0b0b0",
+        label="left out (stops, walking, impossible values)",
+    )
+    ax.plot(minutes[counted], spm[counted], ".", ms=3, color="#4878a8", label="counted")
+    ax.axhspan(summary.p10_spm, summary.p90_spm, color="#4878a8", alpha=0.12, label="10–90 %")
+    ax.axhline(
+        summary.median_spm,
+        color="#1f3f66",
+        lw=1.6,
+        label=f"median {summary.median_spm:.1f} spm",
+    )
+    for pct, target in zip((5, 10), targets_spm):
+        ax.axhline(target, color="#c8602d", lw=1.2, ls="--" if pct == 5 else ":")
+        ax.annotate(
+            f"+{pct} %: {target}",
+            (1.0, target),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            ha="right",
+            color="#c8602d",
+        )
+    if summary.split_kind == "lap":
+        for split in summary.splits[1:]:
+            ax.axvline(split.start_s / 60.0, color="#dddddd", lw=0.8, zorder=0)
+    shown = spm[counted]
+    lo = min(float(np.nanmin(shown)), *(t for t in targets_spm)) if targets_spm else None
+    if lo is not None:
+        hi = max(float(np.nanmax(shown)), *targets_spm)
+        ax.set_ylim(max(lo - 25, 0), hi + 15)
+    ax.set_xlabel("time from start (min)")
+    ax.set_ylabel("cadence (steps/min)")
+    when = f" — {summary.start:%Y-%m-%d %H:%M} UTC" if summary.start else ""
+    ax.set_title(f"{Path(summary.name).name}{when}")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,184 @@
+"""The pure cadence maths of a recorded run: weights, units, stops, walks, splits."""
+
+import numpy as np
+import pytest
+
+from cadence.core.activity import (
+    MAX_RECORD_S,
+    Recording,
+    haversine_m,
+    normalize_sport,
+    record_weights_s,
+    resolve_cadence_units,
+    sport_of_sessions,
+    summarize_recording,
+    weighted_quantiles,
+)
+from cadence.errors import ActivityFileError, ParameterError
+
+
+def recording(cadence, *, time_s=None, speed=None, distance=None, lap=None, **kw):
+    cadence = np.asarray(cadence, dtype=float)
+    n = cadence.size
+    time_s = np.arange(n, dtype=float) if time_s is None else np.asarray(time_s, dtype=float)
+    speed = np.full(n, 3.0) if speed is None else np.asarray(speed, dtype=float)
+    distance = np.cumsum(speed) if distance is None else np.asarray(distance, dtype=float)
+    lap = np.zeros(n, int) if lap is None else np.asarray(lap)
+    kw.setdefault("sport", "running")
+    kw.setdefault("cadence_units", "strides")
+    return Recording(
+        name="run.fit",
+        file_format=kw.pop("file_format", "FIT"),
+        time_s=time_s,
+        cadence_raw=cadence,
+        speed_mps=speed,
+        distance_m=distance,
+        lap=lap,
+        **kw,
+    )
+
+
+def test_weighted_median_follows_time_not_record_count():
+    # 10 records of 170 covering 1 s each, 2 records of 180 covering 10 s each.
+    values = np.array([170.0] * 10 + [180.0] * 2)
+    weights = np.array([1.0] * 10 + [10.0] * 2)
+    assert weighted_quantiles(values, weights, [0.5])[0] == 180.0
+    assert np.median(values) == 170.0
+
+
+def test_weighted_quantiles_match_numpy_median_for_equal_weights():
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 100):
+        values = rng.normal(170, 5, n)
+        assert weighted_quantiles(values, np.ones(n), [0.5])[0] == pytest.approx(np.median(values))
+
+
+def test_record_weight_is_time_to_next_record_capped():
+    w = record_weights_s(np.array([0.0, 1.0, 4.0, 300.0, 301.0, 302.0]))
+    # The pause after 4 s counts only 10 s; the last record gets the median gap.
+    assert w.tolist() == [1.0, 3.0, MAX_RECORD_S, 1.0, 1.0, 1.0]
+
+
+def test_haversine_distance_of_one_degree_of_latitude():
+    d = haversine_m(np.array([0.0, 1.0, np.nan, 2.0]), np.array([0.0, 0.0, np.nan, 0.0]))
+    assert d[1] == pytest.approx(111_195, rel=1e-3)
+    assert d[2] == d[1]  # a point without position adds nothing
+    assert d[3] == pytest.approx(2 * 111_195, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [("Running", "running"), ("Biking", "cycling"), ("Ride", "cycling"), ("9", "running"),
+     ("trail running", "trail_running"), (None, None), ("", None)],
+)  # fmt: skip
+def test_sport_names_from_fit_gpx_and_tcx_are_normalized(name, expected):
+    assert normalize_sport(name) == expected
+
+
+def test_multisport_file_mixing_cycling_and_running_is_refused():
+    with pytest.raises(ActivityFileError, match=r"tri\.fit is a multisport file.*cycling"):
+        sport_of_sessions(["swimming", "cycling", "running"], name="tri.fit")
+    assert sport_of_sessions(["walking", "running"], name="x.fit") == "running"
+
+
+def test_auto_units_tell_strides_from_steps():
+    assert resolve_cadence_units(np.array([80.0, 85, 90]), "auto") == "strides"
+    assert resolve_cadence_units(np.array([160.0, 170, 175]), "auto") == "steps"
+    assert resolve_cadence_units(np.array([160.0]), "strides") == "strides"
+    with pytest.raises(ParameterError, match="cadence_units"):
+        resolve_cadence_units(np.array([1.0]), "rpm")
+
+
+def test_strides_are_doubled_and_steps_are_not():
+    strides = summarize_recording(recording([85.0] * 120))
+    steps = summarize_recording(recording([170.0] * 120, cadence_units="steps"))
+    assert strides.median_spm == steps.median_spm == 170.0
+    assert "doubled" in strides.conversion and "not doubled" in steps.conversion
+
+
+def test_stops_and_walk_breaks_are_left_out_of_a_run():
+    cadence = [0] * 30 + [85] * 100 + [55] * 40 + [88] * 100
+    speed = [0.0] * 30 + [3.0] * 100 + [1.4] * 40 + [3.2] * 100
+    r = summarize_recording(recording(cadence, speed=speed))
+    assert r.kind == "run"
+    assert (r.counted_s, r.stopped_s, r.walking_s) == (200.0, 30.0, 40.0)
+    assert r.median_spm == pytest.approx(173.0)  # halfway between 170 and 176
+    assert r.p10_spm == 170.0 and r.p90_spm == 176.0
+
+
+def test_standing_with_cadence_noise_counts_as_stopped():
+    # GPS says standing still while the watch still reports arm swing.
+    cadence = [85] * 100 + [80] * 50
+    speed = [3.0] * 100 + [0.2] * 50
+    r = summarize_recording(recording(cadence, speed=speed))
+    assert r.stopped_s == 50.0 and r.median_spm == 170.0
+
+
+def test_speed_is_derived_from_distance_when_missing():
+    cadence = [85] * 100 + [85] * 50
+    distance = np.concatenate([np.arange(100) * 3.0, np.full(50, 297.0)])
+    r = summarize_recording(recording(cadence, speed=np.full(150, np.nan), distance=distance))
+    assert r.stopped_s == pytest.approx(50.0, abs=1)
+
+
+def test_a_walk_is_reported_as_a_walk_over_all_its_moving_time():
+    walk = summarize_recording(recording([58, 60, 62] * 40, speed=[1.4] * 120, sport="walking"))
+    assert walk.kind == "walk" and walk.median_spm == 120.0 and walk.walking_s == 0.0
+
+
+def test_a_run_that_is_mostly_walking_is_reported_as_a_walk_with_a_note():
+    r = summarize_recording(recording([60] * 100 + [85] * 30, speed=[1.5] * 130))
+    assert r.kind == "walk"
+    assert "recorded as a run" in r.notes[0] and "77 %" in r.notes[0]
+
+
+def test_absurd_single_records_are_dropped_with_a_warning():
+    cadence = [85.0] * 100 + [250.0, 0.0, 254.0]
+    r = summarize_recording(recording(cadence))
+    assert r.absurd_records == 2
+    assert r.median_spm == 170.0
+    assert any("impossible cadence" in w and "2 record" in w for w in r.warnings)
+
+
+def test_too_little_running_is_an_error_naming_the_file():
+    with pytest.raises(ActivityFileError, match=r"run\.fit has only 10 s of running"):
+        summarize_recording(recording([85] * 10 + [0] * 100))
+
+
+def test_no_cadence_at_all_is_an_error():
+    with pytest.raises(ActivityFileError, match="no cadence data"):
+        summarize_recording(recording([np.nan] * 100))
+
+
+def test_cycling_is_refused_because_its_cadence_is_pedal_rpm():
+    with pytest.raises(ActivityFileError, match="cycling activity.*pedal revolutions"):
+        summarize_recording(recording([85] * 100, sport="cycling"))
+
+
+def test_splits_per_lap_and_per_km():
+    lap = np.repeat([0, 1, 2], 400)
+    cadence = np.repeat([84.0, 86.0, 88.0], 400)
+    r = summarize_recording(recording(cadence, lap=lap))  # 3 m/s -> 3.6 km
+    assert r.split_kind == "lap"
+    assert [s.median_spm for s in r.splits] == [168.0, 172.0, 176.0]
+    assert [s.duration_s for s in r.splits] == [400.0, 400.0, 400.0]
+    km = summarize_recording(recording(cadence, lap=lap), splits="km")
+    assert [s.label for s in km.splits] == ["km 1", "km 2", "km 3", "km 4"]
+    assert km.splits[0].distance_m == pytest.approx(1000, abs=3)
+    assert km.splits[-1].distance_m == pytest.approx(600, abs=3)
+    miles = summarize_recording(recording(cadence, lap=lap), splits="mile")
+    assert len(miles.splits) == 3
+
+
+def test_splits_need_distance_for_kilometres():
+    with pytest.raises(ActivityFileError, match="no distance"):
+        summarize_recording(
+            recording([85] * 100, speed=[np.nan] * 100, distance=[np.nan] * 100), splits="km"
+        )
+
+
+def test_json_dict_has_rounded_figures_and_no_arrays():
+    d = summarize_recording(recording([85.25] * 100)).to_dict()
+    assert d["median_spm"] == 170.5 and d["kind"] == "run"
+    assert "spm" not in d and "time_s" not in d
+    assert d["splits"][0]["label"] == "km 1"

@@ -100,8 +100,12 @@ def _recording_summary(path: str, *, cadence_units: str | None = None, splits: s
     from cadence.activity import read_activity
     from cadence.core.activity import summarize_recording
 
-    summary = summarize_recording(read_activity(path), cadence_units=cadence_units, splits=splits)
-    for warning in summary.warnings:
+    recording = read_activity(path)
+    # The reader's warnings first: they explain an error that may follow.
+    for warning in recording.warnings:
+        click.echo(f"Warning: {recording.name}: {warning}", err=True)
+    summary = summarize_recording(recording, cadence_units=cadence_units, splits=splits)
+    for warning in summary.warnings[len(recording.warnings) :]:
         click.echo(f"Warning: {summary.name}: {warning}", err=True)
     return summary
 

@@ -136,15 +136,21 @@ def plot_run_cadence(
     if summary.split_kind == "lap":
         for split in summary.splits[1:]:
             ax.axvline(split.start_s / 60.0, color="#dddddd", lw=0.8, zorder=0)
-    shown = spm[counted]
-    lo = min(float(np.nanmin(shown)), *(t for t in targets_spm)) if targets_spm else None
-    if lo is not None:
-        hi = max(float(np.nanmax(shown)), *targets_spm)
-        ax.set_ylim(max(lo - 25, 0), hi + 15)
+    # Stops (0 spm) would squash the picture; show from the slowest step up.
+    stepping = spm[np.isfinite(spm) & (spm >= 60)]
+    lo = min(float(stepping.min()), summary.p10_spm, *targets_spm)
+    hi = max(float(stepping.max()), summary.p90_spm, *targets_spm)
+    ax.set_ylim(lo - 5, hi + 8)
     ax.set_xlabel("time from start (min)")
     ax.set_ylabel("cadence (steps/min)")
     when = f" — {summary.start:%Y-%m-%d %H:%M} UTC" if summary.start else ""
     ax.set_title(f"{Path(summary.name).name}{when}")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=4,
+        fontsize="small",
+        frameon=False,
+    )
     fig.tight_layout()
     _save(fig, path)

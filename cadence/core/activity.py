@@ -550,6 +550,14 @@ def summarize_recording(
             f"(over {MAX_HUMAN_SPM:g} steps/min, highest {np.nanmax(spm[absurd]):.0f})"
         )
     valid = have & ~absurd
+    absurd_s = float(weights[absurd].sum())
+    if absurd_s > 0.5 * float(weights[have & ~standing].sum()):
+        other = "steps" if resolved == "strides" else "strides"
+        raise ActivityFileError(
+            f"{rec.name}: most cadence values are impossible as {resolved} per minute "
+            f"(up to {np.nanmax(raw):.0f}); the file probably counts {other}: "
+            f"try --cadence-units {other} or auto"
+        )
     stopped = valid & ((spm < MIN_STEPPING_SPM) | standing)
     moving = valid & ~stopped
     running = moving & (spm >= RUN_MIN_SPM)

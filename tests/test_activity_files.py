@@ -1,0 +1,367 @@
+"""Cadence from recorded runs: real FIT files, GPX/TCX in Garmin and Strava
+layouts, bad input, and the `calc --from` / `plan --from` commands."""
+
+import csv
+import datetime as dt
+import gzip
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from cadence.activity import read_activity
+from cadence.cli import main
+from cadence.core.activity import summarize_recording
+from cadence.errors import ActivityFileError
+from tests.activities import gpx_text, make_run, tcx_text, write
+from tests.conftest import SHARED
+
+ACTIVITIES = SHARED / "data" / "activities"
+needs_shared = pytest.mark.skipif(
+    not ACTIVITIES.is_dir(),
+    reason=f"the real FIT recordings are not there: {ACTIVITIES} (../shared beside the checkout)",
+)
+
+
+def fit(name):
+    return str(ACTIVITIES / name)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return make_run()
+
+
+def calc_json(runner, path, *args):
+    result = runner.invoke(main, ["calc", "--from", str(path), "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# --- real FIT recordings --------------------------------------------------------
+
+
+@needs_shared
+def test_fit_records_match_the_independently_decoded_csv():
+    rec = read_activity(fit("garmin-fenix-5-run.fit"))
+    with open(ACTIVITIES / "garmin-fenix-5-run-records.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == rec.time_s.size == 21
+    pdt = dt.timezone(dt.timedelta(hours=-7))
+    first = dt.datetime.strptime(rows[0]["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
+    assert rec.start == first.replace(tzinfo=pdt)
+    for row, t, cadence, speed in zip(rows, rec.time_s, rec.cadence_raw, rec.speed_mps):
+        when = dt.datetime.strptime(row["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
+        assert (when - first).total_seconds() == t
+        # The CSV has the whole strides only; the FIT file adds fractional_cadence.
+        assert int(cadence) == int(row["cadence"]) and cadence - int(cadence) in (0.0, 0.5)
+        assert speed == pytest.approx(float(row["speed"]), abs=1e-3)
+
+
+@needs_shared
+def test_fenix5_run_gives_steps_per_minute_from_strides(runner):
+    d = calc_json(runner, fit("garmin-fenix-5-run.fit"))
+    rec = d["recording"]
+    assert rec["kind"] == "run" and rec["sport"] == "running" and rec["file_format"] == "FIT"
+    # Running records are 88-95.5 strides/min: doubled, the median is 179 spm.
+    assert d["cadence_spm"] == 179.0
+    assert (d["target_5_spm"], d["target_10_spm"]) == (188, 197)
+    assert d["below_160"] is False and d["advice"]
+    assert d["source"] == {"file": fit("garmin-fenix-5-run.fit"), "format": "FIT"}
+    assert rec["cadence_units"] == "strides" and "doubled" in rec["conversion"]
+    # The standing start (cadence 0) and the 54-stride record are left out.
+    assert rec["stopped_s"] == 4.0 and rec["walking_s"] == 5.0
+    assert rec["p10_spm"] <= d["cadence_spm"] <= rec["p90_spm"]
+
+
+@needs_shared
+def test_fenix2_run_is_broken_down_per_lap(runner):
+    result = runner.invoke(main, ["calc", "--from", fit("activity-small-fenix2-run.fit")])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Cadence   166.0 steps/min" in out
+    assert "Per lap" in out and "Lap 4" in out
+    words = " ".join(out.split())
+    assert "strides per minute of one foot" in words and "doubled to steps per minute" in words
+    d = calc_json(runner, fit("activity-small-fenix2-run.fit"))
+    laps = d["recording"]["splits"]
+    assert [s["label"] for s in laps] == ["Lap 1", "Lap 2", "Lap 3", "Lap 4"]
+    assert all(150 < s["median_spm"] < 185 for s in laps)
+    assert d["recording"]["distance_m"] == pytest.approx(9008, abs=5)
+    km = calc_json(runner, fit("activity-small-fenix2-run.fit"), "--splits", "km")
+    assert len(km["recording"]["splits"]) == 10  # 9.0 km: nine whole and a last bit
+
+
+@needs_shared
+def test_fenix5_walk_is_reported_as_walking_without_running_targets(runner):
+    result = runner.invoke(main, ["calc", "--from", fit("garmin-fenix-5-walk.fit")])
+    assert result.exit_code == 0, result.output
+    assert "is a walk (sport: walking)" in result.stdout
+    assert "Targets" not in result.stdout
+    d = calc_json(runner, fit("garmin-fenix-5-walk.fit"))
+    assert d["recording"]["kind"] == "walk"
+    assert 100 <= d["cadence_spm"] < 140
+    assert d["target_5_spm"] is None and d["target_10_spm"] is None
+
+
+@needs_shared
+def test_cycling_ride_is_refused(runner):
+    result = runner.invoke(main, ["calc", "--from", fit("sample-activity.fit")])
+    assert result.exit_code == 1
+    assert "Error: " in result.stderr and "cycling" in result.stderr
+    assert "pedal revolutions per minute" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "name, warning",
+    [
+        ("activity-unexpected-eof.fit", "the file ends early"),
+        ("activity-settings-corruptheader.fit", "damaged header"),
+    ],
+)
+def test_broken_fit_files_warn_what_was_read_and_say_there_is_no_cadence(runner, name, warning):
+    result = runner.invoke(main, ["calc", "--from", fit(name)])
+    assert result.exit_code == 1
+    assert warning in result.stderr
+    assert "no cadence data (14 records" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@needs_shared
+def test_truncated_run_uses_the_records_before_the_cut(runner, tmp_path):
+    whole = (ACTIVITIES / "activity-small-fenix2-run.fit").read_bytes()
+    cut = write_bytes(tmp_path / "cut.fit", whole[: len(whole) // 2])
+    result = runner.invoke(main, ["calc", "--from", str(cut), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Warning: " in result.stderr and "ends early" in result.stderr
+    d = json.loads(result.stdout)
+    assert 0 < d["recording"]["elapsed_s"] < 2834 * 0.6
+    assert 150 < d["cadence_spm"] < 185
+
+
+@needs_shared
+def test_gzipped_fit_as_in_a_strava_bulk_export(runner, tmp_path):
+    packed = tmp_path / "123456.fit.gz"
+    packed.write_bytes(gzip.compress((ACTIVITIES / "garmin-fenix-5-run.fit").read_bytes()))
+    assert calc_json(runner, packed)["cadence_spm"] == 179.0
+
+
+@needs_shared
+def test_plan_starts_from_the_recorded_cadence(runner):
+    args = ["plan", "--from", fit("activity-small-fenix2-run.fit"), "--start", "2026-11-23"]
+    result = runner.invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["current_spm"] == 166.0 and d["goal_spm"] == 174
+    assert d["recording"]["median_spm"] == 166.0
+    text = runner.invoke(main, args).stdout
+    assert "Current cadence from" in text and "166.0 steps/min" in text
+
+
+@needs_shared
+def test_plan_refuses_a_walk_and_two_sources(runner):
+    walk = runner.invoke(main, ["plan", "--from", fit("garmin-fenix-5-walk.fit")])
+    assert walk.exit_code == 1 and "is a walk" in walk.stderr
+    both = runner.invoke(
+        main, ["plan", "--from", fit("garmin-fenix-5-run.fit"), "--current", "160"]
+    )
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+@needs_shared
+def test_plot_draws_the_run_and_nothing_is_written_beside_the_input(runner, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(ACTIVITIES / "activity-small-fenix2-run.fit", src / "run.fit")
+    before = (src / "run.fit").read_bytes()
+    png = tmp_path / "run.png"
+    result = runner.invoke(main, ["calc", "--from", str(src / "run.fit"), "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert (src / "run.fit").read_bytes() == before
+    assert [p.name for p in src.iterdir()] == ["run.fit"]
+
+
+# --- GPX and TCX as Garmin Connect and Strava export them ----------------------------
+
+
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("layout", ["garmin", "strava"])
+def test_gpx_run_gives_the_median_of_the_running_seconds(runner, tmp_path, run, layout):
+    path = write(tmp_path / "run.gpx", gpx_text(run, layout=layout))
+    d = calc_json(runner, path)
+    rec = d["recording"]
+    assert d["cadence_spm"] == run.truth_spm() == 172.0
+    assert rec["counted_s"] == run.seconds_of("run")
+    assert rec["walking_s"] == run.seconds_of("walk")
+    assert rec["stopped_s"] == run.seconds_of("stand")
+    assert rec["cadence_units"] == "strides" and "doubled" in rec["conversion"]
+    # Distance comes from the positions: per-km splits.
+    assert rec["distance_m"] == pytest.approx(run.distance_m()[-1], rel=1e-3)
+    assert rec["split_kind"] == "km" and len(rec["splits"]) == 5
+    assert rec["device"] == {"garmin": "Garmin Connect", "strava": "StravaGPX"}[layout]
+
+
+@pytest.mark.parametrize("layout", ["garmin", "strava"])
+def test_tcx_run_is_broken_down_per_lap(runner, tmp_path, run, layout):
+    path = write(tmp_path / "run.tcx", tcx_text(run, layout=layout))
+    d = calc_json(runner, path)
+    rec = d["recording"]
+    assert d["cadence_spm"] == run.truth_spm()
+    assert rec["split_kind"] == "lap"
+    assert [s["median_spm"] for s in rec["splits"]] == [run.lap_truth_spm(i) for i in range(3)]
+    assert rec["device"] == "Forerunner 245"
+
+
+def test_smart_recording_weighs_each_point_by_the_time_it_stands_for(runner, tmp_path, run):
+    # Every 5th second of the first (slowest) running stretch, every second elsewhere:
+    # counting points instead of time would pull the median up.
+    keep = np.ones(run.seconds, bool)
+    first_run = np.flatnonzero(np.array(run.phase) == "run")[:600]
+    keep[first_run] = False
+    keep[first_run[::5]] = True
+    path = write(tmp_path / "smart.gpx", gpx_text(run, keep=keep))
+    assert calc_json(runner, path)["cadence_spm"] == pytest.approx(run.truth_spm(), abs=1)
+    naive = np.median(2 * run.strides[keep & (np.array(run.phase) == "run")])
+    assert naive >= run.truth_spm() + 2
+
+
+def test_gpx_already_in_steps_per_minute_is_not_doubled(runner, tmp_path, run):
+    path = write(tmp_path / "steps.gpx", gpx_text(run, cadence=2 * run.strides))
+    d = calc_json(runner, path)
+    assert d["cadence_spm"] == run.truth_spm()
+    assert d["recording"]["cadence_units"] == "steps"
+    assert "not doubled" in d["recording"]["conversion"]
+    # Told otherwise, most values are impossible: the units must be wrong.
+    told = runner.invoke(main, ["calc", "--from", str(path), "--cadence-units", "strides"])
+    assert told.exit_code == 1
+    assert "impossible as strides" in told.stderr and "--cadence-units steps" in told.stderr
+
+
+def test_absurd_single_values_in_a_gpx_are_left_out_with_a_warning(runner, tmp_path, run):
+    cadence = run.strides.copy()
+    cadence[[100, 300, 500]] = [250, 0, 251]
+    path = write(tmp_path / "glitch.gpx", gpx_text(run, cadence=cadence))
+    result = runner.invoke(main, ["calc", "--from", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "left out 2 record(s) with an impossible cadence" in result.stderr
+    assert json.loads(result.stdout)["cadence_spm"] == run.truth_spm()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda r: gpx_text(r, sport="cycling"), "is a cycling activity"),
+        (lambda r: tcx_text(r, sport="Biking"), "is a cycling activity"),
+        (lambda r: gpx_text(r, with_cadence=False), "no cadence data"),
+    ],
+    ids=["gpx-ride", "tcx-biking", "gpx-no-cadence"],
+)
+def test_gpx_and_tcx_without_step_cadence_are_refused(runner, tmp_path, run, make, message):
+    text = make(run)
+    path = write(tmp_path / ("a.tcx" if "TrainingCenter" in text else "a.gpx"), text)
+    result = runner.invoke(main, ["calc", "--from", str(path)])
+    assert result.exit_code == 1 and message in result.stderr
+
+
+def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
+    rec = read_activity(write(tmp_path / "a.gpx", gpx_text(run, sport=None)))
+    assert rec.sport is None
+    assert summarize_recording(rec).kind == "run"
+
+
+# --- bad input: a clear message, never a traceback, nothing written --------------------
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<{root}><name>&lol9;</name></{root}>
+"""
+
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE gpx [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<gpx version="1.1" creator="x"><trk><name>&secret;</name></trk></gpx>
+"""
+
+
+def bad_cases():
+    return [
+        ("bomb.gpx", BILLION_LAUGHS.format(root="gpx").encode(), "unsafe XML"),
+        ("bomb.tcx", BILLION_LAUGHS.format(root="TrainingCenterDatabase").encode(), "unsafe XML"),
+        ("xxe.gpx", EXTERNAL_ENTITY.encode(), "unsafe XML"),
+        ("broken.gpx", b'<?xml version="1.0"?>\n<gpx><trk><trkseg>\n', "not well-formed XML"),
+        ("broken.tcx", b"<TrainingCenterDatabase><Activities>", "not well-formed XML at line 1"),
+        ("wrong.tcx", b'<gpx version="1.1"/>', "is XML but not TCX"),
+        ("wrong.gpx", b"<TrainingCenterDatabase/>", "is XML but not GPX"),
+        ("empty-track.gpx", b'<gpx version="1.1" creator="x"><trk/></gpx>', "no track points"),
+        ("empty.tcx", b"<TrainingCenterDatabase><Activities/></TrainingCenterDatabase>",
+         "no <Activity>"),
+        ("empty.fit", b"", "is empty (0 bytes)"),
+        ("photo.fit", b"\x89PNG\r\n\x1a\n" + bytes(200), "is not a FIT file"),
+        ("notes.fit", b"Mein Lauf heute: 12 km\n" * 20, "is not a FIT file"),
+        ("bad.fit.gz", b"not gzip at all", "not a readable gzip file"),
+        ("run.csv", b"time,cadence\n", "not an activity file"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, data, message", bad_cases(), ids=[c[0] for c in bad_cases()])
+def test_bad_files_get_one_clear_line_and_nothing_is_written(runner, tmp_path, name, data, message):
+    path = write_bytes(tmp_path / name, data)
+    png = tmp_path / "plot.png"
+    started = time.perf_counter()
+    result = runner.invoke(main, ["calc", "--from", str(path), "--plot", str(png)])
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert name in result.stderr
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert elapsed < 30  # a bomb is refused, not expanded (a generous bound, not a timing test)
+
+
+def test_missing_file_and_folder_are_errors(runner, tmp_path):
+    gone = runner.invoke(main, ["calc", "--from", str(tmp_path / "gone.fit")])
+    assert gone.exit_code == 1 and "gone.fit: no such file" in gone.stderr
+    folder = tmp_path / "runs.fit"
+    folder.mkdir()
+    as_dir = runner.invoke(main, ["calc", "--from", str(folder)])
+    assert as_dir.exit_code == 1 and "is a folder" in as_dir.stderr
+
+
+def test_reader_errors_are_activity_file_errors(tmp_path):
+    with pytest.raises(ActivityFileError, match="empty"):
+        read_activity(write_bytes(tmp_path / "x.gpx", b""))
+
+
+@pytest.mark.parametrize(
+    "args, parameter",
+    [
+        (["--from", "x.fit", "--steps", "80"], "from"),
+        (["--from", "x.fit", "--spm", "170"], "from"),
+        (["--steps", "80", "--plot", "p.png"], "plot"),
+        (["--spm", "170", "--splits", "km"], "splits"),
+        (["--spm", "170", "--cadence-units", "steps"], "cadence-units"),
+    ],
+)
+def test_contradictory_options_are_usage_errors(runner, args, parameter):
+    result = runner.invoke(main, ["calc", *args])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {parameter}: ")

@@ -4,6 +4,7 @@ layouts, bad input, and the `calc --from` / `plan --from` commands."""
 import csv
 import datetime as dt
 import gzip
+import io
 import json
 import shutil
 import time
@@ -141,6 +142,54 @@ def test_truncated_run_uses_the_records_before_the_cut(runner, tmp_path):
     d = json.loads(result.stdout)
     assert 0 < d["recording"]["elapsed_s"] < 2834 * 0.6
     assert 150 < d["cadence_spm"] < 185
+
+
+def patch_fit_cadence(data: bytes, changes: dict[int, int], *, fix_crc: bool = True) -> bytes:
+    """Set the cadence byte of some records (by number, from 0) of a one-file FIT."""
+    import fitdecode
+    from fitdecode.utils import compute_crc
+
+    out = bytearray(data)
+    with fitdecode.FitReader(io.BytesIO(data), keep_raw_chunks=True) as reader:
+        records = [
+            f for f in reader if isinstance(f, fitdecode.FitDataMessage) and f.name == "record"
+        ]
+    for number, value in changes.items():
+        frame = records[number]
+        before = 0
+        for fd in frame.def_mesg.field_defs:
+            if fd.name == "cadence":
+                break
+            before += fd.size
+        out[frame.chunk.offset + 1 + before] = value  # 1: the record header byte
+    if fix_crc:
+        out[-2:] = compute_crc(out[:-2]).to_bytes(2, "little")
+    return bytes(out)
+
+
+@needs_shared
+def test_absurd_cadence_in_single_fit_records_is_left_out(runner, tmp_path):
+    data = (ACTIVITIES / "garmin-fenix-5-run.fit").read_bytes()
+    # Records 6 and 9 are mid-run (91 and 90 strides/min); make them 250 and 0.
+    path = write_bytes(tmp_path / "glitch.fit", patch_fit_cadence(data, {6: 250, 9: 0}))
+    rec = read_activity(path)
+    assert rec.cadence_raw[6] == 250.5 and rec.cadence_raw[9] == 0.5
+    result = runner.invoke(main, ["calc", "--from", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "left out 1 record(s) with an impossible cadence" in result.stderr
+    d = json.loads(result.stdout)
+    assert 170 < d["cadence_spm"] < 185
+    assert d["recording"]["absurd_records"] == 1
+
+
+@needs_shared
+def test_fit_with_a_bad_checksum_is_used_with_a_warning(runner, tmp_path):
+    data = (ACTIVITIES / "garmin-fenix-5-run.fit").read_bytes()
+    path = write_bytes(tmp_path / "crc.fit", data[:-2] + bytes([data[-2] ^ 0xFF, data[-1]]))
+    result = runner.invoke(main, ["calc", "--from", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "checksum mismatch" in result.stderr
+    assert json.loads(result.stdout)["cadence_spm"] == 179.0
 
 
 @needs_shared

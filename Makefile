@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Debian/Ubuntu or macOS, with Python >= 3.10 and make):
-#   make demo   create .venv, install cadence, run calculator, scan of audio/, 8 metronome beats
+#   make demo   create .venv, install cadence, run calculator, a recorded run, scan of audio/, 8 metronome beats
 #   make test   create .venv with the test extras, run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -12,6 +12,9 @@ DEBS_TEST := libportaudio2 jackd2
 
 .PHONY: demo test lint format benchmarks clean sysdeps-run sysdeps-test
 
+# A real recorded run from ../shared (CI and the development machines have it).
+RUN_FIT := ../shared/data/activities/activity-small-fenix2-run.fit
+
 demo: sysdeps-run $(VENV)/.installed-run
 	@echo "== cadence calc --steps 78 --one-foot   (78 right-foot contacts in 60 s)"
 	@$(BIN)/cadence calc --steps 78 --one-foot
@@ -19,6 +22,9 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo "== cadence plan --current 156 --goal 172"
 	@$(BIN)/cadence plan --current 156 --goal 172
 	@echo
+	@if [ -f $(RUN_FIT) ]; then \
+		echo "== cadence calc --from $(RUN_FIT)   (a recorded run)"; \
+		$(BIN)/cadence calc --from $(RUN_FIT); echo; fi
 	@echo "== cadence scan audio --target 164 --playlist out/run-164.m3u8   (the bundled demo library)"
 	@mkdir -p out
 	@$(BIN)/cadence scan audio --target 164 --playlist out/run-164.m3u8 --cache out/demo-cache.sqlite3

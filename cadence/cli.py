@@ -398,7 +398,7 @@ def plan(
     if recorded is not None:
         from cadence.core.durations import format_clock
 
-        console.print(
+        click.echo(
             f"Current cadence from {recorded.name}: {current:.1f} steps/min "
             f"(median over {format_clock(recorded.counted_s)} of running)\n"
         )

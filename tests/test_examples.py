@@ -1,0 +1,40 @@
+"""The examples in examples/ run and print what the README says they do."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, SHARED
+
+
+def run_example(name, subprocess_env, *args):
+    return subprocess.run(
+        [sys.executable, str(REPO / "examples" / name), *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+
+
+def test_api_calculator_example(subprocess_env):
+    result = run_example("api_calculator.py", subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert "cadence 156.0 spm -> +5 %: 164, +10 %: 172" in result.stdout
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "activities").is_dir(), reason="no ../shared")
+def test_api_recorded_run_example(subprocess_env):
+    result = run_example("api_recorded_run.py", subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run: median 166.0 spm")
+    assert "targets: +5 % 174, +10 % 183" in result.stdout
+
+
+def test_api_recorded_run_example_reports_errors_without_traceback(subprocess_env, tmp_path):
+    empty = tmp_path / "empty.gpx"
+    empty.write_bytes(b"")
+    result = run_example("api_recorded_run.py", subprocess_env, str(empty))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: {empty} is empty (0 bytes)"

@@ -155,6 +155,13 @@ def test_cycling_is_refused_because_its_cadence_is_pedal_rpm():
         summarize_recording(recording([85] * 100, sport="cycling"))
 
 
+def test_a_recording_without_sport_at_cycling_speed_is_refused():
+    with pytest.raises(ActivityFileError, match="median 32 km/h.*looks like a ride"):
+        summarize_recording(recording([85] * 100, speed=[9.0] * 100, sport=None))
+    # Declared runs are believed (a fast downhill, a GPS glitch).
+    assert summarize_recording(recording([85] * 100, speed=[9.0] * 100)).kind == "run"
+
+
 def test_splits_per_lap_and_per_km():
     lap = np.repeat([0, 1, 2], 400)
     cadence = np.repeat([84.0, 86.0, 88.0], 400)

@@ -2,6 +2,7 @@
 layouts, bad input, and the `calc --from` / `plan --from` commands."""
 
 import csv
+import dataclasses
 import datetime as dt
 import gzip
 import io
@@ -325,6 +326,14 @@ def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
     rec = read_activity(write(tmp_path / "a.gpx", gpx_text(run, sport=None)))
     assert rec.sport is None
     assert summarize_recording(rec).kind == "run"
+
+
+def test_tcx_ride_filed_as_other_is_told_by_its_speed(runner, tmp_path, run):
+    # Pedal rpm looks like running strides; the speed (3 x a run's) gives it away.
+    ride = dataclasses.replace(run, speed_mps=3 * run.speed_mps)
+    path = write(tmp_path / "ride.tcx", tcx_text(ride, layout="strava", sport="Other"))
+    result = runner.invoke(main, ["calc", "--from", str(path)])
+    assert result.exit_code == 1 and "looks like a ride" in result.stderr
 
 
 # --- bad input: a clear message, never a traceback, nothing written --------------------

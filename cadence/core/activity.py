@@ -30,6 +30,9 @@ MIN_STEPPING_SPM = 60.0
 RUN_MIN_SPM = 140.0
 #: Above this a single record is impossible for a human (both feet).
 MAX_HUMAN_SPM = 260.0
+#: Faster than anyone runs for long (the marathon record is under 6 m/s): a
+#: recording without a sport that moves faster is taken for a ride.
+MAX_RUN_SPEED_MPS = 7.0
 #: A record never stands for more than this many seconds.
 MAX_RECORD_S = 10.0
 #: Too little to say anything.
@@ -565,6 +568,15 @@ def summarize_recording(
     running_s = float(weights[running].sum())
 
     declared = STEP_SPORTS.get(rec.sport or "")
+    moving_speed = speed[moving & np.isfinite(speed)]
+    if declared is None and moving_speed.size:
+        typical_mps = float(np.median(moving_speed))
+        if typical_mps > MAX_RUN_SPEED_MPS:
+            raise ActivityFileError(
+                f"{rec.name} names no sport and moves at a median {typical_mps * 3.6:.0f} km/h, "
+                "faster than running: it looks like a ride, whose cadence is pedal "
+                "revolutions, not steps"
+            )
     if declared == "walk":
         kind = "walk"
     elif moving_s > 0 and running_s >= 0.5 * moving_s:

@@ -178,27 +178,6 @@ def _echo_splits(summary: Any) -> None:
     _console().print(table)
 
 
-def _walk_result(summary: Any) -> dict:
-    """The calc result for a recorded walk: its cadence, and no running targets."""
-    from cadence.core.calc import round_half_up
-
-    spm = round_half_up(summary.median_spm, ndigits=1)
-    said = f" (sport: {summary.sport})" if summary.sport in ("walking", "hiking") else ""
-    return {
-        "cadence_spm": spm,
-        "target_5_spm": None,
-        "target_10_spm": None,
-        "below_160": None,
-        "advice": [
-            f"This recording is a walk{said}: {spm:g} steps/min is a walking cadence, well "
-            "under the 150-190 steps/min of running. The +5 % and +10 % targets are for "
-            "running cadence, so none are given.",
-            "Measure a run instead: cadence calc --from RUN.fit, or count your steps while "
-            "running: cadence calc --steps N --one-foot",
-        ],
-    }
-
-
 @main.command()
 @click.option("--steps", type=int, help="Steps counted (both feet, or one foot with --one-foot).")
 @click.option(
@@ -269,7 +248,9 @@ def calc(
         summary = _recording_summary(from_file, cadence_units=cadence_units, splits=splits)
         source = {"file": summary.name, "format": summary.file_format}
         if summary.kind == "walk":
-            result = {**_walk_result(summary), "source": source}
+            from cadence.core.activity import walk_result
+
+            result = {**walk_result(summary), "source": source}
             report = None
         else:
             report = cadence_report(summary.median_spm, source=source)

@@ -12,6 +12,7 @@ from cadence.core.activity import (
     resolve_cadence_units,
     sport_of_sessions,
     summarize_recording,
+    walk_result,
     weighted_quantiles,
 )
 from cadence.errors import ActivityFileError, ParameterError
@@ -124,6 +125,14 @@ def test_speed_is_derived_from_distance_when_missing():
 def test_a_walk_is_reported_as_a_walk_over_all_its_moving_time():
     walk = summarize_recording(recording([58, 60, 62] * 40, speed=[1.4] * 120, sport="walking"))
     assert walk.kind == "walk" and walk.median_spm == 120.0 and walk.walking_s == 0.0
+
+
+def test_a_walk_gets_its_cadence_and_no_running_targets():
+    walk = summarize_recording(recording([61] * 120, speed=[1.4] * 120, sport="hiking"))
+    result = walk_result(walk)
+    assert result["cadence_spm"] == 122.0
+    assert result["target_5_spm"] is None and result["target_10_spm"] is None
+    assert "walk (sport: hiking)" in result["advice"][0]
 
 
 def test_a_run_that_is_mostly_walking_is_reported_as_a_walk_with_a_note():

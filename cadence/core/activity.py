@@ -635,6 +635,31 @@ def summarize_recording(
     )
 
 
+def walk_result(summary: RunCadence) -> dict:
+    """What ``calc`` says about a recorded walk: its cadence, and no running targets.
+
+    The keys are those of :meth:`cadence.core.calc.CadenceReport.to_dict`
+    (without ``source``); the targets and ``below_160`` are None.
+    """
+    from cadence.core.calc import round_half_up
+
+    spm = round_half_up(summary.median_spm, ndigits=1)
+    said = f" (sport: {summary.sport})" if STEP_SPORTS.get(summary.sport or "") == "walk" else ""
+    return {
+        "cadence_spm": spm,
+        "target_5_spm": None,
+        "target_10_spm": None,
+        "below_160": None,
+        "advice": [
+            f"This recording is a walk{said}: {spm:g} steps/min is a walking cadence, well "
+            "under the 150-190 steps/min of running. The +5 % and +10 % targets are for "
+            "running cadence, so none are given.",
+            "Measure a run instead: cadence calc --from RUN.fit, or count your steps while "
+            "running: cadence calc --steps N --one-foot",
+        ],
+    }
+
+
 def format_distance(distance_m: float | None) -> str:
     """``"9.01 km"`` style, or an em dash when unknown.
 

@@ -77,7 +77,11 @@ def _echo_report(report: Any, *, how: str) -> None:
     click.echo(f"          +10 %  {b(report.target_10_spm)} steps/min")
     click.echo("")
     click.echo("Advice")
-    for line in report.advice:
+    _echo_advice(report.advice)
+
+
+def _echo_advice(lines: list[str]) -> None:
+    for line in lines:
         click.echo(click.wrap_text(line, width=78, initial_indent="  - ", subsequent_indent="    "))
 
 
@@ -126,8 +130,7 @@ def _echo_recording(summary: Any) -> None:
     line = f"{format_clock(summary.elapsed_s)} elapsed" + (
         f", {distance}" if summary.distance_m else ""
     )
-    activity = "running" if summary.kind == "run" else "walking"
-    parts = [f"counted {format_clock(summary.counted_s)} of {activity}"]
+    parts = [f"counted {format_clock(summary.counted_s)} of {summary.activity}"]
     left = [
         f"{format_clock(seconds)} {what}"
         for seconds, what in (
@@ -256,11 +259,10 @@ def calc(
             report = cadence_report(summary.median_spm, source=source)
             result = report.to_dict()
         result["recording"] = summary.to_dict()
-        activity = "running" if summary.kind == "run" else "walking"
         from cadence.core.durations import format_clock
 
         how = (
-            f"median over {format_clock(summary.counted_s)} of {activity}; "
+            f"median over {format_clock(summary.counted_s)} of {summary.activity}; "
             f"10-90 %: {summary.p10_spm:.1f}-{summary.p90_spm:.1f}"
         )
     elif spm is not None:
@@ -301,10 +303,7 @@ def calc(
         b = click.style(f"{result['cadence_spm']:.1f}", bold=True)
         click.echo(f"Cadence   {b} steps/min   ({how})")
         click.echo("")
-        for line in result["advice"]:
-            click.echo(
-                click.wrap_text(line, width=78, initial_indent="  - ", subsequent_indent="    ")
-            )
+        _echo_advice(result["advice"])
     if summary is not None:
         _echo_splits(summary)
         if plot:

@@ -253,6 +253,11 @@ class RunCadence:
         default_factory=lambda: np.zeros(0, bool), repr=False, compare=False
     )
 
+    @property
+    def activity(self) -> str:
+        """What the counted time was: ``"running"`` or ``"walking"``."""
+        return "running" if self.kind == "run" else "walking"
+
     def to_dict(self) -> dict:
         """A JSON-ready dict (times in seconds, rounded; start as ISO 8601)."""
         d = {k: v for k, v in asdict(self).items() if k not in ("time_s", "spm", "counted")}

@@ -117,6 +117,15 @@ def read_activity(path: str | os.PathLike) -> Recording:
 # --- shared -----------------------------------------------------------------
 
 
+def _number(x) -> float:
+    """A finite float from a field's value or text; NaN for missing or junk."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
 class _Rows:
     """Columns being filled, one row per record."""
 
@@ -130,19 +139,12 @@ class _Rows:
         self.lap: list[int] = []
 
     def add(self, when, cadence=None, speed=None, distance=None, lat=None, lon=None, lap=0):
-        def num(x):
-            try:
-                x = float(x)
-            except (TypeError, ValueError):
-                return math.nan
-            return x if math.isfinite(x) else math.nan
-
         self.when.append(when)
-        self.cadence.append(num(cadence))
-        self.speed.append(num(speed))
-        self.distance.append(num(distance))
-        self.lat.append(num(lat))
-        self.lon.append(num(lon))
+        self.cadence.append(_number(cadence))
+        self.speed.append(_number(speed))
+        self.distance.append(_number(distance))
+        self.lat.append(_number(lat))
+        self.lon.append(_number(lon))
         self.lap.append(lap)
 
     def recording(

@@ -1,5 +1,6 @@
 """The analyzer on real audio files: formats, bad input, cache, scan, playlists, tags."""
 
+import csv
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from cadence.cache import TrackCache
 from cadence.cli import main
 from cadence.errors import AudioFileError
 from cadence.library import analyze_file, scan_library
+from tests.conftest import REPO
 from tests.music import groove, write, write_alac
 
 FORMATS = [".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff"]
@@ -57,6 +59,25 @@ def test_every_format_decodes_to_the_right_tempo(tmp_path, ext):
         "half": pytest.approx(62, abs=0.6),
         "double": pytest.approx(248, abs=2),
     }
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_plain_rock_groove_is_read_at_its_beat_not_two_thirds_of_it(tmp_path, seed):
+    # Hats on every eighth make a pulse of three eighths (100 BPM here) look
+    # almost as periodic as the beat; lossless, so no codec blurs the case.
+    path = write(tmp_path / "rock150.flac", groove(150, 30, seed=seed))
+    assert analyze_file(str(path))["bpm"] == pytest.approx(150, abs=1.0)
+
+
+def test_demo_library_reads_its_manifest_tempi_up_to_an_octave():
+    """The bundled tracks (our generator: straight, sixteenth-note, shuffle and
+    half-time grooves) read at their true tempo, or at half or double of it."""
+    rows = list(csv.DictReader((REPO / "audio" / "manifest.csv").open()))
+    assert len(rows) >= 8
+    for row in rows:
+        bpm = analyze_file(str(REPO / "audio" / row["file"]))["bpm"]
+        true = float(row["bpm"])
+        assert any(abs(bpm - true * f) <= 0.04 * true * f for f in (0.5, 1, 2)), (row, bpm)
 
 
 def test_apple_lossless_m4a_decodes(tmp_path):

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from cadence.core.matching import fold_bpm, match_tempo, tempo_alternatives
-from cadence.core.tempo import estimate_tempo
+from cadence.core.tempo import (
+    COMB_LAG_TOLERANCE,
+    TYPICAL_BPM_RANGE,
+    _widen,
+    estimate_tempo,
+    tempo_prior,
+)
 from cadence.errors import ParameterError
 
 FR = 11025 / 128
@@ -131,3 +137,49 @@ def test_fold_and_alternatives():
     assert tempo_alternatives(83.5) == {"half": 41.8, "double": 167.0}
     with pytest.raises(ParameterError):
         fold_bpm(0.0)
+
+
+def rock_beat(bpm, seconds, *, seed=0, fr=FR):
+    """Two-band envelope of a plain rock beat: hi-hat on every eighth, kick on 1 and 3,
+    snare on 2 and 4, with slight human timing. Row 0 is the full band, row 1 the low band."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * fr)
+    env = np.abs(rng.normal(0, 0.02, (2, n)))
+    eighth_s = 30.0 / bpm
+    for k in range(int(seconds / eighth_s)):
+        i = round((k * eighth_s + rng.normal(0, 0.004)) * fr)
+        if not 0 <= i < n:
+            continue
+        env[0, i] += 1.0  # hi-hat
+        if k % 2 == 0:
+            kick = k % 4 == 0
+            env[0, i] += 0.4  # the drums add little to the hats in log-mel flux
+            env[1, i] += 1.0 if kick else 0.4
+    return env
+
+
+@pytest.mark.parametrize("bpm", [96.0, 120.0, 126.0, 140.0, 150.0])
+def test_plain_rock_beat_is_read_at_its_beat_not_at_three_eighths(bpm):
+    # Hats on every eighth fill the short lags for a pulse of three eighths
+    # (2/3 of the tempo) as well as for the beat; the bar-level lags tell them apart.
+    est = estimate_tempo(rock_beat(bpm, 60, seed=int(bpm)), frame_rate_hz=FR)
+    assert est.bpm == pytest.approx(bpm, rel=0.01)
+
+
+def test_comb_lags_read_the_peak_between_grid_points():
+    acf = np.zeros(2000)
+    acf[1000] = 1.0  # one narrow peak at lag 1000 frames
+    widened = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
+    assert widened[1000 - 4 : 1000 + 5].min() == 1.0  # within 0.4 %
+    assert widened[990] == 0.0 and widened[1010] == 0.0
+    assert _widen(acf[:10], tolerance=COMB_LAG_TOLERANCE).tolist() == acf[:10].tolist()
+
+
+def test_tempo_prior_is_flat_over_one_octave_and_falls_off_outside():
+    lo, hi = TYPICAL_BPM_RANGE
+    assert hi == 2 * lo
+    inside = tempo_prior(np.linspace(lo, hi, 50))
+    assert np.all(inside == 1.0)
+    below, above = tempo_prior(np.array([lo / 1.2, hi * 1.2]))
+    assert below == pytest.approx(above) and 0 < above < 1
+    assert np.all(np.diff(tempo_prior(np.linspace(hi, 250, 20))) < 0)

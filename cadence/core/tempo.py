@@ -5,9 +5,16 @@ spectral flux of a log-mel spectrogram, frame by frame, for the whole band and
 for the low band (kick drum, bass). This module finds the tempo in it:
 
 1. Autocorrelate the (locally detrended) envelope over the whole track.
-2. Score every tempo on a fine log grid by the autocorrelation at the first
-   few multiples of its beat period (a comb), weighted by a broad prior on
-   the tempo, and take the best: the *metrical level*.
+2. Score every tempo on a fine log grid by the autocorrelation at 1, 2, 3
+   and 4 beats and at 2, 3 and 4 bars of 4/4 (8, 12, 16 beats): a comb over
+   the beats of a bar and whole bars. Each lag reads the highest
+   autocorrelation within 0.4 % of it, so a peak between two grid points
+   still counts. Weight the scores by a prior that is flat over the range
+   most music lives in (80-160 BPM) and falls off outside it, and take the
+   best: the *metrical level*. The bar-level lags tell the beat from a pulse
+   of three eighths or three sixteenths, which fills the short lags just as
+   well; the lag of 3 beats puts a pulse of one and a half beats on an
+   offbeat; the flat prior leaves the choice inside the range to the comb.
 3. Refine the beat period on the autocorrelation at 1, 2, 4, 8, ... beats:
    a peak at 32 beats pins the period to 1/32 of a frame, which is what gives
    a precision well under 1 BPM on a steady performance.
@@ -29,13 +36,19 @@ from cadence.errors import ParameterError
 
 MIN_BPM = 40.0
 MAX_BPM = 250.0
-#: Centre (BPM) and width (octaves) of the log-normal prior on the beat level.
-PRIOR_CENTRE_BPM = 110.0
-PRIOR_WIDTH_OCTAVES = 0.8
+#: Tempo range (BPM) where the prior on the beat level is flat: one octave, so
+#: every octave family has exactly one member in it.
+TYPICAL_BPM_RANGE = (80.0, 160.0)
+#: Width (octaves) of the Gaussian fall-off of the prior outside that range.
+PRIOR_TAIL_OCTAVES = 0.2
 #: Weight of the low band in the combined envelope.
 LOW_BAND_WEIGHT = 0.25
-#: Beat multiples in the comb score.
-COMB_HARMONICS = 4
+#: Lags, in beats, at which the comb score reads the autocorrelation: the
+#: beats of a 4/4 bar, then two, three and four bars.
+COMB_BEAT_MULTIPLES = (1, 2, 3, 4, 8, 12, 16)
+#: Each comb lag reads the highest autocorrelation within this fraction of it
+#: (wider than the tempo grid's step, so long lags do not fall between peaks).
+COMB_LAG_TOLERANCE = 0.004
 #: Autocorrelation under this at one beat period means no periodicity there.
 PERIOD_PRESENCE = 0.05
 #: Windows for the stability measure.
@@ -75,6 +88,31 @@ class TempoEstimate:
 NO_BEAT = TempoEstimate(bpm=None, confidence=0.0, stability=None)
 
 
+def tempo_prior(bpms: np.ndarray) -> np.ndarray:
+    """Prior weight of each tempo as the beat level: 1 in the typical range.
+
+    Parameters
+    ----------
+    bpms : numpy.ndarray
+        Tempi (BPM), positive.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape, in (0, 1]: 1 inside :data:`TYPICAL_BPM_RANGE`, falling
+        off as a Gaussian in octaves (width :data:`PRIOR_TAIL_OCTAVES`) outside.
+
+    Examples
+    --------
+    >>> tempo_prior(np.array([100.0, 160.0, 200.0])).round(3).tolist()
+    [1.0, 1.0, 0.274]
+    """
+    lo, hi = TYPICAL_BPM_RANGE
+    bpms = np.asarray(bpms, dtype=np.float64)
+    outside = np.where(bpms < lo, np.log2(lo / bpms), np.maximum(0.0, np.log2(bpms / hi)))
+    return np.exp(-0.5 * (outside / PRIOR_TAIL_OCTAVES) ** 2)
+
+
 def _detrend(x: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
     """Half-wave rectified difference from a 1-second moving average."""
     win = max(1, round(frame_rate_hz))
@@ -103,12 +141,26 @@ def _at(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
     return np.where(ok, acf[i] * (1 - frac) + acf[np.minimum(i + 1, len(acf) - 1)] * frac, 0.0)
 
 
+def _widen(acf: np.ndarray, *, tolerance: float) -> np.ndarray:
+    """Running maximum of `acf` over lags within ``tolerance * lag`` (at least 1 frame)."""
+    n = len(acf)
+    reach = np.maximum(1, np.round(tolerance * np.arange(n))).astype(int)
+    widest = int(reach.max())
+    padded = np.concatenate([np.full(widest, -np.inf), acf, np.full(widest, -np.inf)])
+    out = acf.copy()
+    for d in range(1, widest + 1):
+        near = np.maximum(padded[widest + d : widest + d + n], padded[widest - d : widest - d + n])
+        np.maximum(out, np.where(reach >= d, near, -np.inf), out=out)
+    return out
+
+
 def _comb_scores(acf: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
+    acf = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
     periods = 60.0 * frame_rate_hz / bpms
     usable = len(acf) * 0.75
     total = np.zeros(len(bpms))
     count = np.zeros(len(bpms))
-    for k in range(1, COMB_HARMONICS + 1):
+    for k in COMB_BEAT_MULTIPLES:
         lags = k * periods
         inside = lags < usable
         total += np.where(inside, _at(acf, lags), 0.0)
@@ -217,7 +269,7 @@ def estimate_tempo(
     scores = _comb_scores(acf, bpms, frame_rate_hz=frame_rate_hz)
     if not np.any(scores > 0):
         return NO_BEAT
-    prior = np.exp(-0.5 * ((np.log2(bpms / PRIOR_CENTRE_BPM)) / PRIOR_WIDTH_OCTAVES) ** 2)
+    prior = tempo_prior(bpms)
     weighted = np.maximum(scores, 0.0) * prior
     best = int(np.argmax(weighted))
 

@@ -138,13 +138,16 @@ def test_truncated_file_uses_what_was_read(tmp_path):
 
 
 def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
-    """A 2-hour file: decoding streams, and only its middle two minutes are analysed."""
-    path = tmp_path / "two-hour-mix.flac"
+    """A 2-hour file: decoding streams, and only its middle two minutes are analysed,
+    so it needs no more memory than a 2-minute file of the same music."""
     sr = 8000
     one_minute = groove(126, 60, sr=sr)
-    with sf.SoundFile(path, "w", samplerate=sr, channels=1, format="FLAC") as f:
-        for _ in range(120):
-            f.write(one_minute)
+    paths = {}
+    for name, minutes in (("two-hour-mix.flac", 120), ("two-minutes.flac", 2)):
+        paths[minutes] = tmp_path / name
+        with sf.SoundFile(paths[minutes], "w", samplerate=sr, channels=1, format="FLAC") as f:
+            for _ in range(minutes):
+                f.write(one_minute)
     probe = (
         "import json, resource, sys\n"
         "from cadence.library import analyze_file\n"
@@ -152,20 +155,25 @@ def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
         "r['maxrss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
         "print(json.dumps(r))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, str(path)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    results = {}
+    for minutes, path in paths.items():
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, str(path)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        results[minutes] = json.loads(proc.stdout)
+    result = results[120]
     assert result["bpm"] == pytest.approx(126, abs=1.0)
     assert result["duration_s"] == pytest.approx(7200, abs=1)
     assert result["analysed_s"] == pytest.approx(120, abs=1)  # the middle two minutes
-    # The decoded 2 hours would be 230 MB as float32 at 8 kHz, 1.3 GB at 44.1 kHz stereo.
-    assert result["maxrss_mb"] < 400
+    # Decoding the whole 2 hours would add 230 MB (float32 at 8 kHz; 1.3 GB at
+    # 44.1 kHz stereo). The baseline (Python, numpy, librosa, FFmpeg) varies
+    # between environments, so compare with the same process on 2 minutes.
+    assert result["maxrss_mb"] < results[2]["maxrss_mb"] + 100
 
 
 def test_scan_finds_every_track_and_matches_the_target(library, runner, tmp_path):
@@ -383,12 +391,17 @@ def test_bpm_command(tmp_path, runner):
     assert "150." in table.output
 
 
-def _slow_library(tmp_path, n=12):
+SLOW_TRACKS = 40
+
+
+def _slow_library(tmp_path, n=SLOW_TRACKS):
+    """n two-minute tracks: hard links to one file, so making them is instant and
+    the scan runs long enough to be stopped even on a loaded machine."""
     root = tmp_path / "slow"
     root.mkdir()
-    audio = groove(128, 120, sr=44100)
-    for i in range(n):
-        write(root / f"track{i:02d}.flac", audio, sr=44100)
+    first = write(root / "track00.flac", groove(128, 120, sr=44100), sr=44100)
+    for i in range(1, n):
+        os.link(first, root / f"track{i:02d}.flac")
     return root
 
 
@@ -430,12 +443,12 @@ def test_scan_survives_kill_9_and_resumes(tmp_path, cadence_cmd, subprocess_env)
     with sqlite3.connect(cache) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         done = db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
-    assert 3 <= done < 12
+    assert 3 <= done < SLOW_TRACKS
     again = subprocess.run(
         [*cmd[:-1], "--format", "json"], env=subprocess_env, capture_output=True, text=True
     )
     assert again.returncode == 0
-    assert f"{12 - done} analysed, {done} from the cache" in again.stderr
+    assert f"{SLOW_TRACKS - done} analysed, {done} from the cache" in again.stderr
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subprocess_env):

@@ -42,6 +42,13 @@ LOW_BANDS = 12
 CHUNK_SAMPLES = 30 * ANALYSIS_SR
 #: Audio analysed per file, at most: the middle two minutes of a longer track.
 MAX_ANALYSIS_S = 120.0
+#: A frame "sounds" when its power is above that of a -60 dBFS signal (the
+#: sum of a Hann-windowed 1024-point power spectrum of RMS 1e-3 is about 0.2).
+SOUNDING_FRAME_POWER = 0.2
+#: When less than this share of the middle window sounds (a long silent tail,
+#: a hidden track after minutes of silence), the start is read as well and the
+#: window with more sound is analysed.
+MIN_SOUNDING_SHARE = 0.5
 #: Extensions the scanner treats as audio.
 AUDIO_EXTENSIONS = frozenset(
     {
@@ -184,6 +191,8 @@ class Envelope:
         Length of the file (seconds), as far as it could be decoded.
     analysed_s : float
         Seconds of audio the envelope covers.
+    sounding_s : float
+        Seconds of it above -60 dBFS (the rest is silence).
     source_sr : int
         The file's sample rate.
     decoder : str
@@ -194,6 +203,7 @@ class Envelope:
     frame_rate_hz: float
     duration_s: float
     analysed_s: float
+    sounding_s: float
     source_sr: int
     decoder: str
 
@@ -220,6 +230,7 @@ class _EnvelopeBuilder:
         self._last_log_mel: np.ndarray | None = None
         self._flux: list[np.ndarray] = []
         self.samples_in = 0
+        self._loud: list[np.ndarray] = []
         self.max_samples = max_samples
 
     @property
@@ -246,6 +257,7 @@ class _EnvelopeBuilder:
         span = self._pending[: (n_frames - 1) * ANALYSIS_HOP + ANALYSIS_N_FFT]
         frames = np.lib.stride_tricks.sliding_window_view(span, ANALYSIS_N_FFT)[::ANALYSIS_HOP]
         spec = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+        self._loud.append(spec.sum(axis=1) > SOUNDING_FRAME_POWER)
         log_mel = 10.0 * np.log10(np.maximum(spec @ self._mel.T, MEL_FLOOR)).T  # (n_mels, n_frames)
         if self._last_log_mel is not None:
             log_mel_prev = np.concatenate([self._last_log_mel[:, None], log_mel], axis=1)
@@ -257,6 +269,21 @@ class _EnvelopeBuilder:
         )
         self._last_log_mel = log_mel[:, -1]
         self._pending = self._pending[n_frames * ANALYSIS_HOP :].copy()
+
+    @property
+    def sounding_s(self) -> float:
+        """Seconds (whole, from the window's start) that hold a frame above -60 dBFS.
+
+        Counted by the second, so the quiet between two drum hits is not silence.
+        """
+        if not self._loud:
+            return 0.0
+        loud = np.concatenate(self._loud)
+        per_s = round(ANALYSIS_SR / ANALYSIS_HOP)
+        seconds = -(-len(loud) // per_s)
+        padded = np.zeros(seconds * per_s, dtype=bool)
+        padded[: len(loud)] = loud
+        return float(np.count_nonzero(padded.reshape(seconds, per_s).any(axis=1)))
 
     def finish(self) -> np.ndarray:
         if self._resampler is not None and not self.full:
@@ -390,7 +417,12 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
 
 
 def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> Envelope:
-    """Decode with one decoder; a long file is analysed from its middle."""
+    """Decode with one decoder; a long file is analysed from its middle.
+
+    Where the middle is mostly silent (a performance followed by minutes of
+    silence, a hidden track), the start is read too, and the window with more
+    sound is analysed.
+    """
     probe = decoder(path, 65536)
     source_sr = int(next(probe))
     declared_frames = int(next(probe))
@@ -400,39 +432,72 @@ def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> 
     declared_s = declared_frames / source_sr
     # The middle of a long track speaks for it better than its intro.
     starts = [max(0.0, (declared_s - max_analysis_s) / 2)] if declared_s > max_analysis_s else []
+    best: Envelope | None = None
     for start_s in [*starts, 0.0]:
-        builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
-        blocks = decoder(path, 65536, start_s)
-        next(blocks), next(blocks)
-        decoded = 0
-        try:
-            for mono in blocks:
-                decoded += len(mono)
-                builder.add(mono)
-                if builder.full:
-                    break  # the rest of a long file is not needed
-        except Exception:
-            if decoded == 0:
-                raise
-            # Truncated or corrupt part-way: keep what was decoded.
-        finally:
-            blocks.close()
-        if decoded == 0 and start_s > 0:
-            continue  # the file is shorter than it says: read it from the start
-        bands = builder.finish()
-        if decoded == 0:
-            raise AudioFileError("no audio in the file")
-        read_to = start_s * source_sr + decoded
-        frames = max(read_to, declared_frames) if builder.full else read_to
-        return Envelope(
-            bands=bands,
-            frame_rate_hz=ANALYSIS_SR / ANALYSIS_HOP,
-            duration_s=frames / source_sr,
-            analysed_s=builder.samples_in / ANALYSIS_SR,
+        env = _read_window(
+            path,
+            decoder,
+            decoder_name,
+            start_s=start_s,
+            max_analysis_s=max_analysis_s,
             source_sr=source_sr,
-            decoder=decoder_name,
+            declared_frames=declared_frames,
         )
-    raise AudioFileError("no audio in the file")
+        if env is None:
+            continue  # the file is shorter than it says: read it from the start
+        if best is None or env.sounding_s > best.sounding_s:
+            best = env
+        if best.sounding_s >= MIN_SOUNDING_SHARE * best.analysed_s:
+            break
+    if best is None:
+        raise AudioFileError("no audio in the file")
+    return best
+
+
+def _read_window(
+    path: str,
+    decoder,
+    decoder_name: str,
+    *,
+    start_s: float,
+    max_analysis_s: float,
+    source_sr: int,
+    declared_frames: int,
+) -> Envelope | None:
+    """Envelope of up to `max_analysis_s` from `start_s`; None if nothing decodes after a seek."""
+    builder = _EnvelopeBuilder(source_sr, max_samples=int(max_analysis_s * ANALYSIS_SR))
+    blocks = decoder(path, 65536, start_s)
+    next(blocks), next(blocks)
+    decoded = 0
+    try:
+        for mono in blocks:
+            decoded += len(mono)
+            builder.add(mono)
+            if builder.full:
+                break  # the rest of a long file is not needed
+    except Exception:
+        if decoded == 0:
+            raise
+        # Truncated or corrupt part-way: keep what was decoded.
+    finally:
+        blocks.close()
+    if decoded == 0:
+        if start_s > 0:
+            return None
+        raise AudioFileError("no audio in the file")
+    bands = builder.finish()
+    read_to = start_s * source_sr + decoded
+    frames = max(read_to, declared_frames) if builder.full else read_to
+    frame_rate_hz = ANALYSIS_SR / ANALYSIS_HOP
+    return Envelope(
+        bands=bands,
+        frame_rate_hz=frame_rate_hz,
+        duration_s=frames / source_sr,
+        analysed_s=builder.samples_in / ANALYSIS_SR,
+        sounding_s=min(builder.sounding_s, builder.samples_in / ANALYSIS_SR),
+        source_sr=source_sr,
+        decoder=decoder_name,
+    )
 
 
 def _reason(exc: BaseException) -> str:

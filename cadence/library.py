@@ -25,7 +25,7 @@ from cadence.errors import AudioFileError, CadenceError
 from cadence.files import atomic_path
 
 #: Bump when the analysis changes: cached results of other versions are redone.
-ANALYZER_VERSION = "tempo-5"
+ANALYZER_VERSION = "tempo-6"
 
 Problem = Callable[[str, str], None]
 

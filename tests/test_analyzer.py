@@ -137,6 +137,31 @@ def test_truncated_file_uses_what_was_read(tmp_path):
     assert result["duration_s"] == pytest.approx(15, abs=2)
 
 
+@pytest.mark.parametrize("ext", [".flac", ".mp3"])
+def test_music_followed_by_long_silence_is_read_where_it_sounds(tmp_path, ext):
+    # 90 s of music, then 4 minutes of digital silence (as a render with a
+    # long tail, or a hidden track, has): the middle two minutes are silent.
+    sr = 22050
+    audio = np.concatenate([groove(132, 90, seed=5), np.zeros(240 * sr, dtype=np.float32)])
+    path = write(tmp_path / f"tail{ext}", audio, sr=sr)
+    result = analyze_file(str(path))
+    assert result["error"] is None
+    assert result["bpm"] == pytest.approx(132, abs=0.5)
+    assert result["duration_s"] == pytest.approx(330, abs=1)
+    env = onset_envelope(path)
+    assert env.sounding_s == pytest.approx(90, abs=2)
+
+
+def test_quiet_middle_of_a_long_track_is_still_the_window_read(tmp_path):
+    # Soft but not silent (about -30 dBFS) all through: the middle is read, not the start.
+    sr = 22050
+    loud, soft = groove(100, 60, seed=6), 0.03 * groove(140, 240, seed=7)  # middle: 90-210 s
+    path = write(tmp_path / "soft middle.flac", np.concatenate([loud, soft]), sr=sr)
+    env = onset_envelope(path)
+    assert env.sounding_s == pytest.approx(120, abs=1)
+    assert analyze_file(str(path))["bpm"] == pytest.approx(140, abs=0.5)
+
+
 def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
     """A 2-hour file: decoding streams, and only its middle two minutes are analysed,
     so it needs no more memory than a 2-minute file of the same music."""

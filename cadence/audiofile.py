@@ -325,34 +325,37 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
             container.seek(int(start_s * av.time_base), any_frame=False)
         # Frames are small (about 1000 samples): gather them into blocks, so
         # the per-block work (downmix, resample, spectrogram) runs on big arrays.
+        # Planar samples of a known type are gathered as bytes per channel (one
+        # copy a frame, no numpy call a frame); other layouts as arrays.
+        gathered: list[list[bytes]] | None = None
         pieces: list[np.ndarray] = []
         have = 0
-        planar = None
         for frame in container.decode(stream):
-            if planar is None:
-                planar = frame.format.is_planar
+            if gathered is None:
                 channels = len(frame.layout.channels)
-                dtype = _PLANAR_DTYPES.get(frame.format.name)
-            if planar and dtype is not None:
-                # Straight from the planes: to_ndarray would stack them (a copy).
-                n = frame.samples
-                data = np.stack(
-                    [
-                        np.frombuffer(plane, dtype=dtype, count=n)
-                        for plane in frame.planes[:channels]
-                    ]
-                )
+                planar = frame.format.is_planar
+                dtype = _PLANAR_DTYPES.get(frame.format.name) if planar else None
+                gathered = [[] for _ in range(channels)]
+            if dtype is not None:
+                n_bytes = frame.samples * dtype.itemsize  # planes may be padded
+                for chan, plane in zip(gathered, frame.planes):
+                    chan.append(bytes(plane)[:n_bytes])
             else:
                 data = frame.to_ndarray()
-                if not planar:
-                    data = data.reshape(-1, channels).T
-            pieces.append(data)
-            have += data.shape[1]
+                pieces.append(data if planar else data.reshape(-1, channels).T)
+            have += frame.samples
             if have >= blocksize:
-                yield _downmix(np.concatenate(pieces, axis=1))
-                pieces, have = [], 0
-        if pieces:
-            yield _downmix(np.concatenate(pieces, axis=1))
+                yield _downmix(_join(gathered, pieces, dtype))
+                gathered, pieces, have = [[] for _ in range(channels)], [], 0
+        if have:
+            yield _downmix(_join(gathered, pieces, dtype))
+
+
+def _join(gathered: list[list[bytes]], pieces: list[np.ndarray], dtype) -> np.ndarray:
+    """One (channels, samples) block from gathered plane bytes or array pieces."""
+    if dtype is None:
+        return np.concatenate(pieces, axis=1)
+    return np.stack([np.frombuffer(b"".join(chan), dtype=dtype) for chan in gathered])
 
 
 _PLANAR_DTYPES = {

@@ -162,6 +162,30 @@ def test_quiet_middle_of_a_long_track_is_still_the_window_read(tmp_path):
     assert analyze_file(str(path))["bpm"] == pytest.approx(140, abs=0.5)
 
 
+@pytest.mark.parametrize(
+    ("ext", "subtype"), [(".wav", "PCM_16"), (".flac", "PCM_24"), (".ogg", "VORBIS")]
+)
+def test_pyav_reader_downmixes_stereo_like_libsndfile(tmp_path, ext, subtype):
+    # Left and right differ, and the file spans several blocks and a short last one.
+    # PyAV gives WAV and FLAC interleaved (s16, s32), Vorbis planar (fltp).
+    from cadence.audiofile import _blocks_pyav, _blocks_soundfile
+
+    sr = 22050
+    t = np.arange(int(7.3 * sr)) / sr
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 220 * t), 0.3 * np.sin(2 * np.pi * 331 * t)], 1)
+    path = tmp_path / f"stereo{ext}"
+    sf.write(path, stereo, sr, subtype=subtype)
+    mono = {}
+    for name, reader in (("pyav", _blocks_pyav), ("soundfile", _blocks_soundfile)):
+        blocks = reader(str(path), 65536)
+        assert next(blocks) == sr
+        next(blocks)
+        mono[name] = np.concatenate(list(blocks))
+    assert len(mono["pyav"]) == len(stereo)
+    np.testing.assert_allclose(mono["pyav"], stereo.mean(axis=1), atol=0.02)  # Vorbis is lossy
+    np.testing.assert_allclose(mono["pyav"], mono["soundfile"], atol=2e-4)
+
+
 def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
     """A 2-hour file: decoding streams, and only its middle two minutes are analysed,
     so it needs no more memory than a 2-minute file of the same music."""

@@ -32,6 +32,7 @@ from cadence.files import atomic_path
 ANALYSIS_SR = 11025
 ANALYSIS_N_FFT = 1024
 ANALYSIS_HOP = 128
+FRAME_RATE_HZ = ANALYSIS_SR / ANALYSIS_HOP
 ANALYSIS_N_MELS = 40
 ANALYSIS_FMAX_HZ = 5000.0
 #: Mel power floor (-40 dB; full scale is about +40 dB): flux below it is noise.
@@ -272,18 +273,16 @@ class _EnvelopeBuilder:
 
     @property
     def sounding_s(self) -> float:
-        """Seconds (whole, from the window's start) that hold a frame above -60 dBFS.
+        """Seconds of the window that hold a frame above -60 dBFS.
 
         Counted by the second, so the quiet between two drum hits is not silence.
         """
         if not self._loud:
             return 0.0
         loud = np.concatenate(self._loud)
-        per_s = round(ANALYSIS_SR / ANALYSIS_HOP)
-        seconds = -(-len(loud) // per_s)
-        padded = np.zeros(seconds * per_s, dtype=bool)
-        padded[: len(loud)] = loud
-        return float(np.count_nonzero(padded.reshape(seconds, per_s).any(axis=1)))
+        per_second = np.logical_or.reduceat(loud, np.arange(0, len(loud), round(FRAME_RATE_HZ)))
+        # A last, partial second counts only for what it holds.
+        return min(float(np.count_nonzero(per_second)), self.samples_in / ANALYSIS_SR)
 
     def finish(self) -> np.ndarray:
         if self._resampler is not None and not self.full:
@@ -491,13 +490,12 @@ def _read_window(
     bands = builder.finish()
     read_to = start_s * source_sr + decoded
     frames = max(read_to, declared_frames) if builder.full else read_to
-    frame_rate_hz = ANALYSIS_SR / ANALYSIS_HOP
     return Envelope(
         bands=bands,
-        frame_rate_hz=frame_rate_hz,
+        frame_rate_hz=FRAME_RATE_HZ,
         duration_s=frames / source_sr,
         analysed_s=builder.samples_in / ANALYSIS_SR,
-        sounding_s=min(builder.sounding_s, builder.samples_in / ANALYSIS_SR),
+        sounding_s=builder.sounding_s,
         source_sr=source_sr,
         decoder=decoder_name,
     )

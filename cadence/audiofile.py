@@ -198,6 +198,9 @@ class Envelope:
         The file's sample rate.
     decoder : str
         "soundfile" or "pyav".
+    warning : str or None
+        What went wrong while decoding, if the file broke off early
+        (truncated or corrupt part-way); the envelope holds what decoded.
     """
 
     bands: np.ndarray
@@ -207,6 +210,7 @@ class Envelope:
     sounding_s: float
     source_sr: int
     decoder: str
+    warning: str | None = None
 
 
 class _EnvelopeBuilder:
@@ -471,16 +475,17 @@ def _read_window(
     blocks = decoder(path, 65536, start_s)
     next(blocks), next(blocks)
     decoded = 0
+    broke_off = None
     try:
         for mono in blocks:
             decoded += len(mono)
             builder.add(mono)
             if builder.full:
                 break  # the rest of a long file is not needed
-    except Exception:
+    except Exception as exc:
         if decoded == 0:
             raise
-        # Truncated or corrupt part-way: keep what was decoded.
+        broke_off = _reason(exc)  # truncated or corrupt part-way: keep what decoded
     finally:
         blocks.close()
     if decoded == 0:
@@ -490,6 +495,15 @@ def _read_window(
     bands = builder.finish()
     read_to = start_s * source_sr + decoded
     frames = max(read_to, declared_frames) if builder.full else read_to
+    warning = None
+    if broke_off is not None:
+        stopped_s = read_to / source_sr
+        warning = f"decoding stopped at {stopped_s:.1f} s ({broke_off}): used what decoded"
+    elif not builder.full and _short(read_to, declared_frames, source_sr, decoder_name):
+        warning = (
+            f"file ends early: {read_to / source_sr:.1f} s of the "
+            f"{declared_frames / source_sr:.1f} s it declares (truncated?)"
+        )
     return Envelope(
         bands=bands,
         frame_rate_hz=FRAME_RATE_HZ,
@@ -498,7 +512,15 @@ def _read_window(
         sounding_s=builder.sounding_s,
         source_sr=source_sr,
         decoder=decoder_name,
+        warning=warning,
     )
+
+
+def _short(read_to: float, declared_frames: int, source_sr: int, decoder_name: str) -> bool:
+    """Whether decoding ended well before the length the file declares."""
+    if decoder_name != "soundfile" or declared_frames <= 0:
+        return False  # FFmpeg's length of an MP3 without a header is an estimate
+    return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)
 
 
 def _reason(exc: BaseException) -> str:

@@ -787,11 +787,13 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
       cadence bpm song.mp3
       cadence bpm *.flac --json
     """
-    from cadence.library import analyze_file, display_path
+    from rich.markup import escape
+
+    from cadence.library import analyze_file, display_path, one_line
 
     results = [analyze_file(f) for f in files]
     if as_json:
-        _print_json(results)
+        _print_json([{**r, "path": display_path(r["path"])} for r in results])
     else:
         from rich.table import Table
 
@@ -808,11 +810,11 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
             table.add_column(name, justify=justify)
         for r in results:
             alt = r.get("alternatives") or {}
-            name = display_path(r["path"])
+            name = escape(one_line(r["path"]))
             if r["error"]:
-                name += f"  [red]error: {r['error']}[/]"
+                name += f"  [red]error: {escape(one_line(r['error']))}[/]"
             elif r.get("note"):
-                name += f"  [yellow]{r['note']}[/]"
+                name += f"  [yellow]{escape(one_line(r['note']))}[/]"
             table.add_row(
                 _fmt(r["bpm"], ".1f"),
                 _fmt(r["confidence"], ".2f"),
@@ -828,7 +830,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder")
 @click.option("--target", type=float, required=True, help="Target cadence, steps/min.")
 @click.option(
     "--tolerance", type=float, default=3.0, show_default=True, help="Fit within ± this many spm."
@@ -864,7 +866,9 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--write-tags", is_flag=True, help="Write the measured BPM into each file's tags (atomic)."
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar, no summary (problems are still listed)."
+)
 def scan(
     folder: str,
     target: float,
@@ -900,13 +904,22 @@ def scan(
     check_tolerance_spm(tolerance)
     if no_cache and cache_path:
         raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
+    for option, path in (("playlist", playlist), ("plot", plot)):
+        if path:
+            _check_output_path(option, path)
     if plot:
         from cadence.plots import check_matplotlib
 
         check_matplotlib()
 
     from cadence.cache import TrackCache, default_cache_path
-    from cadence.library import ANALYZER_VERSION, display_path, scan_library, with_match
+    from cadence.library import (
+        ANALYZER_VERSION,
+        display_path,
+        one_line,
+        scan_library,
+        with_match,
+    )
 
     jobs = jobs or os.cpu_count() or 1
     interactive = sys.stderr.isatty() and not quiet
@@ -914,8 +927,7 @@ def scan(
 
     def on_problem(path: str, reason: str) -> None:
         problems.append((path, reason))
-        if not quiet:
-            click.echo(f"warning: {display_path(path)}: {reason}", err=True)
+        click.echo(f"warning: {one_line(path)}: {one_line(reason)}", err=True)
 
     cache = (
         None
@@ -958,6 +970,13 @@ def scan(
                 )
         else:
             result = scan_library(folder, cache=cache, jobs=jobs, on_problem=on_problem)
+        if write_tags and not result.interrupted:
+            from cadence.library import write_tags as write_bpm_tags
+
+            written, already = write_bpm_tags(result, cache=cache, on_problem=on_problem)
+            if not quiet:
+                same = f" ({already} already had it)" if already else ""
+                click.echo(f"Wrote the BPM tag into {written} files{same}.", err=True)
     finally:
         if cache is not None:
             cache.close()
@@ -968,26 +987,10 @@ def scan(
         key=lambda t: (abs(t["off_spm"]), -(t["confidence"] or 0)),
     )
 
-    if write_tags:
-        from cadence.tags import write_bpm_tag
-
-        written = 0
-        for t in tracks:
-            if t["bpm"] is None or t["error"]:
-                continue
-            try:
-                write_bpm_tag(t["path"], t["bpm"])
-                written += 1
-            except CadenceError as exc:
-                on_problem(t["path"], str(exc).split(": ", 1)[-1])
-        if not quiet:
-            click.echo(f"Wrote the BPM tag into {written} files.", err=True)
-
     root = os.path.abspath(folder)
 
     def shown(path: str) -> str:
-        rel = os.path.relpath(os.path.abspath(path), root)
-        return display_path(rel)
+        return one_line(os.path.relpath(os.path.abspath(path), root))
 
     if fmt == "json":
         _print_json([_track_json(t) for t in tracks])
@@ -1006,6 +1009,7 @@ def scan(
             "tag_bpm",
             "duration_s",
             "error",
+            "note",
         ]
         out = sys.stdout
         writer = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
@@ -1026,7 +1030,9 @@ def scan(
         by_tempo = sorted(fitting, key=lambda t: (t["step_bpm"], t["bpm"]))
         left_out = write_playlist(by_tempo, playlist)
         if not quiet:
-            extra = f" ({left_out} left out: names not UTF-8)" if left_out else ""
+            extra = (
+                f" ({left_out} left out: names not UTF-8 or with line breaks)" if left_out else ""
+            )
             click.echo(
                 f"Playlist: {playlist} ({len(by_tempo) - left_out} tracks, by tempo){extra}",
                 err=True,
@@ -1068,6 +1074,7 @@ def _track_json(t: dict) -> dict:
         "artist",
         "duration_s",
         "error",
+        "note",
     ]
     out = {k: t.get(k) for k in keys}
     from cadence.library import display_path
@@ -1086,7 +1093,19 @@ def _all_sorted(tracks: list[dict]) -> list[dict]:
     )
 
 
+def _check_output_path(option: str, path: str) -> None:
+    """Refuse an output file whose folder is missing or not writable, before a long scan."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ParameterError(option, f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(option, f"{path}: folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise ParameterError(option, f"{path} is a folder; give a file name")
+
+
 def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance: float) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console = _console()
@@ -1129,7 +1148,7 @@ def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance:
             _fmt(t["stretch_pct"], "+.1f", "—") + ("%" if t["stretch_pct"] is not None else ""),
             _fmt(t["confidence"], ".2f"),
             _fmt(t.get("tag_bpm"), "g"),
-            shown(t["path"]),
+            escape(shown(t["path"])),
         )
     console.print(table)
 

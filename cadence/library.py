@@ -9,8 +9,8 @@ they are known; Ctrl-C stops cleanly and keeps what was analysed.
 from __future__ import annotations
 
 import os
+import re
 import signal
-import stat
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -31,8 +31,28 @@ Problem = Callable[[str, str], None]
 
 
 def display_path(path: str) -> str:
-    """A path as printable text (undecodable bytes become U+FFFD)."""
+    """A path as text for JSON and CSV (undecodable bytes become U+FFFD)."""
     return os.fsencode(path).decode("utf-8", errors="replace")
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """`text` safe to print on one terminal line: control characters (a newline
+    or an escape sequence in a file name or tag) are shown as escapes, and bytes
+    that are not UTF-8 as U+FFFD."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _reason_of(exc: CadenceError, path: str) -> str:
+    """The reason in an error about `path`, without the path in front."""
+    message = str(exc)
+    for prefix in (f"{path}: ", f"{display_path(path)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[str, Any]:
@@ -71,31 +91,42 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[s
         elif env.analysed_s < 10:
             result["note"] = f"only {env.analysed_s:.1f} s of audio: low confidence"
     except AudioFileError as exc:
-        result["error"] = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        result["error"] = _reason_of(exc, path)
     except MemoryError:
         result["error"] = "out of memory while decoding"
-    result.update(read_tags(path))
+    else:
+        if env.warning:
+            result["note"] = env.warning + (f"; {result['note']}" if "note" in result else "")
+    if os.path.isfile(path):  # never open a pipe or a device: reading would block
+        result.update(read_tags(path))
     return result
 
 
-def find_audio_files(root: str, *, on_problem: Problem) -> Iterator[str]:
-    """Audio files below `root`, recursively, in a stable order.
+def find_audio_files(root: str, *, on_problem: Problem) -> Iterator[tuple[str, str | None]]:
+    """Audio files below `root`, recursively.
 
-    Follows symlinks to folders once (a loop is reported, not followed), skips
-    hidden files and folders, and reports unreadable folders.
+    Yields ``(path, None)`` for each file to analyse and ``(path, reason)`` for
+    an audio-named entry that cannot be (a broken symlink, a pipe or device, an
+    unreadable entry). Hidden files and folders are skipped. Real folders are
+    walked before folders reached through symlinks, so a folder linked from
+    inside the library is listed once, under its own path; a symlink loop is
+    reported (through `on_problem`), not followed.
     """
     seen: set[tuple[int, int]] = set()
     stack = [root]
-    while stack:
-        folder = stack.pop()
+    linked: list[str] = []  # folders reached through a symlink: walked last
+    while stack or linked:
+        via_link = not stack
+        folder = stack.pop() if stack else linked.pop(0)
         try:
             st = os.stat(folder)
         except OSError as exc:
             on_problem(folder, f"cannot open folder ({exc.strerror})")
             continue
         if (st.st_dev, st.st_ino) in seen:
-            on_problem(folder, "symlink loop: folder already scanned, skipped")
-            continue
+            if via_link and _links_to_ancestor(folder):
+                on_problem(folder, "symlink loop: not followed")
+            continue  # otherwise a link to a folder that is scanned already
         seen.add((st.st_dev, st.st_ino))
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
@@ -106,29 +137,53 @@ def find_audio_files(root: str, *, on_problem: Problem) -> Iterator[str]:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
+            audio = Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    subfolders.append(entry.path)
-                elif Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS:
-                    if entry.is_file(follow_symlinks=True):
-                        yield entry.path
-                    elif entry.is_symlink():
-                        on_problem(entry.path, "broken symlink")
+                    (linked if entry.is_symlink() else subfolders).append(entry.path)
+                elif not audio:
+                    continue
+                elif entry.is_file(follow_symlinks=True):
+                    yield entry.path, None
+                elif entry.is_symlink() and not os.path.exists(entry.path):
+                    yield entry.path, "broken symlink"
+                else:
+                    yield entry.path, "not a regular file (a pipe, device or socket)"
             except OSError as exc:
-                on_problem(entry.path, f"cannot read ({exc.strerror})")
+                if audio:
+                    yield entry.path, f"cannot read ({exc.strerror})"
+                else:
+                    on_problem(entry.path, f"cannot read ({exc.strerror})")
         stack.extend(reversed(subfolders))
+
+
+def _links_to_ancestor(folder: str) -> bool:
+    """Whether the symlinked `folder` points at a folder that contains it."""
+    target = os.path.realpath(folder)
+    parent = os.path.realpath(os.path.dirname(folder))
+    return parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
 
 
 @dataclass
 class ScanResult:
     """What a scan found."""
 
+    root: str = "."
     tracks: list[dict[str, Any]] = field(default_factory=list)
     analysed: int = 0
     cached: int = 0
     problems: int = 0
     interrupted: bool = False
     elapsed_s: float = 0.0
+
+    def cache_key(self, path: str) -> str:
+        """The cache's name for `path`: below the real path of the scanned folder,
+        so ``scan music``, ``scan ./music`` and ``scan /home/me/music`` share entries."""
+        if self._real_root is None:
+            self._real_root = os.path.realpath(self.root)
+        return os.path.join(self._real_root, os.path.relpath(path, self.root))
+
+    _real_root: str | None = field(default=None, repr=False)
 
 
 def _ignore_sigint() -> None:
@@ -165,28 +220,38 @@ def scan_library(
     CadenceError
         If `root` is missing or not a readable folder (exit code 1).
     """
-    if not os.path.isdir(root):
+    if not os.path.exists(root):
         raise CadenceError(f"{display_path(root)}: no such folder")
+    if not os.path.isdir(root):
+        raise CadenceError(f"{display_path(root)}: not a folder")
     if not os.access(root, os.R_OK | os.X_OK):
         raise CadenceError(f"{display_path(root)}: folder not readable")
     started = time.perf_counter()
-    out = ScanResult()
-    files = list(find_audio_files(root, on_problem=on_problem))
+    out = ScanResult(root=root)
     known = cache.load() if cache is not None else {}
     todo: list[tuple[str, int, int]] = []
-    for path in files:
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            on_problem(path, f"cannot read ({exc.strerror})")
+
+    def finish(result: dict[str, Any]) -> None:
+        out.tracks.append(result)
+        if result["error"]:
+            out.problems += 1
+            on_problem(result["path"], result["error"])
+        elif result.get("note"):
+            on_problem(result["path"], result["note"])
+
+    for path, reason in find_audio_files(root, on_problem=on_problem):
+        if reason is None:
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                reason = f"cannot read ({exc.strerror})"
+        if reason is not None:
+            finish(failed_result(path, reason))
             continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        hit = known.get(os.fsencode(path))
+        hit = known.get(os.fsencode(out.cache_key(path)))
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            result = dict(hit[2], path=path)
-            out.tracks.append(result)
             out.cached += 1
+            finish(dict(hit[2], path=path))
         else:
             todo.append((path, st.st_size, st.st_mtime_ns))
     total = len(out.tracks) + len(todo)
@@ -194,14 +259,11 @@ def scan_library(
         on_progress(len(out.tracks), total)
 
     def record(path: str, size: int, mtime_ns: int, result: dict[str, Any]) -> None:
-        out.tracks.append(result)
         out.analysed += 1
-        if result["error"]:
-            out.problems += 1
-            on_problem(path, result["error"])
-        elif cache is not None:
+        finish(result)
+        if cache is not None and not result["error"]:
             # Failures are not cached: a file being copied in is retried next time.
-            cache.put(path, size=size, mtime_ns=mtime_ns, result=result)
+            cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=result)
         if on_progress:
             on_progress(len(out.tracks), total)
 
@@ -216,6 +278,20 @@ def scan_library(
     out.tracks.sort(key=lambda r: os.fsencode(r["path"]))
     out.elapsed_s = time.perf_counter() - started
     return out
+
+
+def failed_result(path: str, reason: str) -> dict[str, Any]:
+    """The result of a file that could not be analysed."""
+    return {
+        "path": path,
+        "bpm": None,
+        "confidence": 0.0,
+        "stability": None,
+        "alternatives": None,
+        "duration_s": None,
+        "analysed_s": None,
+        "error": reason,
+    }
 
 
 def _scan_parallel(
@@ -250,12 +326,7 @@ def _scan_parallel(
                 try:
                     result = fut.result()
                 except Exception as exc:  # a worker died (e.g. killed): report, go on
-                    result = {
-                        "path": path,
-                        "bpm": None,
-                        "confidence": 0.0,
-                        "error": f"analysis failed ({exc})",
-                    }
+                    result = failed_result(path, f"analysis failed ({exc})")
                 record(path, size, mtime_ns, result)
                 nxt = next(queue, None)
                 if nxt is not None:
@@ -280,7 +351,9 @@ def write_playlist(tracks: list[dict[str, Any]], path: str) -> int:
     """Write an M3U8 playlist (UTF-8), ordered as given, atomically.
 
     Paths are written relative to the playlist's folder where possible.
-    Tracks whose path cannot be written as UTF-8 are left out and counted.
+    Tracks whose path cannot be written as one line of UTF-8 (names that are
+    not UTF-8, or hold a line break) are left out and counted; control
+    characters in titles become spaces.
 
     Returns
     -------
@@ -301,7 +374,11 @@ def write_playlist(tracks: list[dict[str, Any]], path: str) -> int:
         except UnicodeEncodeError:
             left_out += 1
             continue
+        if "\n" in rel or "\r" in rel:  # one entry a line
+            left_out += 1
+            continue
         title = " - ".join(x for x in (t.get("artist"), t.get("title")) if x) or p.stem
+        title = " ".join(_CONTROL.sub(" ", title).split())
         seconds = round(t["duration_s"]) if t.get("duration_s") else -1
         lines.append(f"#EXTINF:{seconds},{title} [{t['bpm']:g} BPM]")
         lines.append(rel)
@@ -311,3 +388,42 @@ def write_playlist(tracks: list[dict[str, Any]], path: str) -> int:
     except OSError as exc:
         raise CadenceError(f"playlist {path}: cannot write ({exc.strerror})") from exc
     return left_out
+
+
+def write_tags(
+    result: ScanResult, *, cache: TrackCache | None, on_problem: Problem
+) -> tuple[int, int]:
+    """Write each analysed track's BPM into its tags, where it is not there already.
+
+    Each file is replaced atomically by a tagged copy (see
+    :func:`cadence.tags.write_bpm_tag`); its ``tag_bpm`` and its cache entry
+    are updated, so the next scan finds it unchanged.
+
+    Returns
+    -------
+    (int, int)
+        Files written, and files whose tag already held the measured tempo.
+    """
+    from cadence.tags import write_bpm_tag
+
+    written = already = 0
+    for track in result.tracks:
+        if track["bpm"] is None or track["error"]:
+            continue
+        path = track["path"]
+        try:
+            changed = write_bpm_tag(path, track["bpm"])
+        except CadenceError as exc:
+            on_problem(path, _reason_of(exc, path))
+            continue
+        track["tag_bpm"] = float(round(track["bpm"]))
+        if not changed:
+            already += 1
+            continue
+        written += 1
+        if cache is not None:
+            st = os.stat(path)
+            entry = {k: v for k, v in track.items() if k != "path"}
+            key = result.cache_key(path)
+            cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=entry)
+    return written, already

@@ -2,7 +2,10 @@
 
 Reading opens the file read-only. Writing never touches the original until
 the new version is complete: the file is copied beside itself, the copy is
-tagged and flushed, and the copy replaces the original in one rename.
+tagged and flushed, and the copy replaces the original in one rename. The
+copy keeps the original's owner and mode; a symlink keeps pointing at the
+tagged file; a file with other hard links is left alone (a rename would
+split it from them).
 """
 
 from __future__ import annotations
@@ -11,88 +14,158 @@ import contextlib
 import os
 import shutil
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from cadence.errors import AudioFileError
 
+#: ID3 frames (MP3 without easy keys, WAV, AIFF) for the keys read and written.
+_ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "bpm": "TBPM"}
+
+
+def _open(path: str) -> Any:
+    import mutagen
+
+    return mutagen.File(path, easy=True)
+
+
+def _is_id3(tags: Any) -> bool:
+    from mutagen.id3 import ID3
+
+    # WAV and AIFF carry plain ID3 even when opened "easy".
+    return isinstance(tags, ID3)
+
+
+def _first(tags: Any, key: str) -> str | None:
+    try:
+        if _is_id3(tags):
+            frame = tags.get(_ID3_FRAMES[key])
+            values = frame.text if frame is not None else None
+        else:
+            values = tags.get(key)
+    except Exception:  # odd tag contents; tags are optional
+        return None
+    if not values:
+        return None
+    value = values[0] if isinstance(values, list) else values
+    return str(value).strip() or None
+
+
+def _bpm_value(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        return None
+    return value if 0 < value < 1000 else None
+
 
 def read_tags(path: str) -> dict[str, Any]:
-    """Title, artist and BPM tag of a file ({} if it has none or cannot be read).
+    """Title, artist and BPM tag of a file (None for each it does not have).
 
     Returns
     -------
     dict
         Keys ``title``, ``artist`` (str or None) and ``tag_bpm`` (float or None).
     """
-    import mutagen
-
     out: dict[str, Any] = {"title": None, "artist": None, "tag_bpm": None}
     try:
-        f = mutagen.File(path, easy=True)
+        f = _open(path)
     except Exception:  # mutagen raises many types for odd files; tags are optional
         return out
     if f is None or f.tags is None:
         return out
-    tags = f.tags
-
-    def first(key: str) -> str | None:
-        try:
-            values = tags.get(key)
-        except Exception:
-            return None
-        if not values:
-            return None
-        value = values[0] if isinstance(values, list) else values
-        return str(value).strip() or None
-
-    out["title"] = first("title")
-    out["artist"] = first("artist")
-    bpm = first("bpm")
-    if bpm is not None:
-        try:
-            value = float(bpm.replace(",", "."))
-            out["tag_bpm"] = value if 0 < value < 1000 else None
-        except ValueError:
-            pass
+    out["title"] = _first(f.tags, "title")
+    out["artist"] = _first(f.tags, "artist")
+    out["tag_bpm"] = _bpm_value(_first(f.tags, "bpm"))
     return out
 
 
-def write_bpm_tag(path: str, bpm: float) -> None:
+def write_bpm_tag(path: str, bpm: float) -> bool:
     """Write `bpm` (rounded to a whole number, as most players expect) into the file's tags.
 
-    Atomic: the original is replaced only by a fully written, tagged copy.
+    Atomic: the original is replaced only by a fully written, tagged copy
+    with the same owner and mode. A symlink is followed (the link stays). A
+    file whose tag already holds that number is not rewritten.
+
+    Returns
+    -------
+    bool
+        True if the file was rewritten, False if its tag already held `bpm`.
 
     Raises
     ------
     AudioFileError
-        If the format has no BPM tag mutagen can write, or the file cannot be
-        written; the original is left as it was.
+        If the format has no BPM tag mutagen can write, the file has other
+        hard links, or it cannot be written; the original is left as it was.
     """
-    import mutagen
-
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tagging", dir=target.parent)
-    os.close(fd)
+    value = str(round(bpm))
+    target = os.path.realpath(path)
+    if _bpm_value(_first_tag_of(target)) == float(value):
+        return False
+    tmp = None
     try:
+        st = os.stat(target)
+        if st.st_nlink > 1:
+            raise AudioFileError(
+                f"{path}: has {st.st_nlink - 1} other hard link(s); tagging would split them, "
+                "left as it was"
+            )
+        if not os.access(target, os.W_OK):
+            raise AudioFileError(f"{path}: file is read-only, left as it was")
+        folder, name = os.path.split(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tagging", dir=folder)
+        os.close(fd)
         shutil.copy2(target, tmp)
-        f = mutagen.File(tmp, easy=True)
-        if f is None:
-            raise AudioFileError(f"{path}: no tag format known for this file")
-        if f.tags is None:
-            f.add_tags()
-        try:
-            f.tags["bpm"] = [str(round(bpm))]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise AudioFileError(f"{path}: this format has no BPM tag ({exc})") from exc
-        f.save()
+        if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except PermissionError:
+                raise AudioFileError(
+                    f"{path}: cannot keep the file's owner, left as it was"
+                ) from None
+        _set_bpm(tmp, value, shown=path)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+        tmp = None
     except AudioFileError:
         raise
-    except Exception as exc:
-        raise AudioFileError(f"{path}: cannot write the BPM tag ({exc})") from exc
+    except OSError as exc:
+        raise AudioFileError(
+            f"{path}: cannot write the BPM tag ({exc.strerror or exc}), left as it was"
+        ) from exc
+    except Exception as exc:  # mutagen's own errors
+        raise AudioFileError(f"{path}: cannot write the BPM tag ({exc}), left as it was") from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    return True
+
+
+def _first_tag_of(path: str) -> str | None:
+    try:
+        f = _open(path)
+    except Exception:
+        return None
+    return _first(f.tags, "bpm") if f is not None and f.tags is not None else None
+
+
+def _set_bpm(path: str, value: str, *, shown: str) -> None:
+    """Set the BPM tag of `path`; messages name the user's file, `shown`."""
+    f = _open(path)
+    if f is None:
+        raise AudioFileError(f"{shown}: no tag format known for this file")
+    if f.tags is None:
+        f.add_tags()
+    try:
+        if _is_id3(f.tags):
+            from mutagen.id3 import TBPM
+
+            f.tags.add(TBPM(encoding=3, text=[value]))
+        else:
+            f.tags["bpm"] = [value]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise AudioFileError(f"{shown}: this format has no BPM tag ({exc})") from exc
+    f.save()

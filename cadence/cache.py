@@ -67,13 +67,22 @@ class TrackCache:
         except (sqlite3.Error, OSError) as exc:
             raise CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache") from exc
 
+    def _damaged(self, exc: Exception) -> CadenceError:
+        return CadenceError(
+            f"cache {self.path}: damaged or not a cadence cache ({exc}); "
+            "delete it (it is rebuilt) or use --no-cache"
+        )
+
     def load(self) -> dict[bytes, tuple[int, int, dict[str, Any]]]:
         """Every valid entry: {path bytes: (size, mtime_ns, result)}, in one query."""
-        rows = self._db.execute(
-            "SELECT path, size, mtime_ns, result FROM tracks WHERE version = ?",
-            (self.analyzer_version,),
-        )
-        return {bytes(p): (s, m, json.loads(r)) for p, s, m, r in rows}
+        try:
+            rows = self._db.execute(
+                "SELECT path, size, mtime_ns, result FROM tracks WHERE version = ?",
+                (self.analyzer_version,),
+            ).fetchall()
+            return {bytes(p): (s, m, json.loads(r)) for p, s, m, r in rows}
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise self._damaged(exc) from exc
 
     def get(self, path: str, *, size: int, mtime_ns: int) -> dict[str, Any] | None:
         """The cached result for an unchanged file, else None."""
@@ -86,12 +95,15 @@ class TrackCache:
 
     def put(self, path: str, *, size: int, mtime_ns: int, result: dict[str, Any]) -> None:
         """Store a result and commit it at once."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO tracks (path, size, mtime_ns, version, result)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (_key(path), size, mtime_ns, self.analyzer_version, json.dumps(result)),
-        )
-        self._db.commit()
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tracks (path, size, mtime_ns, version, result)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_key(path), size, mtime_ns, self.analyzer_version, json.dumps(result)),
+            )
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]

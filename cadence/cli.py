@@ -954,7 +954,10 @@ def scan(
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
             ]
-            with Progress(*columns, transient=True) as bar:
+            from rich.console import Console
+
+            # On stderr: stdout may be a file (--format json > tracks.json).
+            with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
                 task = bar.add_task("scan", total=None, rate="")
                 import time as _time
 
@@ -1024,6 +1027,9 @@ def scan(
             tolerance=tolerance,
         )
 
+    if result.interrupted and (playlist or plot):
+        playlist = plot = None  # a partial list must not replace a complete one
+        click.echo("Playlist and plot not written: the scan was interrupted.", err=True)
     if playlist:
         from cadence.library import write_playlist
 

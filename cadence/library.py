@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -186,9 +187,18 @@ class ScanResult:
     _real_root: str | None = field(default=None, repr=False)
 
 
-def _ignore_sigint() -> None:
+def _worker_init(parent_pid: int) -> None:
     # Workers leave Ctrl-C to the parent, which stops the scan cleanly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # And they end with it, even when it is killed with kill -9 (Linux).
+    if sys.platform.startswith("linux"):
+        import contextlib
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def scan_library(
@@ -302,37 +312,79 @@ def _scan_parallel(
     max_analysis_s: float,
 ) -> None:
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     from cadence.audiofile import warm_up
 
     pending: dict[Future, tuple[str, int, int]] = {}
+    retried: set[str] = set()
     queue = iter(todo)
     # Import the decoders and librosa once, here: forked workers inherit them
     # instead of each paying about a second of imports.
     warm_up()
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint, mp_context=context)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(),), mp_context=context
+        )
+
+    pool = new_pool()
+
+    def submit(item: tuple[str, int, int]) -> None:
+        nonlocal pool
+        try:
+            fut = pool.submit(analyze_file, item[0], max_analysis_s=max_analysis_s)
+        except BrokenProcessPool:  # a worker was killed (e.g. out of memory): start afresh
+            pool.shutdown(wait=False)
+            pool = new_pool()
+            fut = pool.submit(analyze_file, item[0], max_analysis_s=max_analysis_s)
+        pending[fut] = item
+
     try:
         # Keep only a few tasks in flight, so Ctrl-C has little to cancel.
         for item in queue:
-            pending[pool.submit(analyze_file, item[0], max_analysis_s=max_analysis_s)] = item
+            submit(item)
             if len(pending) >= 2 * jobs:
                 break
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                path, size, mtime_ns = pending.pop(fut)
+                item = pending.pop(fut)
+                path, size, mtime_ns = item
                 try:
                     result = fut.result()
-                except Exception as exc:  # a worker died (e.g. killed): report, go on
+                except BrokenProcessPool:
+                    # Every file in flight fails with the pool; each is tried once
+                    # more, so only the one that kills its worker is reported.
+                    if path not in retried:
+                        retried.add(path)
+                        submit(item)
+                        continue
+                    result = failed_result(path, "analysis failed (the worker process died)")
+                except Exception as exc:
                     result = failed_result(path, f"analysis failed ({exc})")
                 record(path, size, mtime_ns, result)
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending[pool.submit(analyze_file, nxt[0], max_analysis_s=max_analysis_s)] = nxt
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+                    submit(nxt)
+    except BaseException:
+        # Ctrl-C: stop the workers now (what they finished is recorded already),
+        # and let no second Ctrl-C interrupt the clean-up.
+        try:
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            previous = None
+        try:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        raise
+    pool.shutdown(wait=True)
 
 
 def with_match(track: dict[str, Any], *, target_spm: float, tolerance_spm: float) -> dict[str, Any]:

@@ -516,3 +516,121 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subproces
     with sqlite3.connect(cache) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 2
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is `pid` (from /proc)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _scan_cmd(cadence_cmd, root, cache, *extra):
+    return [*cadence_cmd, "scan", str(root), "--target", "172", "--cache", str(cache), *extra]
+
+
+def test_ctrl_c_twice_stops_at_once_and_leaves_no_workers(tmp_path, cadence_cmd, subprocess_env):
+    root = _slow_library(tmp_path)
+    cache = tmp_path / "cache.sqlite3"
+    playlist = tmp_path / "run.m3u8"
+    playlist.write_text("#EXTM3U\nkept.mp3\n")
+    proc = subprocess.Popen(
+        _scan_cmd(cadence_cmd, root, cache, "-j", "2", "--playlist", str(playlist)),
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_until_cached(cache, 2)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)  # it used to hang here
+    # 130 from the scan; 1 ("Aborted!") or death by SIGINT when the second
+    # Ctrl-C arrives while the results print or the interpreter exits.
+    assert proc.returncode in (130, 1, -signal.SIGINT), err
+    assert "Traceback" not in err
+    time.sleep(1)
+    assert workers and not any(_alive(w) for w in workers)
+    assert playlist.read_text() == "#EXTM3U\nkept.mp3\n"  # a partial list replaces nothing
+
+
+def test_a_killed_worker_is_replaced_and_the_scan_finishes(tmp_path, cadence_cmd, subprocess_env):
+    root = _slow_library(tmp_path, n=12)
+    cache = tmp_path / "cache.sqlite3"
+    proc = subprocess.Popen(
+        _scan_cmd(cadence_cmd, root, cache, "-j", "2", "--format", "json"),
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_until_cached(cache, 2)
+    os.kill(_children(proc.pid)[0], signal.SIGKILL)  # as the out-of-memory killer would
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    rows = json.loads(out)
+    assert len(rows) == 12 and all(r["bpm"] == pytest.approx(128, abs=1) for r in rows)
+
+
+def test_workers_end_with_a_scan_killed_with_kill_9(tmp_path, cadence_cmd, subprocess_env):
+    root = _slow_library(tmp_path)
+    cache = tmp_path / "cache.sqlite3"
+    proc = subprocess.Popen(
+        _scan_cmd(cadence_cmd, root, cache, "-j", "2", "-q"),
+        env=subprocess_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_until_cached(cache, 2)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not any(_alive(w) for w in workers)
+
+
+def test_damaged_cache_is_an_error_not_a_traceback(library, runner, tmp_path):
+    root, _ = library
+    cache = tmp_path / "cache.sqlite3"
+    with sqlite3.connect(cache) as db:
+        db.execute("CREATE TABLE tracks (id INTEGER, name TEXT)")  # another program's file
+    result = runner.invoke(main, ["scan", str(root), "--target", "172", "--cache", str(cache)])
+    assert result.exit_code == 1
+    assert "damaged or not a cadence cache" in result.output and "--no-cache" in result.output
+
+
+def test_progress_bar_on_a_terminal_stays_out_of_redirected_output(library, tmp_path, cadence_cmd):
+    root, tempos = library
+    out = tmp_path / "tracks.csv"
+    command = " ".join([*cadence_cmd, "scan", f"'{root}'", "--target", "172", "--no-cache"])
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "100"}
+    subprocess.run(
+        ["script", "-qec", f"{command} --format csv > '{out}'", "/dev/null"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == len(tempos) and rows[0]["path"]

@@ -105,6 +105,22 @@ class TrackCache:
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from exc
 
+    def prune(self, folder: str, *, keep: set[str]) -> int:
+        """Forget the entries below `folder` whose path is not in `keep`
+        (files deleted or renamed since they were analysed); returns how many."""
+        prefix = _key(os.path.join(folder, ""))
+        try:
+            rows = self._db.execute(
+                "SELECT path FROM tracks WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+            kept = {_key(p) for p in keep}
+            gone = [(p,) for (p,) in rows if bytes(p) not in kept]
+            self._db.executemany("DELETE FROM tracks WHERE path = ?", gone)
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from exc
+        return len(gone)
+
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0]
 

@@ -35,6 +35,9 @@ class CadenceGroup(click.Group):
         except CadenceError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside a command's own handling
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
 
 
 def _console() -> Any:
@@ -807,7 +810,8 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
             ("Tag", "right"),
             ("File", "left"),
         ]:
-            table.add_column(name, justify=justify)
+            overflow = "fold" if name == "File" else "ellipsis"
+            table.add_column(name, justify=justify, overflow=overflow)
         for r in results:
             alt = r.get("alternatives") or {}
             name = escape(one_line(r["path"]))
@@ -963,9 +967,17 @@ def scan(
 
                 t0 = _time.perf_counter()
 
+                first_done: list[int] = []
+
                 def on_progress(done: int, total: int) -> None:
+                    # The rate and the time left count analysed files only:
+                    # cache hits all come at once, first.
+                    if not first_done:
+                        first_done.append(done)
+                        bar.reset(task, total=total, completed=done, rate="")
+                        return
                     elapsed = _time.perf_counter() - t0
-                    rate = f"{done / elapsed:.1f} files/s" if elapsed > 1 else ""
+                    rate = f"{(done - first_done[0]) / elapsed:.1f} files/s" if elapsed > 1 else ""
                     bar.update(task, completed=done, total=total, rate=rate)
 
                 result = scan_library(
@@ -1095,6 +1107,7 @@ def _all_sorted(tracks: list[dict]) -> list[dict]:
         key=lambda t: (
             t["match_factor"] is None,
             abs(t["off_spm"]) if t["off_spm"] is not None else 1e9,
+            -(t["confidence"] or 0),
         ),
     )
 
@@ -1134,7 +1147,8 @@ def _print_scan_table(rows: list[dict], *, shown: Any, target: float, tolerance:
         ("Tag", "right"),
         ("Track", "left"),
     ]:
-        table.add_column(name, justify=justify)
+        # A long path wraps rather than losing the part that tells files apart.
+        table.add_column(name, justify=justify, overflow="fold" if name == "Track" else "ellipsis")
     for t in rows:
         if t["error"]:
             fit = "[red]error[/]"

@@ -285,6 +285,10 @@ def scan_library(
             _scan_parallel(todo, jobs=jobs, record=record, max_analysis_s=max_analysis_s)
     except KeyboardInterrupt:
         out.interrupted = True
+    if cache is not None and not out.interrupted:
+        # Forget files deleted or renamed since: the cache does not grow forever.
+        keep = {out.cache_key(t["path"]) for t in out.tracks}
+        cache.prune(os.path.realpath(root), keep=keep)
     out.tracks.sort(key=lambda r: os.fsencode(r["path"]))
     out.elapsed_s = time.perf_counter() - started
     return out

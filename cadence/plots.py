@@ -62,10 +62,22 @@ def plot_tempo_histogram(
     from matplotlib.ticker import MaxNLocator
 
     steps = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None]
+    fitting = [t["step_bpm"] for t in tracks if t["match_factor"]]
+    others = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None and not t["match_factor"]]
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     if steps:
         lo, hi = int(min(min(steps), target - 20)), int(max(max(steps), target + 20)) + 2
-        ax.hist(steps, bins=range(lo, hi), color="#4878a8", edgecolor="white")
+        # One bar a whole step/min, centred on it; tracks that fit are drawn in
+        # their own colour, so a track at the band's edge reads as it counts.
+        bins = [b - 0.5 for b in range(lo, hi + 1)]
+        ax.hist(
+            [others, fitting],
+            bins=bins,
+            stacked=True,
+            color=["#4878a8", "#2e8b57"],
+            edgecolor="white",
+            label=["does not fit", "fits"],
+        )
     ax.axvspan(
         target - tolerance,
         target + tolerance,

@@ -634,3 +634,54 @@ def test_progress_bar_on_a_terminal_stays_out_of_redirected_output(library, tmp_
     )
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == len(tempos) and rows[0]["path"]
+
+
+def test_deleted_and_renamed_files_leave_the_cache(library, tmp_path):
+    root, tempos = library
+    music = tmp_path / "music"
+    for name in list(tempos)[:3]:
+        (music / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(root / name, music / name)
+    other = tmp_path / "other"
+    other.mkdir()
+    os.link(root / "steady.flac", other / "kept.flac")
+    with TrackCache(tmp_path / "c.sqlite3", analyzer_version="t") as cache:
+        scan_library(str(other), cache=cache, on_problem=lambda p, r: None)
+        scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
+        assert len(cache) == 4
+        first, second = (music / n for n in list(tempos)[:2])
+        first.unlink()
+        second.rename(second.with_name("renamed" + second.suffix))
+        again = scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
+        assert (again.analysed, again.cached) == (1, 1)
+        assert len(cache) == 3  # the renamed file's new entry; the other folder's is kept
+
+
+def test_ctrl_c_outside_the_scan_loop_exits_130_without_a_traceback(
+    library, runner, tmp_path, monkeypatch
+):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrackCache, "load", interrupted)
+    root, _ = library
+    result = runner.invoke(
+        main, ["scan", str(root), "--target", "172", "--cache", str(tmp_path / "c.sqlite3")]
+    )
+    assert result.exit_code == 130
+    assert result.output == "Interrupted.\n"
+
+
+def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):
+    from cadence.cli import _all_sorted
+
+    rows = [
+        {"match_factor": 2, "off_spm": 0.0, "confidence": 0.84, "path": "a"},
+        {"match_factor": None, "off_spm": 30.0, "confidence": 0.99, "path": "b"},
+        {"match_factor": 2, "off_spm": 0.0, "confidence": 0.89, "path": "c"},
+    ]
+    assert [r["path"] for r in _all_sorted(rows)] == ["c", "a", "b"]
+    result = runner.invoke(main, ["scan", ".", "--target", "500"])
+    assert result.exit_code == 2
+    assert "target: 500 steps/min is outside the plausible human range" in result.output
+    assert "count" not in result.output

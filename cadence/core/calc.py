@@ -50,7 +50,7 @@ def check_plausible_spm(spm: float, *, parameter: str = "spm") -> float:
         raise ParameterError(
             parameter,
             f"{spm:g} steps/min is outside the plausible human range "
-            f"{MIN_PLAUSIBLE_SPM:g}-{MAX_PLAUSIBLE_SPM:g}; check the count and the duration",
+            f"{MIN_PLAUSIBLE_SPM:g}-{MAX_PLAUSIBLE_SPM:g}",
         )
     return spm
 

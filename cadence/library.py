@@ -66,16 +66,7 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[s
     from cadence.core.tempo import estimate_tempo
     from cadence.tags import read_tags
 
-    result: dict[str, Any] = {
-        "path": path,
-        "bpm": None,
-        "confidence": 0.0,
-        "stability": None,
-        "alternatives": None,
-        "duration_s": None,
-        "analysed_s": None,
-        "error": None,
-    }
+    result = failed_result(path, None)  # until the analysis says otherwise
     try:
         env = onset_envelope(path, max_analysis_s=max_analysis_s)
         est = estimate_tempo(env.bands, frame_rate_hz=env.frame_rate_hz)
@@ -294,8 +285,8 @@ def scan_library(
     return out
 
 
-def failed_result(path: str, reason: str) -> dict[str, Any]:
-    """The result of a file that could not be analysed."""
+def failed_result(path: str, reason: str | None) -> dict[str, Any]:
+    """The result of a file that could not be analysed (with `reason` as its error)."""
     return {
         "path": path,
         "bpm": None,

@@ -240,7 +240,10 @@ def scan_library(
         elif result.get("note"):
             on_problem(result["path"], result["note"])
 
+    found: set[str] = set()  # cache keys of every file there now
     for path, reason in find_audio_files(root, on_problem=on_problem):
+        key = out.cache_key(path)
+        found.add(key)
         if reason is None:
             try:
                 st = os.stat(path)
@@ -249,7 +252,7 @@ def scan_library(
         if reason is not None:
             finish(failed_result(path, reason))
             continue
-        hit = known.get(os.fsencode(out.cache_key(path)))
+        hit = known.get(os.fsencode(key))
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             out.cached += 1
             finish(dict(hit[2], path=path))
@@ -278,8 +281,7 @@ def scan_library(
         out.interrupted = True
     if cache is not None and not out.interrupted:
         # Forget files deleted or renamed since: the cache does not grow forever.
-        keep = {out.cache_key(t["path"]) for t in out.tracks}
-        cache.prune(os.path.realpath(root), keep=keep)
+        cache.prune(os.path.realpath(root), keep=found)
     out.tracks.sort(key=lambda r: os.fsencode(r["path"]))
     out.elapsed_s = time.perf_counter() - started
     return out

@@ -101,7 +101,7 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
     """
     value = str(round(bpm))
     target = os.path.realpath(path)
-    if _bpm_value(_first_tag_of(target)) == float(value):
+    if read_tags(target)["tag_bpm"] == float(value):
         return False
     tmp = None
     try:
@@ -142,14 +142,6 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     return True
-
-
-def _first_tag_of(path: str) -> str | None:
-    try:
-        f = _open(path)
-    except Exception:
-        return None
-    return _first(f.tags, "bpm") if f is not None and f.tags is not None else None
 
 
 def _set_bpm(path: str, value: str, *, shown: str) -> None:

@@ -555,6 +555,7 @@ def _render_to_file(session: Any, path: str, *, sr: int, voice: str, volume: flo
         "sr": sr,
         "duration_s": round(written / sr, 6),
         "count_in_s": round(renderer.count_in_samples / sr, 6),
+        "count_in_beats": session.count_in,
         "beats": renderer.beats_played,
     }
 
@@ -740,10 +741,12 @@ def _finish_render(summary: dict, *, as_json: bool) -> None:
         return
     from cadence.core.durations import format_clock
 
+    beats = f"{summary['beats']} beats"
+    if summary["count_in_beats"]:
+        beats += f" ({summary['count_in_beats']} of them the count-in)"
     click.echo(
         f"Wrote {summary['output']}: {format_clock(summary['duration_s'])} "
-        f"({summary['duration_s']:.3f} s), {summary['beats']} beats, "
-        f"{summary['format']} at {summary['sr']} Hz."
+        f"({summary['duration_s']:.3f} s), {beats}, {summary['format']} at {summary['sr']} Hz."
     )
 
 

@@ -70,6 +70,21 @@ def test_render_beats_and_count_in(runner, tmp_path):
     assert len(onsets(data)) == 8
 
 
+def test_beats_counts_steps_after_the_count_in_and_the_summary_says_so(runner, tmp_path):
+    path = tmp_path / "counted.wav"
+    args = ["metronome", "120", "--count-in", "4", "--beats", "4", "-o", str(path)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "8 beats (4 of them the count-in)" in result.output
+    data, sr = sf.read(path)
+    starts = onsets(data)
+    assert len(starts) == 8
+    # Four count-in beats, then the four steps asked for, all at 120 spm.
+    assert np.diff(starts) / sr == pytest.approx([0.5] * 7, abs=1e-3)
+    summary = json.loads(runner.invoke(main, [*args, "--json"]).output)
+    assert (summary["beats"], summary["count_in_beats"]) == (8, 4)
+
+
 def test_render_an_hour_with_ramp_and_intervals(runner, tmp_path):
     path = tmp_path / "hour.flac"
     args = ["metronome", "172", "--duration", "1h", "--ramp-from", "160", "--ramp-over", "10m"]

@@ -404,7 +404,15 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     path = os.fspath(path)
     name = _display(path)
     if not os.path.isfile(path):
-        raise AudioFileError(f"{name}: not a file")
+        if os.path.isdir(path):
+            raise AudioFileError(f"{name}: a folder, not a file (cadence scan reads folders)")
+        if os.path.lexists(path) and not os.path.exists(path):
+            raise AudioFileError(f"{name}: broken symlink")
+        if not os.path.lexists(path):
+            raise AudioFileError(f"{name}: no such file")
+        raise AudioFileError(f"{name}: not a regular file (a pipe or device)")
+    if not os.access(path, os.R_OK):
+        raise AudioFileError(f"{name}: cannot read (permission denied)")
     if os.path.getsize(path) == 0:
         raise AudioFileError(f"{name}: empty file (0 bytes)")
     ext = Path(path).suffix.lower()

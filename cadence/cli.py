@@ -779,7 +779,9 @@ def _fmt(value: Any, spec: str = "g", missing: str = "—") -> str:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+# Plain paths: a missing, unreadable or folder argument is that file's error
+# line, and the other files are still measured.
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def bpm(files: tuple[str, ...], as_json: bool) -> None:
     """Measure the tempo of music files.
@@ -994,7 +996,7 @@ def scan(
             written, already = write_bpm_tags(result, cache=cache, on_problem=on_problem)
             if not quiet:
                 same = f" ({already} already had it)" if already else ""
-                click.echo(f"Wrote the BPM tag into {written} files{same}.", err=True)
+                click.echo(f"Wrote the BPM tag into {_count(written, 'file')}{same}.", err=True)
     finally:
         if cache is not None:
             cache.close()
@@ -1050,12 +1052,15 @@ def scan(
 
         by_tempo = sorted(fitting, key=lambda t: (t["step_bpm"], t["bpm"]))
         left_out = write_playlist(by_tempo, playlist)
-        if not quiet:
-            extra = (
-                f" ({left_out} left out: names not UTF-8 or with line breaks)" if left_out else ""
-            )
+        if left_out:  # a warning, so -q shows it: the playlist is shorter than the list
             click.echo(
-                f"Playlist: {playlist} ({len(by_tempo) - left_out} tracks, by tempo){extra}",
+                f"warning: playlist: {_count(left_out, 'track')} left out"
+                " (names not UTF-8 or with line breaks)",
+                err=True,
+            )
+        if not quiet:
+            click.echo(
+                f"Playlist: {playlist} ({_count(len(by_tempo) - left_out, 'track')}, by tempo)",
                 err=True,
             )
     if plot:
@@ -1067,16 +1072,28 @@ def scan(
 
     if not quiet:
         halves = sum(1 for t in fitting if t["match_factor"] == 2)
-        note = " Interrupted: what was analysed is kept in the cache." if result.interrupted else ""
+        note = ""
+        if result.interrupted:
+            note = " Interrupted: " + (
+                "nothing is kept (--no-cache)."
+                if cache is None
+                else "what was analysed is kept in the cache."
+            )
         click.echo(
-            f"Scanned {len(tracks)} tracks in {result.elapsed_s:.1f} s "
+            f"Scanned {_count(len(tracks), 'track')} in {result.elapsed_s:.1f} s "
             f"({result.analysed} analysed, {result.cached} from the cache, "
-            f"{len(problems)} problems). {len(fitting)} fit {target:g} ± {tolerance:g} spm: "
+            f"{_count(len(problems), 'problem')}). "
+            f"{len(fitting)} fit {target:g} ± {tolerance:g} spm: "
             f"{len(fitting) - halves} at one step per beat, {halves} at half time.{note}",
             err=True,
         )
     if result.interrupted:
         sys.exit(130)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 track``, ``2 tracks``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _track_json(t: dict) -> dict:

@@ -63,7 +63,7 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[s
     (with ``bpm`` None). Reads only.
     """
     from cadence.audiofile import onset_envelope
-    from cadence.core.tempo import estimate_tempo
+    from cadence.core.tempo import MIN_ANALYSIS_S, estimate_tempo
     from cadence.tags import read_tags
 
     result = failed_result(path, None)  # until the analysis says otherwise
@@ -79,7 +79,15 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[s
             analysed_s=round(env.analysed_s, 2),
         )
         if est.bpm is None:
-            result["note"] = "no beat found (silence, or too short)"
+            if env.sounding_s < 0.5:
+                result["note"] = "silence: no beat"
+            elif env.analysed_s < MIN_ANALYSIS_S:
+                result["note"] = (
+                    f"too short to measure ({env.analysed_s:.1f} s of audio;"
+                    f" needs {MIN_ANALYSIS_S:g} s)"
+                )
+            else:
+                result["note"] = "no beat found"
         elif env.analysed_s < 10:
             result["note"] = f"only {env.analysed_s:.1f} s of audio: low confidence"
     except AudioFileError as exc:
@@ -297,6 +305,9 @@ def failed_result(path: str, reason: str | None) -> dict[str, Any]:
         "alternatives": None,
         "duration_s": None,
         "analysed_s": None,
+        "title": None,
+        "artist": None,
+        "tag_bpm": None,
         "error": reason,
     }
 
@@ -413,7 +424,11 @@ def write_playlist(tracks: list[dict[str, Any]], path: str) -> int:
     lines = ["#EXTM3U"]
     left_out = 0
     for t in tracks:
-        p = Path(t["path"]).resolve()
+        # The folders resolved (the relative path must hold from the playlist's
+        # real folder), the file's own name kept: a symlinked track is listed
+        # under its name, as in the table, not as its target.
+        track = Path(os.path.abspath(t["path"]))
+        p = Path(os.path.realpath(track.parent)) / track.name
         try:
             rel = os.path.relpath(p, base)
         except ValueError:  # another drive (Windows)
@@ -453,7 +468,7 @@ def write_tags(
     (int, int)
         Files written, and files whose tag already held the measured tempo.
     """
-    from cadence.tags import write_bpm_tag
+    from cadence.tags import bpm_tag_value, write_bpm_tag
 
     written = already = 0
     for track in result.tracks:
@@ -465,7 +480,7 @@ def write_tags(
         except CadenceError as exc:
             on_problem(path, _reason_of(exc, path))
             continue
-        track["tag_bpm"] = float(round(track["bpm"]))
+        track["tag_bpm"] = float(bpm_tag_value(track["bpm"]))
         if not changed:
             already += 1
             continue

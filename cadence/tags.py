@@ -11,7 +11,9 @@ split it from them).
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -50,14 +52,29 @@ def _first(tags: Any, key: str) -> str | None:
     return str(value).strip() or None
 
 
+#: A tag's leading number: "128", "128.5", "128,5", "128 BPM", "128bpm".
+_LEADING_NUMBER = re.compile(r"\s*(\d+(?:[.,]\d+)?)")
+
+
 def _bpm_value(text: str | None) -> float | None:
     if text is None:
         return None
-    try:
-        value = float(text.replace(",", "."))
-    except ValueError:
+    m = _LEADING_NUMBER.match(text)
+    if m is None:
         return None
+    value = float(m.group(1).replace(",", "."))
     return value if 0 < value < 1000 else None
+
+
+def bpm_tag_value(bpm: float) -> int:
+    """The whole number written as a BPM tag: `bpm` rounded half up (84.5 -> 85).
+
+    Examples
+    --------
+    >>> bpm_tag_value(84.5), bpm_tag_value(87.5), bpm_tag_value(127.4)
+    (85, 88, 127)
+    """
+    return math.floor(bpm + 0.5)
 
 
 def read_tags(path: str) -> dict[str, Any]:
@@ -82,7 +99,7 @@ def read_tags(path: str) -> dict[str, Any]:
 
 
 def write_bpm_tag(path: str, bpm: float) -> bool:
-    """Write `bpm` (rounded to a whole number, as most players expect) into the file's tags.
+    """Write `bpm` (a whole number, rounded half up, as most players expect) into the file's tags.
 
     Atomic: the original is replaced only by a fully written, tagged copy
     with the same owner and mode. A symlink is followed (the link stays). A
@@ -99,7 +116,7 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
         If the format has no BPM tag mutagen can write, the file has other
         hard links, or it cannot be written; the original is left as it was.
     """
-    value = str(round(bpm))
+    value = str(bpm_tag_value(bpm))
     target = os.path.realpath(path)
     if read_tags(target)["tag_bpm"] == float(value):
         return False

@@ -416,14 +416,14 @@ def test_write_tags_only_when_asked_and_audio_untouched(tmp_path, runner):
     assert result.exit_code == 0, result.output
     assert "Wrote the BPM tag into 4 files" in result.output
     assert sorted(p.name for p in music.iterdir()) == ["t.flac", "t.m4a", "t.mp3", "t.ogg"]
-    from cadence.tags import read_tags
+    from cadence.tags import bpm_tag_value, read_tags
 
     for p in music.iterdir():
         measured = analyze_file(str(p))
         assert any(measured["bpm"] == pytest.approx(166 * f, abs=1) for f in (1, 0.5))
-        assert read_tags(str(p))["tag_bpm"] == round(measured["bpm"])
+        assert read_tags(str(p))["tag_bpm"] == bpm_tag_value(measured["bpm"])
     listed = runner.invoke(main, ["bpm", str(music / "t.flac"), "--json"])
-    assert json.loads(listed.output)[0]["tag_bpm"] == round(measured["bpm"])
+    assert json.loads(listed.output)[0]["tag_bpm"] == bpm_tag_value(measured["bpm"])
 
 
 def test_bpm_command(tmp_path, runner):
@@ -516,6 +516,25 @@ def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, cadence_cmd, subproces
     with sqlite3.connect(cache) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM tracks").fetchone()[0] >= 2
+
+
+def test_ctrl_c_with_no_cache_does_not_claim_to_keep_anything(
+    tmp_path, cadence_cmd, subprocess_env
+):
+    root = _slow_library(tmp_path)
+    cmd = [*cadence_cmd, "scan", str(root), "--target", "172", "--no-cache", "-j", "2"]
+    proc = subprocess.Popen(
+        cmd, env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the workers start with the scan loop
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted: nothing is kept (--no-cache)." in err
+    assert "kept in the cache" not in err
 
 
 def _children(pid: int) -> list[int]:

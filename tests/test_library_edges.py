@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from cadence.cli import main
-from cadence.tags import read_tags, write_bpm_tag
+from cadence.tags import bpm_tag_value, read_tags, write_bpm_tag
 from tests.music import groove, write
 
 
@@ -51,7 +51,7 @@ def test_names_with_brackets_and_control_characters_print_literally(track, runne
     assert "esc\\x1b[2J.wav" in scan.output
     entries = [line for line in playlist.read_text("utf-8").splitlines() if line[:1] != "#"]
     assert sorted(entries) == sorted(f"music/{n}" for n in names[:3] + names[4:])
-    assert "1 left out" in scan.output
+    assert "1 track left out" in scan.output
     bpm = runner.invoke(main, ["bpm", str(music / "[/]closer.wav"), str(music / "new\nline.wav")])
     assert bpm.exit_code == 0, bpm.output
     assert "[/]closer.wav" in bpm.output and "new\\nline.wav" in bpm.output
@@ -100,7 +100,7 @@ def test_write_tags_keeps_links_and_owner_and_skips_what_is_tagged(track, runner
     assert owned.stat().st_mtime_ns == mtime
     assert "3 from the cache" in second.output  # the tagged files were not analysed again
     rows = {os.path.basename(r["path"]): r for r in json.loads(second.stdout)}
-    assert rows["owned.wav"]["tag_bpm"] == round(rows["owned.wav"]["bpm"])
+    assert rows["owned.wav"]["tag_bpm"] == bpm_tag_value(rows["owned.wav"]["bpm"])
 
 
 def test_tag_write_that_cannot_start_is_one_warning_and_the_scan_prints(
@@ -160,7 +160,7 @@ def test_bpm_of_a_pipe_fails_at_once(tmp_path, cadence_cmd, subprocess_env):
         env=subprocess_env,
     )
     assert done.returncode == 1
-    assert json.loads(done.stdout)[0]["error"] == "not a file"
+    assert json.loads(done.stdout)[0]["error"] == "not a regular file (a pipe or device)"
 
 
 def test_bpm_json_is_utf8_for_names_that_are_not(track, runner, tmp_path):
@@ -225,3 +225,86 @@ def test_a_folder_linked_inside_the_library_is_listed_once_under_its_own_path(
     assert [r["path"] for r in json.loads(result.stdout)] == [str(music / "b" / "t.wav")]
     assert "b/up: symlink loop: not followed" in result.stderr
     assert "to-b" not in result.stderr
+
+
+def test_bpm_measures_the_good_files_past_missing_and_folder_arguments(track, runner, tmp_path):
+    good = _copy(track, tmp_path / "good.wav")
+    (tmp_path / "folder.mp3").mkdir()
+    args = ["bpm", str(tmp_path / "missing.mp3"), str(tmp_path / "folder.mp3"), str(good)]
+    result = runner.invoke(main, [*args, "--json"])
+    assert result.exit_code == 1, result.output
+    missing, folder, measured = json.loads(result.output)
+    assert missing["error"] == "no such file"
+    assert folder["error"] == "a folder, not a file (cadence scan reads folders)"
+    assert measured["error"] is None
+    assert min(abs(measured["bpm"] - 166), abs(2 * measured["bpm"] - 166)) < 1  # 166 or 83
+    # Every entry has the same keys, whether it failed or not.
+    assert set(missing) == set(folder) <= set(measured)
+    assert {"title", "artist", "tag_bpm"} <= set(missing)
+
+
+def test_no_beat_says_whether_it_is_silence_or_too_short(runner, tmp_path):
+    import numpy as np
+
+    silence = write(tmp_path / "silence.wav", np.zeros(10 * 22050))
+    short = write(tmp_path / "short.wav", groove(150, 2))
+    result = runner.invoke(main, ["bpm", str(silence), str(short), "--json"])
+    assert result.exit_code == 0, result.output
+    quiet, brief = json.loads(result.output)
+    assert (quiet["bpm"], quiet["note"]) == (None, "silence: no beat")
+    assert brief["bpm"] is None
+    assert brief["note"] == "too short to measure (2.0 s of audio; needs 3 s)"
+
+
+def test_playlist_lists_a_symlinked_track_under_its_own_name(track, runner, tmp_path):
+    music = tmp_path / "music"
+    _copy(track, music / "a.wav")
+    os.symlink("a.wav", music / "b.wav")
+    playlist = tmp_path / "lists" / "run.m3u8"
+    playlist.parent.mkdir()
+    args = ["scan", str(music), "--target", "166", "--no-cache", "-j", "1"]
+    result = runner.invoke(main, [*args, "--playlist", str(playlist)])
+    assert result.exit_code == 0, result.output
+    entries = [line for line in playlist.read_text("utf-8").splitlines() if line[:1] != "#"]
+    assert sorted(entries) == ["../music/a.wav", "../music/b.wav"]
+
+
+def test_playlist_left_out_warning_shows_even_with_quiet(track, runner, tmp_path):
+    music = tmp_path / "music"
+    _copy(track, music / "new\nline.wav")
+    _copy(track, music / "fine.wav")
+    playlist = tmp_path / "run.m3u8"
+    args = ["scan", str(music), "--target", "166", "--no-cache", "-j", "1", "-q"]
+    result = runner.invoke(main, [*args, "--playlist", str(playlist)])
+    assert result.exit_code == 0, result.output
+    assert "warning: playlist: 1 track left out (names not UTF-8 or with line breaks)" in (
+        result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("bpm", "written"), [(84.5, "85"), (87.5, "88"), (127.49, "127"), (165.6, "166")]
+)
+def test_bpm_tag_is_rounded_half_up(track, tmp_path, bpm, written):
+    from mutagen.wave import WAVE
+
+    path = _copy(track, tmp_path / "t.wav")
+    assert write_bpm_tag(str(path), bpm) is True
+    assert str(WAVE(path).tags["TBPM"]) == written
+    assert read_tags(str(path))["tag_bpm"] == float(written)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("128", 128.0), ("128 BPM", 128.0), ("92,5", 92.5), (" 174bpm", 174.0), ("fast", None)],
+)
+def test_bpm_tags_are_read_with_units_and_decimal_commas(track, tmp_path, text, value):
+    from mutagen.id3 import TBPM
+    from mutagen.wave import WAVE
+
+    path = _copy(track, tmp_path / "t.wav")
+    wave = WAVE(path)
+    wave.add_tags()
+    wave.tags.add(TBPM(encoding=3, text=[text]))
+    wave.save()
+    assert read_tags(str(path))["tag_bpm"] == value

@@ -147,22 +147,33 @@ def rescan(tmp: Path, n_files: int = 10_000) -> None:
     print(f"  {summary}")
 
 
+# The child's own peak: VmHWM belongs to the process's memory map, which exec
+# replaces. (getrusage's ru_maxrss is not: Linux carries it over from the fork,
+# so a child of a 240 MB parent reports at least 240 MB whatever it uses.)
+PEAK_RSS_MB = """
+def peak_rss_mb():
+    with open('/proc/self/status') as fh:
+        for line in fh:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError('no VmHWM in /proc/self/status')
+"""
+
+
 def memory(tmp: Path) -> None:
     print("\nPeak memory of one analysis (a worker), by track length")
     probe = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from cadence.library import analyze_file\n"
         "r = analyze_file(sys.argv[1])\n"
-        "print(json.dumps([r['bpm'], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))\n"
+        f"{PEAK_RSS_MB}\n"
+        "print(json.dumps([r['bpm'], peak_rss_mb()]))\n"
     )
     import soundfile as sf
 
     # Baseline: a worker that has only imported what an analysis needs.
     imports_only = (
-        "import resource\n"
-        "from cadence.audiofile import warm_up\n"
-        "warm_up()\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        f"from cadence.audiofile import warm_up\nwarm_up()\n{PEAK_RSS_MB}\nprint(peak_rss_mb())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", imports_only], capture_output=True, text=True, check=True

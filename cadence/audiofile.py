@@ -379,6 +379,17 @@ def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
     return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 
+def not_a_file_reason(path: str) -> str:
+    """Why `path`, which is not a regular file, cannot be read as one."""
+    if os.path.isdir(path):
+        return "a folder, not a file (cadence scan reads folders)"
+    if os.path.islink(path) and not os.path.exists(path):
+        return "broken symlink"
+    if not os.path.lexists(path):
+        return "no such file"
+    return "not a regular file (a pipe, device or socket)"
+
+
 def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALYSIS_S) -> Envelope:
     """Decode `path` block by block into an onset-strength envelope.
 
@@ -404,13 +415,7 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     path = os.fspath(path)
     name = _display(path)
     if not os.path.isfile(path):
-        if os.path.isdir(path):
-            raise AudioFileError(f"{name}: a folder, not a file (cadence scan reads folders)")
-        if os.path.lexists(path) and not os.path.exists(path):
-            raise AudioFileError(f"{name}: broken symlink")
-        if not os.path.lexists(path):
-            raise AudioFileError(f"{name}: no such file")
-        raise AudioFileError(f"{name}: not a regular file (a pipe or device)")
+        raise AudioFileError(f"{name}: {not_a_file_reason(path)}")
     if not os.access(path, os.R_OK):
         raise AudioFileError(f"{name}: cannot read (permission denied)")
     if os.path.getsize(path) == 0:

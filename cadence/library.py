@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cadence.audiofile import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
+from cadence.audiofile import AUDIO_EXTENSIONS, MAX_ANALYSIS_S, not_a_file_reason
 from cadence.cache import TrackCache
 from cadence.core.matching import match_tempo, tempo_alternatives
 from cadence.errors import AudioFileError, CadenceError
@@ -145,10 +145,8 @@ def find_audio_files(root: str, *, on_problem: Problem) -> Iterator[tuple[str, s
                     continue
                 elif entry.is_file(follow_symlinks=True):
                     yield entry.path, None
-                elif entry.is_symlink() and not os.path.exists(entry.path):
-                    yield entry.path, "broken symlink"
                 else:
-                    yield entry.path, "not a regular file (a pipe, device or socket)"
+                    yield entry.path, not_a_file_reason(entry.path)
             except OSError as exc:
                 if audio:
                     yield entry.path, f"cannot read ({exc.strerror})"

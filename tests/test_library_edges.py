@@ -160,7 +160,7 @@ def test_bpm_of_a_pipe_fails_at_once(tmp_path, cadence_cmd, subprocess_env):
         env=subprocess_env,
     )
     assert done.returncode == 1
-    assert json.loads(done.stdout)[0]["error"] == "not a regular file (a pipe or device)"
+    assert json.loads(done.stdout)[0]["error"] == "not a regular file (a pipe, device or socket)"
 
 
 def test_bpm_json_is_utf8_for_names_that_are_not(track, runner, tmp_path):

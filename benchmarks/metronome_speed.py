@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from cadence.audiofile import write_session
+from cadence.audio.write import write_session
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session, parse_intervals
 from cadence.core.synth import voice_bank

@@ -94,7 +94,7 @@ def jobs_scaling(tmp: Path, n_tracks: int) -> None:
 
 def rescan(tmp: Path, n_files: int = 10_000) -> None:
     from cadence.cache import TrackCache
-    from cadence.library import ANALYZER_VERSION, analyze_file
+    from cadence.analysis import ANALYZER_VERSION, analyze_file
 
     root = tmp / "big"
     # 12 s: long enough for a confident reading, so no file gets a "short clip" note.
@@ -114,7 +114,7 @@ def rescan(tmp: Path, n_files: int = 10_000) -> None:
             for name in names:
                 p = os.path.join(dirpath, name)
                 st = os.stat(p)
-                cache.put(p, size=st.st_size, mtime_ns=st.st_mtime_ns, result=dict(result, path=p))
+                cache.put(p, size=st.st_size, mtime_ns=st.st_mtime_ns, result=result.cache_entry())
     t0 = time.perf_counter()
     count = 0
     for dirpath, _, names in os.walk(root):
@@ -164,16 +164,16 @@ def memory(tmp: Path) -> None:
     print("\nPeak memory of one analysis (a worker), by track length")
     probe = (
         "import json, sys\n"
-        "from cadence.library import analyze_file\n"
+        "from cadence.analysis import analyze_file\n"
         "r = analyze_file(sys.argv[1])\n"
         f"{PEAK_RSS_MB}\n"
-        "print(json.dumps([r['bpm'], peak_rss_mb()]))\n"
+        "print(json.dumps([r.bpm, peak_rss_mb()]))\n"
     )
     import soundfile as sf
 
     # Baseline: a worker that has only imported what an analysis needs.
     imports_only = (
-        f"from cadence.audiofile import warm_up\nwarm_up()\n{PEAK_RSS_MB}\nprint(peak_rss_mb())\n"
+        f"from cadence.audio.decode import warm_up\nwarm_up()\n{PEAK_RSS_MB}\nprint(peak_rss_mb())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", imports_only], capture_output=True, text=True, check=True

@@ -11,7 +11,7 @@ Then:
 
 For every track, in one process on one core, side by side:
 * plain librosa: ``librosa.load(path, sr=22050)`` + ``librosa.beat.beat_track``;
-* cadence: :func:`cadence.library.analyze_file` (decode, envelope, estimate).
+* cadence: :func:`cadence.analysis.analyze_file` (decode, envelope, estimate).
 Prints acc1 (within 4 %), acc2 (also ×2, ×½), within 1 BPM (octave-folded),
 as computed by ../shared/bench/score.py, and throughput as × real time (CPU
 time on one core), with the ratio between the two.
@@ -52,9 +52,9 @@ def plain_librosa(path: str) -> float | None:
 
 
 def cadence_estimate(path: str) -> float | None:
-    from cadence.library import analyze_file
+    from cadence.analysis import analyze_file
 
-    return analyze_file(path)["bpm"]
+    return analyze_file(path).bpm
 
 
 def load_score():

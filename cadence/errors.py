@@ -2,7 +2,9 @@
 
 Every error a user can cause is a :class:`CadenceError`. Its message names the
 parameter or file at fault; the CLI prints it as ``Error: <message>`` and exits
-with :attr:`CadenceError.exit_code`, never with a traceback.
+with :attr:`CadenceError.exit_code`, never with a traceback. Messages name
+Python parameters (a :class:`ParameterError`'s ``parameter``, and others in
+backquotes, e.g. ```ramp_over_s```); the CLI shows its option names instead.
 """
 
 from __future__ import annotations
@@ -25,11 +27,25 @@ class ParameterError(CadenceError, ValueError):
 
     def __init__(self, parameter: str, message: str) -> None:
         self.parameter = parameter
+        #: The message without the parameter's name in front.
+        self.detail = message
         super().__init__(f"{parameter}: {message}")
 
 
 class AudioDeviceError(CadenceError):
-    """No usable audio output (missing PortAudio, no device, device refused)."""
+    """No usable audio output (missing PortAudio, no device, device refused).
+
+    Parameters
+    ----------
+    reason : str
+        What is wrong, without advice (shown where the caller has its own plan B).
+    hint : str, optional
+        What to do instead; the message is ``"<reason>; <hint>"``.
+    """
+
+    def __init__(self, reason: str, *, hint: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}; {hint}" if hint else reason)
 
 
 class AudioFileError(CadenceError):

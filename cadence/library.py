@@ -1,5 +1,5 @@
-"""Music-library edge: finds audio files, analyses them (in parallel, cached),
-and writes playlists.
+"""Music-library edge: finds the audio files of a folder and analyses them (in
+parallel, cached).
 
 Batch rules: every file is opened read-only; a file that cannot be analysed
 gets one line saying why and the scan goes on; results are cached as soon as
@@ -9,7 +9,6 @@ they are known; Ctrl-C stops cleanly and keeps what was analysed.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 import time
@@ -17,92 +16,20 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from cadence.audiofile import AUDIO_EXTENSIONS, MAX_ANALYSIS_S, not_a_file_reason
+from cadence.analysis import analyze_file, reason_of
+from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
 from cadence.cache import TrackCache
-from cadence.core.matching import match_tempo, tempo_alternatives
-from cadence.errors import AudioFileError, CadenceError
-from cadence.files import atomic_path
+from cadence.core.matching import ScanReport, fit_tracks
+from cadence.core.tracks import TrackResult
+from cadence.errors import CadenceError
+from cadence.files import display_path, not_a_file_reason
 
-#: Bump when the analysis changes: cached results of other versions are redone.
-ANALYZER_VERSION = "tempo-6"
-
-Problem = Callable[[str, str], None]
-
-
-def display_path(path: str) -> str:
-    """A path as text for JSON and CSV (undecodable bytes become U+FFFD)."""
-    return os.fsencode(path).decode("utf-8", errors="replace")
+#: Called as ``on_problem(path, reason)`` for each file or folder that cannot be used fully.
+OnProblem = Callable[[str, str], None]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def one_line(text: str) -> str:
-    """`text` safe to print on one terminal line: control characters (a newline
-    or an escape sequence in a file name or tag) are shown as escapes, and bytes
-    that are not UTF-8 as U+FFFD."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-def _reason_of(exc: CadenceError, path: str) -> str:
-    """The reason in an error about `path`, without the path in front."""
-    message = str(exc)
-    for prefix in (f"{path}: ", f"{display_path(path)}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
-
-
-def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> dict[str, Any]:
-    """Tempo, confidence, stability and tags of one file, as a JSON-ready dict.
-
-    Never raises for a bad file: the dict's ``error`` says what went wrong
-    (with ``bpm`` None). Reads only.
-    """
-    from cadence.audiofile import onset_envelope
-    from cadence.core.tempo import MIN_ANALYSIS_S, estimate_tempo
-    from cadence.tags import read_tags
-
-    result = failed_result(path, None)  # until the analysis says otherwise
-    try:
-        env = onset_envelope(path, max_analysis_s=max_analysis_s)
-        est = estimate_tempo(env.bands, frame_rate_hz=env.frame_rate_hz)
-        result.update(
-            bpm=est.bpm,
-            confidence=est.confidence,
-            stability=est.stability,
-            alternatives=tempo_alternatives(est.bpm) if est.bpm else None,
-            duration_s=round(env.duration_s, 2),
-            analysed_s=round(env.analysed_s, 2),
-        )
-        if est.bpm is None:
-            if env.sounding_s < 0.5:
-                result["note"] = "silence: no beat"
-            elif env.analysed_s < MIN_ANALYSIS_S:
-                result["note"] = (
-                    f"too short to measure ({env.analysed_s:.1f} s of audio;"
-                    f" needs {MIN_ANALYSIS_S:g} s)"
-                )
-            else:
-                result["note"] = "no beat found"
-        elif env.analysed_s < 10:
-            result["note"] = f"only {env.analysed_s:.1f} s of audio: low confidence"
-    except AudioFileError as exc:
-        result["error"] = _reason_of(exc, path)
-    except MemoryError:
-        result["error"] = "out of memory while decoding"
-    else:
-        if env.warning:
-            result["note"] = env.warning + (f"; {result['note']}" if "note" in result else "")
-    if os.path.isfile(path):  # never open a pipe or a device: reading would block
-        result.update(read_tags(path))
-    return result
-
-
-def find_audio_files(root: str, *, on_problem: Problem) -> Iterator[tuple[str, str | None]]:
+def find_audio_files(root: str, *, on_problem: OnProblem) -> Iterator[tuple[str, str | None]]:
     """Audio files below `root`, recursively.
 
     Yields ``(path, None)`` for each file to analyse and ``(path, reason)`` for
@@ -167,12 +94,18 @@ class ScanResult:
     """What a scan found."""
 
     root: str = "."
-    tracks: list[dict[str, Any]] = field(default_factory=list)
+    tracks: list[TrackResult] = field(default_factory=list)
     analysed: int = 0
     cached: int = 0
-    problems: int = 0
+    #: ``(path, reason)`` of every problem reported, in order.
+    problems: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
     elapsed_s: float = 0.0
+    #: Whether results are kept in a cache.
+    cached_kept: bool = False
+    #: With tags written: files written, and files whose tag held the tempo already.
+    tags_written: int | None = None
+    tags_already: int = 0
 
     def cache_key(self, path: str) -> str:
         """The cache's name for `path`: below the real path of the scanned folder,
@@ -182,6 +115,29 @@ class ScanResult:
         return os.path.join(self._real_root, os.path.relpath(path, self.root))
 
     _real_root: str | None = field(default=None, repr=False)
+
+    def report(self, *, target_spm: float, tolerance_spm: float) -> ScanReport:
+        """The tracks against a target cadence, with what the scan did."""
+        return ScanReport(
+            fits=fit_tracks(self.tracks, target_spm=target_spm, tolerance_spm=tolerance_spm),
+            target_spm=target_spm,
+            tolerance_spm=tolerance_spm,
+            analysed=self.analysed,
+            cached=self.cached,
+            problems=list(self.problems),
+            interrupted=self.interrupted,
+            elapsed_s=self.elapsed_s,
+            cached_kept=self.cached_kept,
+        )
+
+    def problem_reporter(self, on_problem: OnProblem) -> OnProblem:
+        """`on_problem` that also keeps each problem in ``problems``."""
+
+        def report(path: str, reason: str) -> None:
+            self.problems.append((path, reason))
+            on_problem(path, reason)
+
+        return report
 
 
 def _worker_init(parent_pid: int) -> None:
@@ -198,12 +154,65 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
+def scan_folder(
+    root: str,
+    *,
+    cache_path: str | os.PathLike | None,
+    use_cache: bool = True,
+    jobs: int = 1,
+    write_tags: bool = False,
+    on_problem: OnProblem,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ScanResult:
+    """A whole ``cadence scan``: open the cache, analyse the folder, write tags if asked.
+
+    Parameters
+    ----------
+    root : str
+        Folder to scan.
+    cache_path : path-like or None, keyword-only
+        The cache file; None for the per-user default.
+    use_cache : bool, keyword-only
+        False neither reads nor writes a cache.
+    jobs : int, keyword-only
+        Worker processes.
+    write_tags : bool, keyword-only
+        Write each measured tempo into its file's BPM tag (not after an
+        interrupted scan); ``tags_written`` and ``tags_already`` say how it went.
+    on_problem, on_progress : callable
+        As in :func:`scan_library`.
+
+    Raises
+    ------
+    CadenceError
+        If `root` is not a readable folder or the cache cannot be used.
+    """
+    cache = None
+    if use_cache:
+        from cadence.analysis import ANALYZER_VERSION
+        from cadence.cache import default_cache_path
+
+        cache = TrackCache(cache_path or default_cache_path(), analyzer_version=ANALYZER_VERSION)
+    try:
+        result = scan_library(
+            root, cache=cache, jobs=jobs, on_problem=on_problem, on_progress=on_progress
+        )
+        if write_tags and not result.interrupted:
+            result.tags_written, result.tags_already = tag_scanned_tracks(
+                result, cache=cache, on_problem=on_problem
+            )
+    finally:
+        if cache is not None:
+            cache.close()
+    return result
+
+
 def scan_library(
     root: str,
     *,
     cache: TrackCache | None,
     jobs: int = 1,
-    on_problem: Problem,
+    on_problem: OnProblem,
     on_progress: Callable[[int, int], None] | None = None,
     max_analysis_s: float = MAX_ANALYSIS_S,
 ) -> ScanResult:
@@ -218,7 +227,8 @@ def scan_library(
     jobs : int, keyword-only
         Worker processes (1 analyses in this process).
     on_problem : callable
-        Called as ``on_problem(path, reason)`` for each file or folder that fails.
+        Called as ``on_problem(path, reason)`` for each file or folder that
+        fails, or whose result carries a note; also kept in ``problems``.
     on_progress : callable, optional
         Called as ``on_progress(done, total)``.
 
@@ -234,20 +244,18 @@ def scan_library(
     if not os.access(root, os.R_OK | os.X_OK):
         raise CadenceError(f"{display_path(root)}: folder not readable")
     started = time.perf_counter()
-    out = ScanResult(root=root)
+    out = ScanResult(root=root, cached_kept=cache is not None)
+    problem = out.problem_reporter(on_problem)
     known = cache.load() if cache is not None else {}
     todo: list[tuple[str, int, int]] = []
 
-    def finish(result: dict[str, Any]) -> None:
+    def finish(result: TrackResult) -> None:
         out.tracks.append(result)
-        if result["error"]:
-            out.problems += 1
-            on_problem(result["path"], result["error"])
-        elif result.get("note"):
-            on_problem(result["path"], result["note"])
+        if result.error or result.note:
+            problem(result.path, result.error or result.note)
 
     found: set[str] = set()  # cache keys of every file there now
-    for path, reason in find_audio_files(root, on_problem=on_problem):
+    for path, reason in find_audio_files(root, on_problem=problem):
         key = out.cache_key(path)
         found.add(key)
         if reason is None:
@@ -256,24 +264,25 @@ def scan_library(
             except OSError as exc:
                 reason = f"cannot read ({exc.strerror})"
         if reason is not None:
-            finish(failed_result(path, reason))
+            finish(TrackResult.failed(path, reason))
             continue
         hit = known.get(os.fsencode(key))
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             out.cached += 1
-            finish(dict(hit[2], path=path))
+            finish(TrackResult.from_cache(path, hit[2]))
         else:
             todo.append((path, st.st_size, st.st_mtime_ns))
     total = len(out.tracks) + len(todo)
     if on_progress:
         on_progress(len(out.tracks), total)
 
-    def record(path: str, size: int, mtime_ns: int, result: dict[str, Any]) -> None:
+    def record(path: str, size: int, mtime_ns: int, result: TrackResult) -> None:
         out.analysed += 1
         finish(result)
-        if cache is not None and not result["error"]:
+        if cache is not None and not result.error:
             # Failures are not cached: a file being copied in is retried next time.
-            cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=result)
+            entry = result.cache_entry()
+            cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=entry)
         if on_progress:
             on_progress(len(out.tracks), total)
 
@@ -288,39 +297,22 @@ def scan_library(
     if cache is not None and not out.interrupted:
         # Forget files deleted or renamed since: the cache does not grow forever.
         cache.prune(os.path.realpath(root), keep=found)
-    out.tracks.sort(key=lambda r: os.fsencode(r["path"]))
+    out.tracks.sort(key=lambda r: os.fsencode(r.path))
     out.elapsed_s = time.perf_counter() - started
     return out
-
-
-def failed_result(path: str, reason: str | None) -> dict[str, Any]:
-    """The result of a file that could not be analysed (with `reason` as its error)."""
-    return {
-        "path": path,
-        "bpm": None,
-        "confidence": 0.0,
-        "stability": None,
-        "alternatives": None,
-        "duration_s": None,
-        "analysed_s": None,
-        "title": None,
-        "artist": None,
-        "tag_bpm": None,
-        "error": reason,
-    }
 
 
 def _scan_parallel(
     todo: list[tuple[str, int, int]],
     *,
     jobs: int,
-    record: Callable[[str, int, int, dict[str, Any]], None],
+    record: Callable[[str, int, int, TrackResult], None],
     max_analysis_s: float,
 ) -> None:
     import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
-    from cadence.audiofile import warm_up
+    from cadence.audio.decode import warm_up
 
     pending: dict[Future, tuple[str, int, int]] = {}
     retried: set[str] = set()
@@ -368,9 +360,9 @@ def _scan_parallel(
                         retried.add(path)
                         submit(item)
                         continue
-                    result = failed_result(path, "analysis failed (the worker process died)")
+                    result = TrackResult.failed(path, "analysis failed (the worker process died)")
                 except Exception as exc:
-                    result = failed_result(path, f"analysis failed ({exc})")
+                    result = TrackResult.failed(path, f"analysis failed ({exc})")
                 record(path, size, mtime_ns, result)
                 nxt = next(queue, None)
                 if nxt is not None:
@@ -393,73 +385,15 @@ def _scan_parallel(
     pool.shutdown(wait=True)
 
 
-def with_match(track: dict[str, Any], *, target_spm: float, tolerance_spm: float) -> dict[str, Any]:
-    """A track's dict with its fit to the target: match_factor, step_bpm, off_spm, stretch_pct."""
-    m = match_tempo(track.get("bpm"), target_spm=target_spm, tolerance_spm=tolerance_spm)
-    return {
-        **track,
-        "match_factor": m.match_factor,
-        "step_bpm": m.step_bpm,
-        "off_spm": m.off_spm,
-        "stretch_pct": m.stretch_pct,
-    }
-
-
-def write_playlist(tracks: list[dict[str, Any]], path: str) -> int:
-    """Write an M3U8 playlist (UTF-8), ordered as given, atomically.
-
-    Paths are written relative to the playlist's folder where possible.
-    Tracks whose path cannot be written as one line of UTF-8 (names that are
-    not UTF-8, or hold a line break) are left out and counted; control
-    characters in titles become spaces.
-
-    Returns
-    -------
-    int
-        Tracks left out.
-    """
-    base = Path(path).resolve().parent
-    lines = ["#EXTM3U"]
-    left_out = 0
-    for t in tracks:
-        # The folders resolved (the relative path must hold from the playlist's
-        # real folder), the file's own name kept: a symlinked track is listed
-        # under its name, as in the table, not as its target.
-        track = Path(os.path.abspath(t["path"]))
-        p = Path(os.path.realpath(track.parent)) / track.name
-        try:
-            rel = os.path.relpath(p, base)
-        except ValueError:  # another drive (Windows)
-            rel = str(p)
-        try:
-            rel.encode("utf-8")
-        except UnicodeEncodeError:
-            left_out += 1
-            continue
-        if "\n" in rel or "\r" in rel:  # one entry a line
-            left_out += 1
-            continue
-        title = " - ".join(x for x in (t.get("artist"), t.get("title")) if x) or p.stem
-        title = " ".join(_CONTROL.sub(" ", title).split())
-        seconds = round(t["duration_s"]) if t.get("duration_s") else -1
-        lines.append(f"#EXTINF:{seconds},{title} [{t['bpm']:g} BPM]")
-        lines.append(rel)
-    try:
-        with atomic_path(path) as tmp:
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise CadenceError(f"playlist {path}: cannot write ({exc.strerror})") from exc
-    return left_out
-
-
-def write_tags(
-    result: ScanResult, *, cache: TrackCache | None, on_problem: Problem
+def tag_scanned_tracks(
+    result: ScanResult, *, cache: TrackCache | None, on_problem: OnProblem
 ) -> tuple[int, int]:
     """Write each analysed track's BPM into its tags, where it is not there already.
 
     Each file is replaced atomically by a tagged copy (see
     :func:`cadence.tags.write_bpm_tag`); its ``tag_bpm`` and its cache entry
-    are updated, so the next scan finds it unchanged.
+    are updated, so the next scan finds it unchanged. Problems are reported
+    through `on_problem` and kept in ``result.problems``.
 
     Returns
     -------
@@ -468,24 +402,23 @@ def write_tags(
     """
     from cadence.tags import bpm_tag_value, write_bpm_tag
 
+    problem = result.problem_reporter(on_problem)
     written = already = 0
     for track in result.tracks:
-        if track["bpm"] is None or track["error"]:
+        if track.bpm is None or track.error:
             continue
-        path = track["path"]
         try:
-            changed = write_bpm_tag(path, track["bpm"])
+            changed = write_bpm_tag(track.path, track.bpm)
         except CadenceError as exc:
-            on_problem(path, _reason_of(exc, path))
+            problem(track.path, reason_of(exc, track.path))
             continue
-        track["tag_bpm"] = float(bpm_tag_value(track["bpm"]))
+        track.tag_bpm = float(bpm_tag_value(track.bpm))
         if not changed:
             already += 1
             continue
         written += 1
         if cache is not None:
-            st = os.stat(path)
-            entry = {k: v for k, v in track.items() if k != "path"}
-            key = result.cache_key(path)
-            cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=entry)
+            st = os.stat(track.path)
+            key = result.cache_key(track.path)
+            cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=track.cache_entry())
     return written, already

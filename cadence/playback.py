@@ -23,9 +23,7 @@ _NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
 
 def _device_error(reason: str) -> AudioDeviceError:
     """An AudioDeviceError that suggests --output; `.reason` holds the bare reason."""
-    exc = AudioDeviceError(f"{reason}; {_NO_DEVICE_HINT}")
-    exc.reason = reason
-    return exc
+    return AudioDeviceError(reason, hint=_NO_DEVICE_HINT)
 
 
 def _sounddevice() -> Any:

@@ -8,9 +8,11 @@ written atomically; the file's extension picks the format (.png, .svg, .pdf).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cadence.core.matching import TrackFit
 from cadence.errors import ParameterError
 
 
@@ -55,15 +57,32 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
 
 
 def plot_tempo_histogram(
-    tracks: list[dict], path: str | os.PathLike, *, target: float, tolerance: float, folder: str
+    fits: Sequence[TrackFit],
+    path: str | os.PathLike,
+    *,
+    target: float,
+    tolerance: float,
+    folder: str,
 ) -> None:
-    """A histogram of a folder's step tempos with the target band marked."""
+    """A histogram of a folder's step tempos with the target band marked.
+
+    Parameters
+    ----------
+    fits : sequence of TrackFit
+        Every track of the folder with its fit (:func:`cadence.core.matching.fit_tracks`).
+    path : path-like
+        Image file to write; its extension picks the format.
+    target, tolerance : float, keyword-only
+        The target cadence and the tolerance of a fit, steps/min.
+    folder : str
+        The folder, for the title.
+    """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    steps = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None]
-    fitting = [t["step_bpm"] for t in tracks if t["match_factor"]]
-    others = [t["step_bpm"] for t in tracks if t["step_bpm"] is not None and not t["match_factor"]]
+    steps = [f.match.step_bpm for f in fits if f.match.step_bpm is not None]
+    fitting = [f.match.step_bpm for f in fits if f.fits]
+    others = [f.match.step_bpm for f in fits if f.match.step_bpm is not None and not f.fits]
     fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
     if steps:
         lo, hi = int(min(min(steps), target - 20)), int(max(max(steps), target + 20)) + 2
@@ -89,8 +108,7 @@ def plot_tempo_histogram(
     ax.set_xlabel("track tempo in steps per minute (BPM, or 2 × BPM at half time)")
     ax.set_ylabel("tracks")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    fits = sum(1 for t in tracks if t["match_factor"])
-    ax.set_title(f"{fits} of {len(tracks)} tracks fit — {folder}")
+    ax.set_title(f"{len(fitting)} of {len(fits)} tracks fit — {folder}")
     ax.legend(loc="upper left")
     fig.tight_layout()
     _save(fig, path)

@@ -11,13 +11,13 @@ split it from them).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import shutil
 import tempfile
 from typing import Any
 
+from cadence.core.calc import round_half_up
 from cadence.errors import AudioFileError
 
 #: ID3 frames (MP3 without easy keys, WAV, AIFF) for the keys read and written.
@@ -74,7 +74,7 @@ def bpm_tag_value(bpm: float) -> int:
     >>> bpm_tag_value(84.5), bpm_tag_value(87.5), bpm_tag_value(127.4)
     (85, 88, 127)
     """
-    return math.floor(bpm + 0.5)
+    return int(round_half_up(bpm))
 
 
 def read_tags(path: str) -> dict[str, Any]:

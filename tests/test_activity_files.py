@@ -139,7 +139,7 @@ def test_truncated_run_uses_the_records_before_the_cut(runner, tmp_path):
     cut = write_bytes(tmp_path / "cut.fit", whole[: len(whole) // 2])
     result = runner.invoke(main, ["calc", "--from", str(cut), "--json"])
     assert result.exit_code == 0, result.output
-    assert "Warning: " in result.stderr and "ends early" in result.stderr
+    assert "warning: " in result.stderr and "ends early" in result.stderr
     d = json.loads(result.stdout)
     assert 0 < d["recording"]["elapsed_s"] < 2834 * 0.6
     assert 150 < d["cadence_spm"] < 185

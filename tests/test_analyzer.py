@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from cadence.audiofile import onset_envelope
+from cadence.audio.decode import onset_envelope
 from cadence.cache import TrackCache
 from cadence.cli import main
 from cadence.errors import AudioFileError
-from cadence.library import analyze_file, scan_library
+from cadence.analysis import analyze_file
+from cadence.library import scan_library
 from tests.conftest import REPO
 from tests.music import groove, write, write_alac
 
@@ -51,11 +52,11 @@ def _sha(path):
 def test_every_format_decodes_to_the_right_tempo(tmp_path, ext):
     path = write(tmp_path / f"track{ext}", groove(124, 20, seed=3))
     result = analyze_file(str(path))
-    assert result["error"] is None
-    assert result["bpm"] == pytest.approx(124, abs=1.0)
-    assert 0 < result["confidence"] <= 1
-    assert result["duration_s"] == pytest.approx(20, abs=0.2)
-    assert result["alternatives"] == {
+    assert result.error is None
+    assert result.bpm == pytest.approx(124, abs=1.0)
+    assert 0 < result.confidence <= 1
+    assert result.duration_s == pytest.approx(20, abs=0.2)
+    assert result.alternatives == {
         "half": pytest.approx(62, abs=0.6),
         "double": pytest.approx(248, abs=2),
     }
@@ -66,7 +67,7 @@ def test_plain_rock_groove_is_read_at_its_beat_not_two_thirds_of_it(tmp_path, se
     # Hats on every eighth make a pulse of three eighths (100 BPM here) look
     # almost as periodic as the beat; lossless, so no codec blurs the case.
     path = write(tmp_path / "rock150.flac", groove(150, 30, seed=seed))
-    assert analyze_file(str(path))["bpm"] == pytest.approx(150, abs=1.0)
+    assert analyze_file(str(path)).bpm == pytest.approx(150, abs=1.0)
 
 
 def test_demo_library_reads_its_manifest_tempi_up_to_an_octave():
@@ -75,7 +76,7 @@ def test_demo_library_reads_its_manifest_tempi_up_to_an_octave():
     rows = list(csv.DictReader((REPO / "audio" / "manifest.csv").open()))
     assert len(rows) >= 8
     for row in rows:
-        bpm = analyze_file(str(REPO / "audio" / row["file"]))["bpm"]
+        bpm = analyze_file(str(REPO / "audio" / row["file"])).bpm
         true = float(row["bpm"])
         assert any(abs(bpm - true * f) <= 0.04 * true * f for f in (0.5, 1, 2)), (row, bpm)
 
@@ -83,25 +84,25 @@ def test_demo_library_reads_its_manifest_tempi_up_to_an_octave():
 def test_apple_lossless_m4a_decodes(tmp_path):
     path = write_alac(tmp_path / "lossless.m4a", groove(118, 20, sr=44100))
     result = analyze_file(str(path))
-    assert result["error"] is None
-    assert result["bpm"] == pytest.approx(118, abs=1.0)
+    assert result.error is None
+    assert result.bpm == pytest.approx(118, abs=1.0)
 
 
 def test_silence_has_no_tempo_not_zero(tmp_path):
     path = write(tmp_path / "silence.wav", np.zeros(22050 * 20, dtype=np.float32))
     result = analyze_file(str(path))
-    assert result["error"] is None
-    assert result["bpm"] is None
-    assert result["confidence"] == 0
-    assert "no beat" in result["note"]
+    assert result.error is None
+    assert result.bpm is None
+    assert result.confidence == 0
+    assert "no beat" in result.note
 
 
 def test_short_clip_gets_low_confidence(tmp_path):
     path = write(tmp_path / "short.wav", groove(120, 5))
     result = analyze_file(str(path))
-    assert result["error"] is None
-    assert result["bpm"] is None or result["confidence"] < 0.4
-    assert "low confidence" in result.get("note", "") or result["bpm"] is None
+    assert result.error is None
+    assert result.bpm is None or result.confidence < 0.4
+    assert "low confidence" in (result.note or "") or result.bpm is None
 
 
 @pytest.mark.parametrize(
@@ -121,8 +122,8 @@ def test_bad_files_get_a_reason_not_a_traceback(tmp_path, name, content, reason)
     path = tmp_path / name
     path.write_bytes(content)
     result = analyze_file(str(path))
-    assert result["bpm"] is None
-    assert reason in result["error"]
+    assert result.bpm is None
+    assert reason in result.error
     with pytest.raises(AudioFileError, match=reason):
         onset_envelope(path)
 
@@ -132,9 +133,9 @@ def test_truncated_file_uses_what_was_read(tmp_path):
     cut = tmp_path / "cut.mp3"
     cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     result = analyze_file(str(cut))
-    assert result["error"] is None
-    assert result["bpm"] == pytest.approx(110, abs=1.0)
-    assert result["duration_s"] == pytest.approx(15, abs=2)
+    assert result.error is None
+    assert result.bpm == pytest.approx(110, abs=1.0)
+    assert result.duration_s == pytest.approx(15, abs=2)
 
 
 @pytest.mark.parametrize("ext", [".flac", ".mp3"])
@@ -145,9 +146,9 @@ def test_music_followed_by_long_silence_is_read_where_it_sounds(tmp_path, ext):
     audio = np.concatenate([groove(132, 90, seed=5), np.zeros(240 * sr, dtype=np.float32)])
     path = write(tmp_path / f"tail{ext}", audio, sr=sr)
     result = analyze_file(str(path))
-    assert result["error"] is None
-    assert result["bpm"] == pytest.approx(132, abs=0.5)
-    assert result["duration_s"] == pytest.approx(330, abs=1)
+    assert result.error is None
+    assert result.bpm == pytest.approx(132, abs=0.5)
+    assert result.duration_s == pytest.approx(330, abs=1)
     env = onset_envelope(path)
     assert env.sounding_s == pytest.approx(90, abs=2)
 
@@ -159,7 +160,7 @@ def test_quiet_middle_of_a_long_track_is_still_the_window_read(tmp_path):
     path = write(tmp_path / "soft middle.flac", np.concatenate([loud, soft]), sr=sr)
     env = onset_envelope(path)
     assert env.sounding_s == pytest.approx(120, abs=1)
-    assert analyze_file(str(path))["bpm"] == pytest.approx(140, abs=0.5)
+    assert analyze_file(str(path)).bpm == pytest.approx(140, abs=0.5)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +169,7 @@ def test_quiet_middle_of_a_long_track_is_still_the_window_read(tmp_path):
 def test_pyav_reader_downmixes_stereo_like_libsndfile(tmp_path, ext, subtype):
     # Left and right differ, and the file spans several blocks and a short last one.
     # PyAV gives WAV and FLAC interleaved (s16, s32), Vorbis planar (fltp).
-    from cadence.audiofile import _blocks_pyav, _blocks_soundfile
+    from cadence.audio.decode import _blocks_pyav, _blocks_soundfile
 
     sr = 22050
     t = np.arange(int(7.3 * sr)) / sr
@@ -201,8 +202,8 @@ def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
     # process's peak from the fork and hide the probe's.
     probe = (
         "import json, sys\n"
-        "from cadence.library import analyze_file\n"
-        "r = analyze_file(sys.argv[1])\n"
+        "from cadence.analysis import analyze_file\n"
+        "r = analyze_file(sys.argv[1]).to_dict()\n"
         "status = open('/proc/self/status').read().split()\n"
         "r['maxrss_mb'] = int(status[status.index('VmHWM:') + 1]) / 1024\n"
         "print(json.dumps(r))\n"
@@ -276,7 +277,7 @@ def test_rescan_comes_from_the_cache_and_notices_changed_files(library, tmp_path
         assert (first.analysed, first.cached) == (len(tempos), 0)
         second = scan_library(str(root), cache=cache, on_problem=lambda p, r: problems.append(p))
         assert (second.analysed, second.cached) == (0, len(tempos))
-        assert [t["bpm"] for t in second.tracks] == [t["bpm"] for t in first.tracks]
+        assert [t.bpm for t in second.tracks] == [t.bpm for t in first.tracks]
     with TrackCache(tmp_path / "c.sqlite3", analyzer_version="test-2") as cache:
         third = scan_library(str(root), cache=cache, on_problem=lambda p, r: None)
         assert third.analysed == len(tempos)  # a new analyzer version redoes everything
@@ -293,15 +294,15 @@ def test_changed_file_is_analysed_again(tmp_path):
         os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
         again = scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
     assert again.analysed == 1
-    assert again.tracks[0]["bpm"] == pytest.approx(140, abs=1)
+    assert again.tracks[0].bpm == pytest.approx(140, abs=1)
 
 
 def test_parallel_scan_gives_the_same_results(library, tmp_path):
     root, _ = library
     serial = scan_library(str(root), cache=None, jobs=1, on_problem=lambda p, r: None)
     parallel = scan_library(str(root), cache=None, jobs=2, on_problem=lambda p, r: None)
-    assert [(t["path"], t["bpm"]) for t in serial.tracks] == [
-        (t["path"], t["bpm"]) for t in parallel.tracks
+    assert [(t.path, t.bpm) for t in serial.tracks] == [
+        (t.path, t.bpm) for t in parallel.tracks
     ]
 
 
@@ -423,10 +424,10 @@ def test_write_tags_only_when_asked_and_audio_untouched(tmp_path, runner):
 
     for p in music.iterdir():
         measured = analyze_file(str(p))
-        assert any(measured["bpm"] == pytest.approx(166 * f, abs=1) for f in (1, 0.5))
-        assert read_tags(str(p))["tag_bpm"] == bpm_tag_value(measured["bpm"])
+        assert any(measured.bpm == pytest.approx(166 * f, abs=1) for f in (1, 0.5))
+        assert read_tags(str(p))["tag_bpm"] == bpm_tag_value(measured.bpm)
     listed = runner.invoke(main, ["bpm", str(music / "t.flac"), "--json"])
-    assert json.loads(listed.output)[0]["tag_bpm"] == bpm_tag_value(measured["bpm"])
+    assert json.loads(listed.output)[0]["tag_bpm"] == bpm_tag_value(measured.bpm)
 
 
 def test_bpm_command(tmp_path, runner):
@@ -695,14 +696,15 @@ def test_ctrl_c_outside_the_scan_loop_exits_130_without_a_traceback(
 
 
 def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):
-    from cadence.cli import _all_sorted
+    from cadence.core.matching import TempoMatch, TrackFit, all_by_fit
+    from cadence.core.tracks import TrackResult
 
-    rows = [
-        {"match_factor": 2, "off_spm": 0.0, "confidence": 0.84, "path": "a"},
-        {"match_factor": None, "off_spm": 30.0, "confidence": 0.99, "path": "b"},
-        {"match_factor": 2, "off_spm": 0.0, "confidence": 0.89, "path": "c"},
-    ]
-    assert [r["path"] for r in _all_sorted(rows)] == ["c", "a", "b"]
+    def fit(path, factor, off_spm, confidence):
+        match = TempoMatch(factor, None, off_spm, None)
+        return TrackFit(TrackResult(path, confidence=confidence), match)
+
+    rows = [fit("a", 2, 0.0, 0.84), fit("b", None, 30.0, 0.99), fit("c", 2, 0.0, 0.89)]
+    assert [f.track.path for f in all_by_fit(rows)] == ["c", "a", "b"]
     result = runner.invoke(main, ["scan", ".", "--target", "500"])
     assert result.exit_code == 2
     assert "target: 500 steps/min is outside the plausible human range" in result.output

@@ -100,20 +100,20 @@ def test_report_for_the_issue_example():
     report = cadence_report(steps_to_spm(78, one_foot=True))
     assert report.cadence_spm == 156.0
     assert (report.target_5_spm, report.target_10_spm) == (164, 172)
-    assert report.below_160 is True
+    assert report.below_rule_of_thumb is True
 
 
 def test_report_rounds_cadence_to_one_decimal_and_targets_follow_it():
     report = cadence_report(100 * 60 / 37 + 0)  # 162.162...
     assert report.cadence_spm == 162.2
     assert report.target_5_spm == target_spm(162.2, 5) == 170
-    assert report.below_160 is False
+    assert report.below_rule_of_thumb is False
 
 
 def test_160_exactly_is_not_below_the_rule_of_thumb():
-    assert cadence_report(160).below_160 is False
-    assert cadence_report(159.96).below_160 is False  # shows as 160.0
-    assert cadence_report(159.94).below_160 is True
+    assert cadence_report(160).below_rule_of_thumb is False
+    assert cadence_report(159.96).below_rule_of_thumb is False  # shows as 160.0
+    assert cadence_report(159.94).below_rule_of_thumb is True
 
 
 def test_advice_follows_the_coaching_guidance():

@@ -107,8 +107,9 @@ def test_plan_table_shows_weeks_and_stages_and_warns(runner):
         main, ["plan", "--current", "150", "--goal", "180", "--start", "2026-11-23"]
     )
     assert result.exit_code == 0, result.output
-    assert "Warning:" in result.output
-    assert "2 stages" in result.output
+    # The warning on stderr, like every warning: stdout holds the plan only.
+    assert "warning: The goal 180" in result.stderr and "warning" not in result.stdout
+    assert "2 stages" in result.stderr
     assert "Stage" in result.output
     assert "180 spm" in result.output
     assert "Mon 23 Nov 2026" in result.output

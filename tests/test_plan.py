@@ -59,7 +59,7 @@ def test_goal_over_10_percent_is_split_into_stages_with_a_warning():
 
 
 def test_too_few_weeks_for_the_step_cap_is_refused():
-    with pytest.raises(ParameterError, match=r"weeks: .* use 2 or more"):
+    with pytest.raises(ParameterError, match=r"weeks_per_stage: .* use 2 or more"):
         progression_plan(150, goal_spm=165, weeks_per_stage=1)
     assert len(progression_plan(150, goal_spm=165, weeks_per_stage=2).weeks) == 2
 
@@ -78,13 +78,13 @@ def test_start_date_gives_each_week_its_date():
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
     [
-        ({"current_spm": 156, "goal_spm": 150}, "goal"),
-        ({"current_spm": 156, "goal_spm": 156}, "goal"),
-        ({"current_spm": 156, "goal_spm": 300}, "goal"),
-        ({"current_spm": 156, "goal_spm": 170.5}, "goal"),
-        ({"current_spm": 30}, "current"),
-        ({"current_spm": 156, "weeks_per_stage": 0}, "weeks"),
-        ({"current_spm": 156, "weeks_per_stage": 100}, "weeks"),
+        ({"current_spm": 156, "goal_spm": 150}, "goal_spm"),
+        ({"current_spm": 156, "goal_spm": 156}, "goal_spm"),
+        ({"current_spm": 156, "goal_spm": 300}, "goal_spm"),
+        ({"current_spm": 156, "goal_spm": 170.5}, "goal_spm"),
+        ({"current_spm": 30}, "current_spm"),
+        ({"current_spm": 156, "weeks_per_stage": 0}, "weeks_per_stage"),
+        ({"current_spm": 156, "weeks_per_stage": 100}, "weeks_per_stage"),
     ],
 )
 def test_bad_plans_name_the_parameter(kwargs, parameter):

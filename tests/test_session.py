@@ -67,18 +67,18 @@ def test_bad_intervals(spec):
         ({"spm": 30}, "spm"),
         ({"spm": 250}, "spm"),
         ({"spm": float("nan")}, "spm"),
-        ({"spm": 170, "ramp_from_spm": 150}, "ramp-from"),
-        ({"spm": 170, "ramp_over_s": 60}, "ramp-from"),
-        ({"spm": 170, "ramp_from_spm": 10, "ramp_over_s": 60}, "ramp-from"),
+        ({"spm": 170, "ramp_from_spm": 150}, "ramp_from_spm"),
+        ({"spm": 170, "ramp_over_s": 60}, "ramp_from_spm"),
+        ({"spm": 170, "ramp_from_spm": 10, "ramp_over_s": 60}, "ramp_from_spm"),
         ({"spm": 170, "repeat": 3}, "repeat"),
         ({"spm": 170, "intervals": parse_intervals("1m,1m"), "repeat": 0}, "repeat"),
         ({"spm": 170, "every": 0}, "every"),
         ({"spm": 170, "accent": -1}, "accent"),
-        ({"spm": 170, "count_in": 100}, "count-in"),
-        ({"spm": 170, "duration_s": -1}, "duration"),
+        ({"spm": 170, "count_in": 100}, "count_in"),
+        ({"spm": 170, "duration_s": -1}, "duration_s"),
     ],
 )
-def test_bad_sessions_name_the_option(kwargs, parameter):
+def test_bad_sessions_name_the_parameter(kwargs, parameter):
     with pytest.raises(ParameterError) as info:
         Session(**kwargs)
     assert info.value.parameter == parameter
@@ -144,7 +144,7 @@ def test_voices_differ_and_accent_is_louder_than_beat():
 
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
-    [({"voice": "cowbell"}, "voice"), ({"volume_db": 3}, "volume"), ({"sr": 100}, "sr")],
+    [({"voice": "cowbell"}, "voice"), ({"volume_db": 3}, "volume_db"), ({"sr": 100}, "sr")],
 )
 def test_bad_sound_settings(kwargs, parameter):
     args = {"voice": "click", "sr": 44100, **kwargs}

@@ -132,8 +132,10 @@ class CadenceReport:
         Current cadence, steps per minute, one decimal.
     target_5_spm, target_10_spm : int
         The +5 % and +10 % targets, whole steps per minute.
-    below_160 : bool
-        Whether the cadence is under the ~160 spm rule of thumb.
+    below_rule_of_thumb : bool
+        Whether the cadence is under :data:`RULE_OF_THUMB_SPM` (about 160 spm).
+        In JSON its key is ``below_160``, kept for scripts written against
+        earlier versions.
     advice : list of str
         Short coaching advice, in reading order.
     source : dict
@@ -143,13 +145,15 @@ class CadenceReport:
     cadence_spm: float
     target_5_spm: int
     target_10_spm: int
-    below_160: bool
+    below_rule_of_thumb: bool
     advice: list[str] = field(default_factory=list)
     source: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of every field."""
-        return asdict(self)
+        """A JSON-ready dict of every field (``below_rule_of_thumb`` as ``below_160``)."""
+        return {
+            ("below_160" if k == "below_rule_of_thumb" else k): v for k, v in asdict(self).items()
+        }
 
 
 def advice_for(cadence_spm: float, *, target_5_spm: int) -> list[str]:
@@ -194,7 +198,7 @@ def cadence_report(cadence_spm: float, *, source: dict | None = None) -> Cadence
     Examples
     --------
     >>> r = cadence_report(156.0)
-    >>> r.target_5_spm, r.target_10_spm, r.below_160
+    >>> r.target_5_spm, r.target_10_spm, r.below_rule_of_thumb
     (164, 172, True)
     """
     cadence_spm = check_plausible_spm(cadence_spm, parameter="spm")
@@ -205,7 +209,7 @@ def cadence_report(cadence_spm: float, *, source: dict | None = None) -> Cadence
         cadence_spm=shown_spm,
         target_5_spm=t5,
         target_10_spm=t10,
-        below_160=shown_spm < RULE_OF_THUMB_SPM,
+        below_rule_of_thumb=shown_spm < RULE_OF_THUMB_SPM,
         advice=advice_for(shown_spm, target_5_spm=t5),
         source=dict(source or {}),
     )

@@ -8,8 +8,11 @@ its BPM times 1 or 2 lies within the tolerance of the target cadence.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
+from cadence.core.tracks import TrackResult
 from cadence.errors import ParameterError
 
 #: Steps per beat tried, in order of preference.
@@ -44,10 +47,10 @@ NO_TEMPO = TempoMatch(None, None, None, None)
 
 
 def check_tolerance_spm(tolerance_spm: float) -> float:
-    """`tolerance_spm` if it is in (0, 20]; else ParameterError naming --tolerance."""
+    """`tolerance_spm` if it is in (0, 20]; else ParameterError naming it."""
     if not (isinstance(tolerance_spm, (int, float)) and 0 < tolerance_spm <= 20):
         raise ParameterError(
-            "tolerance", f"must be more than 0 and at most 20 spm, got {tolerance_spm!r}"
+            "tolerance_spm", f"must be more than 0 and at most 20 spm, got {tolerance_spm!r}"
         )
     return float(tolerance_spm)
 
@@ -121,3 +124,121 @@ def tempo_alternatives(bpm: float) -> dict[str, float]:
     {'half': 86.0, 'double': 344.0}
     """
     return {"half": round(bpm / 2, 1), "double": round(bpm * 2, 1)}
+
+
+@dataclass(frozen=True)
+class TrackFit:
+    """A track and how it fits the target cadence.
+
+    Attributes
+    ----------
+    track : TrackResult
+    match : TempoMatch
+        Its fit (:data:`NO_TEMPO` for a track without a tempo).
+    """
+
+    track: TrackResult
+    match: TempoMatch
+
+    @property
+    def fits(self) -> bool:
+        return self.match.match_factor is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The track's fields with the match's, in the order of ``scan --format json``."""
+        t, m = self.track, self.match
+        return {
+            "path": t.path,
+            "bpm": t.bpm,
+            "confidence": t.confidence,
+            "stability": t.stability,
+            "alternatives": t.alternatives,
+            "match_factor": m.match_factor,
+            "step_bpm": m.step_bpm,
+            "off_spm": m.off_spm,
+            "stretch_pct": m.stretch_pct,
+            "tag_bpm": t.tag_bpm,
+            "title": t.title,
+            "artist": t.artist,
+            "duration_s": t.duration_s,
+            "error": t.error,
+            "note": t.note,
+        }
+
+
+def fit_tracks(
+    tracks: Iterable[TrackResult], *, target_spm: float, tolerance_spm: float
+) -> list[TrackFit]:
+    """Each track with its fit to `target_spm`, in the order given."""
+    return [
+        TrackFit(t, match_tempo(t.bpm, target_spm=target_spm, tolerance_spm=tolerance_spm))
+        for t in tracks
+    ]
+
+
+def _closeness(fit: TrackFit) -> tuple[float, float]:
+    # Ties (equal distance) go to the clearer beat.
+    off = fit.match.off_spm
+    return (abs(off) if off is not None else math.inf, -(fit.track.confidence or 0))
+
+
+def best_fit_first(fits: Iterable[TrackFit]) -> list[TrackFit]:
+    """The tracks that fit, closest to the target first, ties by confidence."""
+    return sorted((f for f in fits if f.fits), key=_closeness)
+
+
+def all_by_fit(fits: Iterable[TrackFit]) -> list[TrackFit]:
+    """Every track: those that fit first (closest first), then the others by closeness."""
+    return sorted(fits, key=lambda f: (not f.fits, *_closeness(f)))
+
+
+def by_step_tempo(fits: Iterable[TrackFit]) -> list[TrackFit]:
+    """The order of a playlist: slowest step tempo first, then by BPM."""
+    return sorted(fits, key=lambda f: (f.match.step_bpm, f.track.bpm))
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """A folder's tracks against a target cadence, and what the scan did.
+
+    Attributes
+    ----------
+    fits : list of TrackFit
+        Every track found, in path order.
+    target_spm, tolerance_spm : float
+    analysed, cached : int
+        Tracks analysed now, and tracks taken from the cache.
+    problems : list of (str, str)
+        ``(path, reason)`` for every file or folder that could not be used
+        fully, in the order they were met.
+    interrupted : bool
+        The scan was stopped (Ctrl-C) before every file was analysed.
+    elapsed_s : float
+    cached_kept : bool
+        Whether what was analysed is kept in a cache.
+    """
+
+    fits: list[TrackFit]
+    target_spm: float
+    tolerance_spm: float
+    analysed: int = 0
+    cached: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+    cached_kept: bool = True
+
+    @property
+    def fitting(self) -> list[TrackFit]:
+        """The tracks that fit, best first."""
+        return best_fit_first(self.fits)
+
+    @property
+    def half_time(self) -> int:
+        """How many of the fitting tracks fit at two steps per beat."""
+        return sum(1 for f in self.fits if f.match.match_factor == 2)
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 130 when the scan was interrupted (as after Ctrl-C)."""
+        return 130 if self.interrupted else 0

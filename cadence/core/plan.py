@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from cadence.core.calc import check_plausible_spm, round_half_up, target_spm
-from cadence.errors import ParameterError
+from cadence.errors import CadenceError, ParameterError
 
 #: Largest rise from one week to the next.
 MAX_STEP_PCT = 5.0
@@ -133,21 +134,21 @@ def progression_plan(
     >>> [w.spm for w in progression_plan(156).weeks]
     [158, 160, 162, 164]
     """
-    current_spm = check_plausible_spm(current_spm, parameter="current")
+    current_spm = check_plausible_spm(current_spm, parameter="current_spm")
     goal = target_spm(current_spm, 5) if goal_spm is None else goal_spm
-    goal = check_plausible_spm(goal, parameter="goal")
+    goal = check_plausible_spm(goal, parameter="goal_spm")
     if goal != int(goal):
-        raise ParameterError("goal", f"must be a whole number of steps/min, got {goal:g}")
+        raise ParameterError("goal_spm", f"must be a whole number of steps/min, got {goal:g}")
     goal = int(goal)
     if goal <= current_spm:
         raise ParameterError(
-            "goal", f"{goal} must be above the current cadence {current_spm:g} steps/min"
+            "goal_spm", f"{goal} must be above the current cadence {current_spm:g} steps/min"
         )
     if weeks_per_stage is not None and not (
         isinstance(weeks_per_stage, int) and 1 <= weeks_per_stage <= MAX_WEEKS_PER_STAGE
     ):
         raise ParameterError(
-            "weeks",
+            "weeks_per_stage",
             f"must be a whole number from 1 to {MAX_WEEKS_PER_STAGE}, got {weeks_per_stage!r}",
         )
 
@@ -172,7 +173,7 @@ def progression_plan(
         weeks_per_stage = DEFAULT_WEEKS_SMALL_STAGE if min_weeks == 1 else DEFAULT_WEEKS_LARGE_STAGE
     elif weeks_per_stage < min_weeks:
         raise ParameterError(
-            "weeks",
+            "weeks_per_stage",
             f"{weeks_per_stage} week(s) per stage would raise cadence by more than "
             f"{MAX_STEP_PCT:g} % in a week; use {min_weeks} or more",
         )
@@ -204,3 +205,31 @@ def progression_plan(
     return Plan(
         current_spm=current_spm, goal_spm=goal, weeks=weeks, stages=n_stages, warnings=warnings
     )
+
+
+def current_spm_from_recording(summary: Any) -> float:
+    """The cadence a plan starts from when it starts from a recording.
+
+    Parameters
+    ----------
+    summary : cadence.core.activity.RunCadence
+        A summarized recording.
+
+    Returns
+    -------
+    float
+        The run's median cadence, rounded half up to one decimal (the figure
+        ``cadence calc --from`` shows).
+
+    Raises
+    ------
+    CadenceError
+        If the recording is a walk: a cadence plan starts from a run.
+    """
+    spm = round_half_up(summary.median_spm, ndigits=1)
+    if summary.kind == "walk":
+        raise CadenceError(
+            f"{summary.name} is a walk ({spm:g} steps/min); a cadence plan starts from a run. "
+            "Give a run's recording, or your cadence as `current_spm`"
+        )
+    return spm

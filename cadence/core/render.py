@@ -455,7 +455,7 @@ class BeatRenderer:
 def render_session(session: Session, *, sr: int, blocksize: int = 65536, **kwargs) -> np.ndarray:
     """Render a whole (finite) session to one mono float32 array.
 
-    Convenient for tests and short files; :func:`cadence.audiofile.write_session`
+    Convenient for tests and short files; :func:`cadence.audio.write.write_session`
     streams long sessions instead of holding them in memory.
 
     Raises

@@ -159,28 +159,58 @@ class Session:
         if self.duration_s is not None and not (
             math.isfinite(self.duration_s) and self.duration_s > 0
         ):
-            raise ParameterError("duration", f"must be positive, got {self.duration_s!r}")
+            raise ParameterError("duration_s", f"must be positive, got {self.duration_s!r}")
         if (self.ramp_from_spm is None) != (self.ramp_over_s is None):
-            raise ParameterError("ramp-from", "--ramp-from and --ramp-over go together")
+            raise ParameterError("ramp_from_spm", "`ramp_from_spm` and `ramp_over_s` go together")
         if self.ramp_from_spm is not None:
             object.__setattr__(
                 self,
                 "ramp_from_spm",
-                check_metronome_spm(self.ramp_from_spm, parameter="ramp-from"),
+                check_metronome_spm(self.ramp_from_spm, parameter="ramp_from_spm"),
             )
             if not (math.isfinite(self.ramp_over_s) and self.ramp_over_s > 0):
-                raise ParameterError("ramp-over", f"must be positive, got {self.ramp_over_s!r}")
+                raise ParameterError("ramp_over_s", f"must be positive, got {self.ramp_over_s!r}")
         if self.repeat is not None:
             if not self.intervals:
-                raise ParameterError("repeat", "needs --intervals")
+                raise ParameterError("repeat", "needs `intervals`")
             if not (isinstance(self.repeat, int) and self.repeat >= 1):
                 raise ParameterError("repeat", f"must be a whole number >= 1, got {self.repeat!r}")
         for name in ("count_in", "accent"):
             value = getattr(self, name)
             if not (isinstance(value, int) and 0 <= value <= 64):
-                raise ParameterError(name.replace("_", "-"), f"must be 0-64, got {value!r}")
+                raise ParameterError(name, f"must be 0-64, got {value!r}")
         if not (isinstance(self.every, int) and 1 <= self.every <= 16):
             raise ParameterError("every", f"must be 1-16, got {self.every!r}")
+
+    @classmethod
+    def for_beats(cls, spm: float, beats: int, **options) -> Session:
+        """A session of exactly `beats` beats after the count-in.
+
+        It ends half a beat after the last beat, so that beat sounds in full.
+        `options` are the other fields, except those that set the length or
+        the tempo over time.
+
+        Raises
+        ------
+        ParameterError
+            If `beats` is not a whole number >= 1, or `options` holds
+            `duration_s`, `intervals` or `ramp_from_spm`.
+
+        Examples
+        --------
+        >>> Session.for_beats(120, 8).duration_s
+        3.75
+        """
+        if any(
+            options.get(k) not in (None, ()) for k in ("duration_s", "intervals", "ramp_from_spm")
+        ):
+            raise ParameterError(
+                "beats", "give `beats` alone, without `duration_s`, `intervals` or `ramp_from_spm`"
+            )
+        if isinstance(beats, bool) or not isinstance(beats, int) or beats < 1:
+            raise ParameterError("beats", f"must be a whole number >= 1, got {beats!r}")
+        spm = check_metronome_spm(spm)
+        return cls(spm, duration_s=(beats - 0.5) * 60 / spm, **options)
 
     @property
     def start_spm(self) -> float:

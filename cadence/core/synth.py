@@ -153,7 +153,7 @@ SOUND_IDS = {"beat": 0, "accent": 1, "count_in": 2, "pip": 3, "change": 4}
 def check_volume_db(volume_db: float) -> float:
     """`volume_db` if it is a level from -60 to 0 dB; else ParameterError naming --volume."""
     if not -60.0 <= volume_db <= 0.0:
-        raise ParameterError("volume", f"must be between -60 and 0 dB, got {volume_db:g}")
+        raise ParameterError("volume_db", f"must be between -60 and 0 dB, got {volume_db:g}")
     return float(volume_db)
 
 

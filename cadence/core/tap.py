@@ -54,6 +54,33 @@ class TapEstimate:
     missed: int
     outliers: int
 
+    def source(self) -> dict[str, int]:
+        """How the cadence was measured, for a report's ``source``."""
+        return {
+            "taps": self.taps,
+            "steps": self.steps,
+            "doubled_taps": self.doubled,
+            "missed_taps": self.missed,
+            "outlier_taps": self.outliers,
+        }
+
+    def describe(self) -> str:
+        """What was counted and what was corrected, in words.
+
+        Examples
+        --------
+        >>> TapEstimate(170.0, taps=40, steps=41, doubled=0, missed=1, outliers=0).describe()
+        '40 taps over 41 steps, 1 missed tap(s) filled in'
+        """
+        notes = [f"{self.taps} taps over {self.steps} steps"]
+        if self.doubled:
+            notes.append(f"{self.doubled} doubled tap(s) ignored")
+        if self.missed:
+            notes.append(f"{self.missed} missed tap(s) filled in")
+        if self.outliers:
+            notes.append(f"{self.outliers} off-beat tap(s) left out")
+        return ", ".join(notes)
+
 
 def _fit_period(segments: list[list[tuple[int, float]]]) -> tuple[float, list[list[float]]]:
     """Least-squares period shared by all segments, each with its own offset."""

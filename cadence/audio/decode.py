@@ -1,32 +1,24 @@
-"""Audio-file edge: the only module that reads or writes audio, and the only
-one that talks to librosa.
+"""Decoding music for analysis: the only module that talks to librosa.
 
-Writing: :func:`write_session` streams a rendered session into WAV, FLAC,
-OGG/Vorbis or MP3 block by block (an hour-long session never sits in memory)
-and replaces the target atomically, so an interrupted render leaves no
-half-written file.
-
-Reading: :func:`onset_envelope` decodes a music file block by block
-(soundfile for WAV/FLAC/OGG/Opus/AIFF; PyAV's FFmpeg for MP3, M4A/AAC/ALAC and
-anything soundfile cannot read), downmixes, resamples to 11025 Hz with soxr
-and turns it into an onset-strength envelope (spectral flux of a log mel
-spectrogram, with librosa's mel filters), one chunk at a time. At most the
-middle two minutes of a long file are analysed; memory stays bounded whatever
-the file's length; files are opened read-only.
+:func:`onset_envelope` decodes a music file block by block (soundfile for
+WAV/FLAC/OGG/Opus/AIFF; PyAV's FFmpeg for MP3, M4A/AAC/ALAC and anything
+soundfile cannot read), downmixes, resamples to 11025 Hz with soxr and turns
+it into an onset-strength envelope (spectral flux of a log mel spectrogram,
+with librosa's mel filters), one chunk at a time. At most the middle two
+minutes of a long file are analysed; memory stays bounded whatever the
+file's length; files are opened read-only.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cadence.core.render import BeatRenderer
-from cadence.errors import AudioFileError, ParameterError
-from cadence.files import atomic_path
+from cadence.errors import AudioFileError
+from cadence.files import display_path, not_a_file_reason
 
 #: Analysis sample rate, FFT size and hop: 86.1 envelope frames per second.
 ANALYSIS_SR = 11025
@@ -74,101 +66,6 @@ AUDIO_EXTENSIONS = frozenset(
 # MP3 goes to FFmpeg: libsndfile 1.2 (mpg123) mis-decodes VBR MP3 read in blocks.
 _SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff"}
 
-#: Output formats by file extension: (soundfile format, subtype).
-WRITE_FORMATS = {
-    ".wav": ("WAV", "PCM_16"),
-    ".flac": ("FLAC", "PCM_16"),
-    ".ogg": ("OGG", "VORBIS"),
-    ".oga": ("OGG", "VORBIS"),
-    ".mp3": ("MP3", "MPEG_LAYER_III"),
-}
-RENDER_BLOCK = 65536
-
-
-def output_format(path: str | os.PathLike) -> tuple[str, str]:
-    """The (format, subtype) to write `path` in, from its extension.
-
-    Raises
-    ------
-    ParameterError
-        For an extension not in :data:`WRITE_FORMATS`.
-    """
-    ext = Path(path).suffix.lower()
-    if ext not in WRITE_FORMATS:
-        raise ParameterError(
-            "output",
-            f"{os.fspath(path)!r}: unknown format {ext or '(no extension)'}; "
-            f"use {', '.join(sorted(WRITE_FORMATS))}",
-        )
-    return WRITE_FORMATS[ext]
-
-
-def write_session(
-    renderer: BeatRenderer,
-    path: str | os.PathLike,
-    *,
-    channels: int = 1,
-    progress: Callable[[int, int], None] | None = None,
-) -> int:
-    """Render a finite session into an audio file.
-
-    Parameters
-    ----------
-    renderer : BeatRenderer
-        A fresh renderer of a finite session.
-    path : path-like
-        Output file; its extension picks the format (.wav, .flac, .ogg, .mp3).
-    channels : int, keyword-only
-        1 (mono) or 2 (the same signal on both).
-    progress : callable, optional
-        Called as ``progress(samples_done, samples_total)`` after each block.
-
-    Returns
-    -------
-    int
-        Samples written per channel.
-
-    Raises
-    ------
-    ParameterError
-        Unknown extension, endless session, bad channel count.
-    AudioFileError
-        If the file cannot be written (the message names it).
-    """
-    import soundfile as sf
-
-    fmt, subtype = output_format(path)
-    if renderer.total_samples is None:
-        raise ParameterError(
-            "output", "an endless session cannot be written to a file; give --duration or --repeat"
-        )
-    if channels not in (1, 2):
-        raise ParameterError("channels", f"must be 1 or 2, got {channels}")
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise AudioFileError(
-            f"{os.fspath(path)}: folder {os.fspath(target.parent)!r} does not exist"
-        )
-    block = np.zeros((RENDER_BLOCK, channels), dtype=np.float32)
-    total = renderer.total_samples
-    written = 0
-    try:
-        with (
-            atomic_path(target) as tmp,
-            sf.SoundFile(
-                tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
-            ) as f,
-        ):
-            while not renderer.finished:
-                n = renderer.render(block)
-                f.write(block[:n])
-                written += n
-                if progress is not None:
-                    progress(written, total)
-    except (sf.LibsndfileError, OSError) as exc:
-        raise AudioFileError(f"{os.fspath(path)}: cannot write: {exc}") from exc
-    return written
-
 
 def warm_up() -> None:
     """Import the decoders and librosa now (before forking workers)."""
@@ -194,10 +91,6 @@ class Envelope:
         Seconds of audio the envelope covers.
     sounding_s : float
         Seconds of it above -60 dBFS (the rest is silence).
-    source_sr : int
-        The file's sample rate.
-    decoder : str
-        "soundfile" or "pyav".
     warning : str or None
         What went wrong while decoding, if the file broke off early
         (truncated or corrupt part-way); the envelope holds what decoded.
@@ -208,8 +101,6 @@ class Envelope:
     duration_s: float
     analysed_s: float
     sounding_s: float
-    source_sr: int
-    decoder: str
     warning: str | None = None
 
 
@@ -379,17 +270,6 @@ def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
     return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 
-def not_a_file_reason(path: str) -> str:
-    """Why `path`, which is not a regular file, cannot be read as one."""
-    if os.path.isdir(path):
-        return "a folder, not a file (cadence scan reads folders)"
-    if os.path.islink(path) and not os.path.exists(path):
-        return "broken symlink"
-    if not os.path.lexists(path):
-        return "no such file"
-    return "not a regular file (a pipe, device or socket)"
-
-
 def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALYSIS_S) -> Envelope:
     """Decode `path` block by block into an onset-strength envelope.
 
@@ -413,7 +293,7 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         far as it decodes.
     """
     path = os.fspath(path)
-    name = _display(path)
+    name = display_path(path)
     if not os.path.isfile(path):
         raise AudioFileError(f"{name}: {not_a_file_reason(path)}")
     if not os.access(path, os.R_OK):
@@ -523,8 +403,6 @@ def _read_window(
         duration_s=frames / source_sr,
         analysed_s=builder.samples_in / ANALYSIS_SR,
         sounding_s=builder.sounding_s,
-        source_sr=source_sr,
-        decoder=decoder_name,
         warning=warning,
     )
 
@@ -545,8 +423,3 @@ def _reason(exc: BaseException) -> str:
     text = re.sub(r"Error opening <[^>]*>:\s*", "", text)
     text = re.sub(r":\s*'[^']*'$", "", text)
     return text.rstrip(". ")[:120].lower() or type(exc).__name__
-
-
-def _display(path: str) -> str:
-    """A path as text for messages, with undecodable bytes shown as U+FFFD."""
-    return os.fsencode(path).decode("utf-8", errors="replace")

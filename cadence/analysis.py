@@ -1,0 +1,88 @@
+"""One music file's analysis: decode, estimate the tempo, read the tags.
+
+:func:`analyze_file` never raises for a bad file: the result's ``error`` says
+what went wrong. It is what the folder scan runs in each worker.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cadence.audio.decode import MAX_ANALYSIS_S
+from cadence.core.matching import tempo_alternatives
+from cadence.core.tracks import TrackResult
+from cadence.errors import CadenceError
+from cadence.files import display_path
+
+#: Bump when the analysis changes: cached results of other versions are redone.
+ANALYZER_VERSION = "tempo-6"
+
+
+def reason_of(exc: CadenceError, path: str) -> str:
+    """The reason in an error about `path`, without the path in front."""
+    message = str(exc)
+    for prefix in (f"{path}: ", f"{display_path(path)}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> TrackResult:
+    """Tempo, confidence, stability and tags of one file.
+
+    Parameters
+    ----------
+    path : str
+        A music file (opened read-only).
+    max_analysis_s : float, keyword-only
+        Analyse at most this many seconds, from the middle of a longer file.
+
+    Returns
+    -------
+    TrackResult
+        Never raises for a bad file: ``error`` says what went wrong (with
+        ``bpm`` None); ``note`` carries caveats (a short clip, silence, a file
+        that broke off part-way).
+
+    Examples
+    --------
+    >>> analyze_file("no-such-file.mp3").error
+    'no such file'
+    """
+    from cadence.audio.decode import onset_envelope
+    from cadence.core.tempo import MIN_ANALYSIS_S, estimate_tempo
+    from cadence.errors import AudioFileError
+    from cadence.tags import read_tags
+
+    result = TrackResult(path=path)
+    try:
+        env = onset_envelope(path, max_analysis_s=max_analysis_s)
+        est = estimate_tempo(env.bands, frame_rate_hz=env.frame_rate_hz)
+        result.bpm = est.bpm
+        result.confidence = est.confidence
+        result.stability = est.stability
+        result.alternatives = tempo_alternatives(est.bpm) if est.bpm else None
+        result.duration_s = round(env.duration_s, 2)
+        result.analysed_s = round(env.analysed_s, 2)
+        if est.bpm is None:
+            if env.sounding_s < 0.5:
+                result.note = "silence: no beat"
+            elif env.analysed_s < MIN_ANALYSIS_S:
+                result.note = (
+                    f"too short to measure ({env.analysed_s:.1f} s of audio;"
+                    f" needs {MIN_ANALYSIS_S:g} s)"
+                )
+            else:
+                result.note = "no beat found"
+        elif env.analysed_s < 10:
+            result.note = f"only {env.analysed_s:.1f} s of audio: low confidence"
+        if env.warning:
+            result.add_note(env.warning, first=True)
+    except AudioFileError as exc:
+        result.error = reason_of(exc, path)
+    except MemoryError:
+        result.error = "out of memory while decoding"
+    if os.path.isfile(path):  # never open a pipe or a device: reading would block
+        tags = read_tags(path)
+        result.title, result.artist, result.tag_bpm = tags["title"], tags["artist"], tags["tag_bpm"]
+    return result

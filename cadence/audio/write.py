@@ -1,0 +1,167 @@
+"""Writing rendered sessions to audio files: WAV, FLAC, OGG/Vorbis or MP3.
+
+:func:`write_session` streams a rendered session block by block (an hour-long
+session never sits in memory) and replaces the target atomically, so an
+interrupted render leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cadence.core.render import BeatRenderer
+from cadence.core.session import Session
+from cadence.errors import AudioFileError, ParameterError
+from cadence.files import atomic_path
+
+#: Output formats by file extension: (soundfile format, subtype).
+WRITE_FORMATS = {
+    ".wav": ("WAV", "PCM_16"),
+    ".flac": ("FLAC", "PCM_16"),
+    ".ogg": ("OGG", "VORBIS"),
+    ".oga": ("OGG", "VORBIS"),
+    ".mp3": ("MP3", "MPEG_LAYER_III"),
+}
+RENDER_BLOCK = 65536
+
+
+def output_format(path: str | os.PathLike) -> tuple[str, str]:
+    """The (format, subtype) to write `path` in, from its extension.
+
+    Raises
+    ------
+    ParameterError
+        For an extension not in :data:`WRITE_FORMATS`.
+    """
+    ext = Path(path).suffix.lower()
+    if ext not in WRITE_FORMATS:
+        raise ParameterError(
+            "output",
+            f"{os.fspath(path)!r}: unknown format {ext or '(no extension)'}; "
+            f"use {', '.join(sorted(WRITE_FORMATS))}",
+        )
+    return WRITE_FORMATS[ext]
+
+
+def write_session(
+    renderer: BeatRenderer,
+    path: str | os.PathLike,
+    *,
+    channels: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Render a finite session into an audio file.
+
+    Parameters
+    ----------
+    renderer : BeatRenderer
+        A fresh renderer of a finite session.
+    path : path-like
+        Output file; its extension picks the format (.wav, .flac, .ogg, .mp3).
+    channels : int, keyword-only
+        1 (mono) or 2 (the same signal on both).
+    progress : callable, optional
+        Called as ``progress(samples_done, samples_total)`` after each block.
+
+    Returns
+    -------
+    int
+        Samples written per channel.
+
+    Raises
+    ------
+    ParameterError
+        Unknown extension, endless session, bad channel count.
+    AudioFileError
+        If the file cannot be written (the message names it).
+    """
+    import soundfile as sf
+
+    fmt, subtype = output_format(path)
+    if renderer.total_samples is None:
+        raise ParameterError(
+            "output", "an endless session cannot be written to a file; give --duration or --repeat"
+        )
+    if channels not in (1, 2):
+        raise ParameterError("channels", f"must be 1 or 2, got {channels}")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise AudioFileError(
+            f"{os.fspath(path)}: folder {os.fspath(target.parent)!r} does not exist"
+        )
+    block = np.zeros((RENDER_BLOCK, channels), dtype=np.float32)
+    total = renderer.total_samples
+    written = 0
+    try:
+        with (
+            atomic_path(target) as tmp,
+            sf.SoundFile(
+                tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
+            ) as f,
+        ):
+            while not renderer.finished:
+                n = renderer.render(block)
+                f.write(block[:n])
+                written += n
+                if progress is not None:
+                    progress(written, total)
+    except (sf.LibsndfileError, OSError) as exc:
+        raise AudioFileError(f"{os.fspath(path)}: cannot write: {exc}") from exc
+    return written
+
+
+def render_to_file(
+    session: Session,
+    path: str,
+    *,
+    sr: int,
+    voice: str,
+    volume_db: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Render a finite metronome session into `path` and say what was written.
+
+    Parameters
+    ----------
+    session : Session
+        A session with an end (a duration, a beat count or a repeated programme).
+    path : str
+        Output file; its extension picks the format (.wav, .flac, .ogg, .mp3).
+    sr : int, keyword-only
+        Sample rate, Hz.
+    voice : str, keyword-only
+        The beat's sound (see :data:`cadence.core.session.VOICES`).
+    volume_db : float, keyword-only
+        Level in dB (0 is loudest).
+    progress : callable, optional
+        Called as ``progress(samples_done, samples_total)`` after each block.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``output``, ``format``, ``sr``, ``duration_s``, ``count_in_s``,
+        ``count_in_beats``, ``beats``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown extension (before any work), endless session.
+    AudioFileError
+        If the file cannot be written.
+    """
+    output_format(path)  # refuse a bad extension before any work
+    renderer = BeatRenderer(session, sr=sr, voice=voice, volume_db=volume_db)
+    written = write_session(renderer, path, progress=progress)
+    return {
+        "output": path,
+        "format": "/".join(output_format(path)),
+        "sr": sr,
+        "duration_s": round(written / sr, 6),
+        "count_in_s": round(renderer.count_in_samples / sr, 6),
+        "count_in_beats": session.count_in,
+        "beats": renderer.beats_played,
+    }

@@ -1,0 +1,131 @@
+"""The `cadence` command line: each command parses, calls the library, prints.
+
+One module per group of commands (:mod:`.calculator`: calc, plan, tap;
+:mod:`.metronome`: metronome, devices; :mod:`.analyzer`: bpm, scan) and one
+that prints (:mod:`.output`). This module holds the group, the options the
+commands share, the exit statuses and the turning of a :class:`CadenceError`
+into ``Error: …``.
+
+Start-up matters (``cadence calc`` should answer at once), so the command
+modules import only click and light parts of :mod:`cadence` at the top; every
+command imports what it needs inside its function, and nothing imports
+librosa, numpy, rich or sounddevice at start-up.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from typing import Any
+
+# One thread per process for the numeric libraries: the analyzer parallelises
+# over files (--jobs), and BLAS threads on small matrices only burn CPU.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import click  # noqa: E402
+
+from cadence import __version__  # noqa: E402
+from cadence.errors import CadenceError, ParameterError  # noqa: E402
+
+
+class ExitStatus(enum.IntEnum):
+    """The process exit codes of `cadence`."""
+
+    OK = 0
+    #: A file could not be used, a device failed: the message says which.
+    ERROR = 1
+    #: A bad option or argument (click's own usage errors exit 2 too).
+    USAGE = 2
+    #: Stopped with Ctrl-C.
+    INTERRUPTED = 130
+
+
+#: The library's parameter names and the options that set them, where the
+#: option is not the parameter's name with dashes for underscores.
+OPTION_NAMES = {
+    "duration_s": "duration",
+    "ramp_from_spm": "ramp-from",
+    "ramp_over_s": "ramp-over",
+    "volume_db": "volume",
+    "tolerance_spm": "tolerance",
+    "target_spm": "target",
+    "current_spm": "current",
+    "goal_spm": "goal",
+    "weeks_per_stage": "weeks",
+}
+_QUOTED_NAME = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def option_name(parameter: str) -> str:
+    """The option (without dashes) that sets the library's `parameter`.
+
+    Examples
+    --------
+    >>> option_name("ramp_over_s"), option_name("count_in")
+    ('ramp-over', 'count-in')
+    """
+    return OPTION_NAMES.get(parameter, parameter.replace("_", "-"))
+
+
+def error_message(exc: CadenceError) -> str:
+    """`exc`'s message in the command line's words: option names for parameter names."""
+    if isinstance(exc, ParameterError):
+        text = f"{option_name(exc.parameter)}: {exc.detail}"
+    else:
+        text = str(exc)
+    return _QUOTED_NAME.sub(lambda m: f"--{option_name(m.group(1))}", text)
+
+
+class CadenceGroup(click.Group):
+    """A click group that turns :class:`CadenceError` into ``Error: …`` and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CadenceError as exc:
+            click.echo(f"Error: {error_message(exc)}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside a command's own handling
+            click.echo("Interrupted.", err=True)
+            ctx.exit(ExitStatus.INTERRUPTED)
+
+
+def json_option(help: str) -> Any:
+    """The ``--json`` flag, as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def check_output_path(option: str, path: str) -> None:
+    """Refuse an output file whose folder is missing or not writable, before long work.
+
+    Raises
+    ------
+    ParameterError
+        Naming `option`.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ParameterError(option, f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(option, f"{path}: folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise ParameterError(option, f"{path} is a folder; give a file name")
+
+
+@click.group(cls=CadenceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cadence")
+def main() -> None:
+    """Raise your running cadence (steps per minute) to take load off your knees.
+
+    \b
+    Count your steps for a minute, then:
+      cadence calc --steps 78 --one-foot     current cadence and +5/+10 % targets
+      cadence plan --current 156             a week-by-week progression
+      cadence tap                            measure cadence by tapping a key
+    """
+
+
+# The commands register themselves on `main`.
+from cadence.cli import analyzer, calculator, metronome  # noqa: E402, F401

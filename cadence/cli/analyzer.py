@@ -1,0 +1,189 @@
+"""``cadence bpm`` and ``cadence scan``: the tempo of music files, and the songs that fit."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from cadence.cli import ExitStatus, check_output_path, json_option, main, output
+from cadence.core.matching import DEFAULT_TOLERANCE_SPM
+from cadence.errors import ParameterError
+
+
+@main.command()
+# Plain paths: a missing, unreadable or folder argument is that file's error
+# line, and the other files are still measured.
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@json_option("Print a JSON list.")
+def bpm(files: tuple[str, ...], as_json: bool) -> None:
+    """Measure the tempo of music files.
+
+    For each file: the tempo in BPM, a confidence from 0 to 1, the tempo's
+    stability through the track (share of windows that agree), the half- and
+    double-time readings, and the BPM tag if the file has one. Exit code 1 if
+    any file could not be analysed.
+
+    \b
+      cadence bpm song.mp3
+      cadence bpm *.flac --json
+    """
+    from cadence.analysis import analyze_file
+
+    results = [analyze_file(f) for f in files]
+    output.bpm_results(results, as_json=as_json)
+    if any(r.error for r in results):
+        sys.exit(ExitStatus.ERROR)
+
+
+def _warn_problem(path: str, reason: str) -> None:
+    output.warn(f"{output.one_line(path)}: {output.one_line(reason)}")
+
+
+@main.command()
+@click.argument("folder")
+@click.option("--target", type=float, required=True, help="Target cadence, steps/min.")
+@click.option(
+    "--tolerance",
+    type=float,
+    default=DEFAULT_TOLERANCE_SPM,
+    show_default=True,
+    help="Fit within ± this many spm.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--all", "show_all", is_flag=True, help="List tracks that do not fit too (table).")
+@click.option(
+    "--playlist",
+    type=click.Path(dir_okay=False),
+    help="Write the fitting tracks to this .m3u8, by tempo.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    help="Histogram of step tempos with the target band (.png).",
+)
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes.  [default: CPU count]"
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(dir_okay=False),
+    help="Cache file.  [default: user cache]",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--write-tags", is_flag=True, help="Write the measured BPM into each file's tags (atomic)."
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress bar, no summary (problems are still listed)."
+)
+def scan(
+    folder: str,
+    target: float,
+    tolerance: float,
+    fmt: str,
+    show_all: bool,
+    playlist: str | None,
+    plot: str | None,
+    jobs: int | None,
+    cache_path: str | None,
+    no_cache: bool,
+    write_tags: bool,
+    quiet: bool,
+) -> None:
+    """Find the songs in FOLDER whose tempo fits your target cadence.
+
+    A track fits when its BPM, or twice its BPM (half time: two steps per
+    beat), is within --tolerance of --target. Best fit first; the table says
+    by how much a track would have to be sped up or slowed down to fit
+    exactly. Results are cached, so an unchanged folder rescans in seconds and
+    an interrupted scan resumes. Music files are only read, unless
+    --write-tags is given.
+
+    \b
+      cadence scan ~/Music --target 172 --playlist run-172.m3u8
+      cadence scan ~/Music --target 164 --format json > tracks.json
+    """
+    from cadence.core.calc import check_plausible_spm
+    from cadence.core.matching import check_tolerance_spm
+
+    check_plausible_spm(target, parameter="target")
+    check_tolerance_spm(tolerance)
+    if no_cache and cache_path:
+        raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
+    for option, path in (("playlist", playlist), ("plot", plot)):
+        if path:
+            check_output_path(option, path)
+    if plot:
+        from cadence.plots import check_matplotlib
+
+        check_matplotlib()
+
+    from cadence.library import scan_folder
+
+    showing = sys.stderr.isatty() and not quiet
+    with output.ProgressDisplay("Analysing", enabled=showing, rate_unit="files") as bar:
+        result = scan_folder(
+            folder,
+            cache_path=cache_path,
+            use_cache=not no_cache,
+            jobs=jobs or os.cpu_count() or 1,
+            write_tags=write_tags,
+            on_problem=_warn_problem,
+            on_progress=bar.update,
+        )
+    if result.tags_written is not None and not quiet:
+        same = f" ({result.tags_already} already had it)" if result.tags_already else ""
+        output.note(f"Wrote the BPM tag into {output.count(result.tags_written, 'file')}{same}.")
+    report = result.report(target_spm=target, tolerance_spm=tolerance)
+    output.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
+    _write_scan_files(report, playlist=playlist, plot=plot, folder=folder, quiet=quiet)
+    if not quiet:
+        output.scan_summary(report)
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
+def _write_scan_files(
+    report: Any, *, playlist: str | None, plot: str | None, folder: str, quiet: bool
+) -> None:
+    """The playlist and the plot a scan was asked for; neither after an interrupted scan."""
+    if report.interrupted:
+        if playlist or plot:  # a partial list must not replace a complete one
+            output.note("Playlist and plot not written: the scan was interrupted.")
+        return
+    if playlist:
+        from cadence.core.matching import by_step_tempo
+        from cadence.playlist import write_playlist
+
+        by_tempo = [f.track for f in by_step_tempo(report.fitting)]
+        left_out = write_playlist(by_tempo, playlist)
+        if left_out:  # a warning, so -q shows it: the playlist is shorter than the list
+            output.warn(
+                f"playlist: {output.count(left_out, 'track')} left out"
+                " (names not UTF-8 or with line breaks)"
+            )
+        if not quiet:
+            kept = output.count(len(by_tempo) - left_out, "track")
+            output.note(f"Playlist: {playlist} ({kept}, by tempo)")
+    if plot:
+        from cadence.plots import plot_tempo_histogram
+
+        plot_tempo_histogram(
+            report.fits,
+            plot,
+            target=report.target_spm,
+            tolerance=report.tolerance_spm,
+            folder=folder,
+        )
+        if not quiet:
+            output.note(f"Plot: {plot}")

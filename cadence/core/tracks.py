@@ -1,0 +1,86 @@
+"""What the analyzer knows of one track: its tempo, how sure it is, its tags, or why not.
+
+:class:`TrackResult` is the one shape of a track's result: the analysis
+returns it, the cache stores it, the scan ranks it, the CLI prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass
+class TrackResult:
+    """One analysed (or unreadable) music file.
+
+    Attributes
+    ----------
+    path : str
+        The file, as it was found (relative to the scanned folder's argument).
+    bpm : float or None
+        Tempo in beats per minute; None when no beat was found or the file
+        could not be read.
+    confidence : float
+        From 0 to 1: how clearly the beat stands out (0 without a tempo).
+    stability : float or None
+        Share of the track's windows that agree with `bpm` (None for short tracks).
+    alternatives : dict or None
+        The half- and double-time readings, ``{"half": …, "double": …}``.
+    duration_s, analysed_s : float or None
+        Length of the file, and the seconds of it that were analysed.
+    title, artist : str or None
+        From the file's tags.
+    tag_bpm : float or None
+        The BPM tag the file carries, if any.
+    error : str or None
+        Why the file could not be analysed (then `bpm` is None).
+    note : str or None
+        A caveat about a result that is still usable or a missing beat
+        ("only 5.0 s of audio: low confidence", "silence: no beat").
+    """
+
+    path: str
+    bpm: float | None = None
+    confidence: float = 0.0
+    stability: float | None = None
+    alternatives: dict[str, float] | None = None
+    duration_s: float | None = None
+    analysed_s: float | None = None
+    title: str | None = None
+    artist: str | None = None
+    tag_bpm: float | None = None
+    error: str | None = None
+    note: str | None = None
+
+    @classmethod
+    def failed(cls, path: str, reason: str) -> TrackResult:
+        """The result of a file that could not be analysed, with `reason` as its error."""
+        return cls(path=path, error=reason)
+
+    def add_note(self, text: str, *, first: bool = False) -> None:
+        """Add a caveat to `note` (``"; "`` between notes), after or before the others."""
+        if not self.note:
+            self.note = text
+        else:
+            self.note = f"{text}; {self.note}" if first else f"{self.note}; {text}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready, in the documented order."""
+        return asdict(self)
+
+    def cache_entry(self) -> dict[str, Any]:
+        """Every field but the path (the cache's key), JSON-ready."""
+        entry = self.to_dict()
+        del entry["path"]
+        return entry
+
+    @classmethod
+    def from_cache(cls, path: str, entry: dict[str, Any]) -> TrackResult:
+        """A result back from its cache entry; keys this version does not know are dropped."""
+        known = {f.name for f in fields(cls)} - {"path"}
+        return cls(path=path, **{k: v for k, v in entry.items() if k in known})
+
+    def with_path(self, path: str) -> TrackResult:
+        """The same result under another path."""
+        return replace(self, path=path)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from tests.conftest import SHARED
 
 START = dt.datetime(2026, 11, 1, 7, 0, 0, tzinfo=dt.timezone.utc)
 LAT0, LON0 = 52.37, 4.89
@@ -210,4 +213,20 @@ def tcx_text(run: Run, *, layout: str = "garmin", sport: str = "Running") -> str
 
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
+    return path
+
+
+ACTIVITIES = SHARED / "data" / "activities"
+needs_shared = pytest.mark.skipif(
+    not ACTIVITIES.is_dir(),
+    reason=f"the real FIT recordings are not there: {ACTIVITIES} (../shared beside the checkout)",
+)
+
+
+def fit(name):
+    return str(ACTIVITIES / name)
+
+
+def write_bytes(path, data):
+    path.write_bytes(data)
     return path

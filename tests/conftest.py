@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.music import groove, write
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -28,3 +30,35 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A small music folder: tracks at known tempos in every format, plus junk."""
+    root = tmp_path_factory.mktemp("music")
+    (root / "Album one").mkdir()
+    (root / "Album one" / "deep").mkdir()
+    tempos = {
+        "Album one/fast run.mp3": 170,
+        "Album one/deep/half time.ogg": 86,
+        "steady.flac": 128,
+        "Ünïcode – naïve.wav": 100,
+        "phone.m4a": 172,
+    }
+    for i, (name, bpm) in enumerate(tempos.items()):
+        write(root / name, groove(bpm, 24, seed=i))
+    return root, tempos
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    """One 15 s groove at 166 BPM, copied by the tests that need a file."""
+    return write(tmp_path_factory.mktemp("src") / "t.wav", groove(166, 15)).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def run():
+    """A known recorded run (see tests/activities.py)."""
+    from tests.activities import make_run
+
+    return make_run()

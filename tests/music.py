@@ -70,3 +70,10 @@ def _write_m4a(path: Path, pcm: np.ndarray, *, codec: str, sample_format: str, s
         for packet in stream.encode(None):
             c.mux(packet)
     return path
+
+
+def copy_bytes(track: bytes, path: Path) -> Path:
+    """Write `track` (a file's bytes) to `path`, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(track)
+    return path

@@ -9,10 +9,7 @@ import soundfile as sf
 from cadence import playback
 from cadence.cli import main
 from cadence.core.render import BeatRenderer
-from cadence.core.session import Session, parse_intervals
-from cadence.errors import AudioDeviceError
-from cadence.live import apply_key, status_line
-from cadence.playback import OutputDevice, choose_output_device
+from tests.devices import FAKE
 
 
 def onsets(x):
@@ -153,31 +150,6 @@ def test_missing_folder_for_output_is_an_error(runner, tmp_path):
     assert "does not exist" in result.output
 
 
-FAKE = [
-    OutputDevice(0, "HDA Intel PCH: ALC257 Analog", "ALSA", 2, 44100, False),
-    OutputDevice(3, "pulse", "ALSA", 32, 44100, True),
-    OutputDevice(5, "system", "JACK Audio Connection Kit", 2, 48000, False),
-]
-
-
-@pytest.mark.parametrize(
-    ("spec", "index"),
-    [(None, 3), ("5", 5), ("jack", 5), ("PULSE", 3), ("ALC257", 0), ("alsa", 3)],
-)
-def test_choose_output_device(spec, index):
-    assert choose_output_device(FAKE, spec).index == index
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"), [("9", "no output device with index 9"), ("usb", "matches")]
-)
-def test_choose_output_device_errors_suggest_output(spec, message):
-    with pytest.raises(AudioDeviceError, match=message):
-        choose_output_device(FAKE, spec)
-    with pytest.raises(AudioDeviceError, match="no audio output device found; .*--output FILE"):
-        choose_output_device([], None)
-
-
 def test_no_output_device_is_one_line_and_exit_1(runner, monkeypatch):
     monkeypatch.setattr(playback, "list_output_devices", lambda: [])
     result = runner.invoke(main, ["metronome", "172", "--beats", "4"])
@@ -225,41 +197,3 @@ def test_devices_lists_outputs(runner, monkeypatch):
     assert "*   3  pulse  (ALSA, 32 ch, 44100 Hz)" in result.output
     data = json.loads(runner.invoke(main, ["devices", "--json"]).output)
     assert [d["index"] for d in data] == [0, 3, 5]
-
-
-def test_live_keys_steer_the_renderer():
-    renderer = BeatRenderer(Session(170, duration_s=60), sr=8000)
-    assert apply_key(renderer, "up")
-    assert apply_key(renderer, "pageup")
-    assert renderer.offset_spm == 6
-    apply_key(renderer, "down")
-    apply_key(renderer, "pagedown")
-    assert renderer.offset_spm == 0
-    apply_key(renderer, "space")
-    assert renderer.paused
-    apply_key(renderer, "space")
-    assert not renderer.paused
-    assert apply_key(renderer, "x")
-    assert not apply_key(renderer, "q")
-    assert not apply_key(renderer, "escape")
-
-
-def test_status_line_shows_tempo_time_segment_and_next_change():
-    session = Session(172, intervals=parse_intervals("run:2m,walk:1m"), repeat=3, count_in=4)
-    renderer = BeatRenderer(session, sr=8000)
-    assert status_line(renderer.status(), programme=True) == " 172.0 spm · count-in 0:02"
-    buf = np.zeros(8000, dtype=np.float32)
-    for _ in range(2 + 150):
-        renderer.render(buf)
-    renderer.nudge(2)
-    renderer.pause()
-    line = status_line(renderer.status(), programme=True)
-    assert line == "    silent · 2:30 · walk (round 1) · change in 0:30 · PAUSED"
-    renderer.pause(False)
-    for _ in range(60):
-        renderer.render(buf)
-    line = status_line(renderer.status(), programme=True)
-    assert line == " 174.0 spm · 3:30 · run (round 2) · change in 1:30"
-    plain = BeatRenderer(Session(160, duration_s=600), sr=8000)
-    plain.render(buf)
-    assert status_line(plain.status(), programme=False) == " 160.0 spm · 0:01 · 9:59 left"

@@ -1,13 +1,17 @@
-"""Cadence from recorded runs: real FIT files, GPX/TCX in Garmin and Strava
-layouts, bad input, and the `calc --from` / `plan --from` commands."""
+"""`cadence calc`, `cadence plan` and `cadence tap`: counts, recorded runs (real FIT files,
+GPX/TCX in Garmin and Strava layouts, bad input) and tapping in a real terminal."""
 
-import csv
 import dataclasses
 import datetime as dt
 import gzip
 import io
 import json
+import os
+import pty
+import select
 import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -15,25 +19,7 @@ import pytest
 
 from cadence.activity import read_activity
 from cadence.cli import main
-from cadence.core.activity import summarize_recording
-from cadence.errors import ActivityFileError
-from tests.activities import gpx_text, make_run, tcx_text, write
-from tests.conftest import SHARED
-
-ACTIVITIES = SHARED / "data" / "activities"
-needs_shared = pytest.mark.skipif(
-    not ACTIVITIES.is_dir(),
-    reason=f"the real FIT recordings are not there: {ACTIVITIES} (../shared beside the checkout)",
-)
-
-
-def fit(name):
-    return str(ACTIVITIES / name)
-
-
-@pytest.fixture(scope="module")
-def run():
-    return make_run()
+from tests.activities import ACTIVITIES, fit, gpx_text, needs_shared, tcx_text, write, write_bytes
 
 
 def calc_json(runner, path, *args):
@@ -42,24 +28,136 @@ def calc_json(runner, path, *args):
     return json.loads(result.stdout)
 
 
+def test_calc_issue_example_json(runner):
+    result = runner.invoke(main, ["calc", "--steps", "78", "--one-foot", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["cadence_spm"] == 156.0
+    assert isinstance(data["cadence_spm"], float)
+    assert data["target_5_spm"] == 164
+    assert data["target_10_spm"] == 172
+    assert data["below_160"] is True
+    assert data["source"] == {"steps": 78, "seconds": 60.0, "one_foot": True}
+
+
+def test_calc_table_for_people(runner):
+    result = runner.invoke(main, ["calc", "--steps", "82", "--seconds", "30"])
+    assert result.exit_code == 0, result.output
+    assert "164.0 steps/min" in result.output
+    assert "82 steps in 30 s" in result.output
+    assert "+5 %   172 steps/min" in result.output
+    assert "+10 %  180 steps/min" in result.output
+    assert "at or above the ~160" in result.output
+    assert "physiotherapist" in result.output
+
+
+def test_calc_with_known_spm(runner):
+    result = runner.invoke(main, ["calc", "--spm", "150", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["cadence_spm"], data["target_5_spm"], data["target_10_spm"]) == (150.0, 158, 165)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["calc", "--steps", "0"], "steps: must be a positive number"),
+        (["calc", "--steps", "-3"], "steps: must be a positive number"),
+        (["calc", "--steps", "80", "--seconds", "0"], "seconds: must be a positive number"),
+        (["calc", "--steps", "80", "--seconds", "-1"], "seconds: must be a positive number"),
+        (["calc", "--steps", "20"], "plausible human range"),
+        (["calc", "--steps", "200", "--one-foot"], "plausible human range"),
+        (["calc", "--spm", "300"], "plausible human range"),
+        (["calc", "--spm", "nan"], "spm: must be a positive number"),
+        (["calc", "--spm", "160", "--steps", "80"], "spm: give either --spm or --steps"),
+        (["calc", "--spm", "160", "--one-foot"], "spm: give either"),
+        (["calc"], "steps: give --steps N"),
+        (["plan", "--current", "160", "--goal", "150"], "goal: 150 must be above"),
+        (["plan", "--current", "150", "--goal", "165", "--weeks", "1"], "weeks: "),
+        (["plan", "--current", "20"], "current: "),
+    ],
+)
+def test_bad_input_is_one_error_line_with_exit_code_2(runner, args, message):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Error: " in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calc", "--steps", "abc"],
+        ["calc", "--steps", "7.5"],
+        ["calc", "--seconds", "x", "--steps", "80"],
+        ["plan"],
+        ["plan", "--current", "156", "--start", "23/11/2026"],
+        ["tap", "--seconds", "1"],
+    ],
+)
+def test_malformed_options_are_usage_errors(runner, args):
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert "Error: " in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_json(runner):
+    result = runner.invoke(
+        main, ["plan", "--current", "156", "--goal", "172", "--start", "2026-11-23", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["goal_spm"] == 172
+    assert data["total_weeks"] == 6
+    assert [w["spm"] for w in data["weeks"]] == [159, 161, 164, 166, 169, 172]
+    assert data["weeks"][1]["start_date"] == "2026-11-30"
+    assert data["warnings"] == []
+
+
+def test_plan_defaults_to_today_and_plus_5(runner):
+    result = runner.invoke(main, ["plan", "--current", "156", "--json"])
+    data = json.loads(result.output)
+    assert data["goal_spm"] == 164
+    assert data["weeks"][0]["start_date"] == dt.date.today().isoformat()
+
+
+def test_plan_table_shows_weeks_and_stages_and_warns(runner):
+    result = runner.invoke(
+        main, ["plan", "--current", "150", "--goal", "180", "--start", "2026-11-23"]
+    )
+    assert result.exit_code == 0, result.output
+    # The warning on stderr, like every warning: stdout holds the plan only.
+    assert "warning: The goal 180" in result.stderr and "warning" not in result.stdout
+    assert "2 stages" in result.stderr
+    assert "Stage" in result.output
+    assert "180 spm" in result.output
+    assert "Mon 23 Nov 2026" in result.output
+    assert "12 weeks" in result.output
+
+
+def test_tap_needs_a_terminal(runner):
+    result = runner.invoke(main, ["tap"], input="    \n")
+    assert result.exit_code == 1
+    assert "Error: standard input is not a terminal" in result.output
+
+
+def test_help_and_version(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("calc", "plan", "tap"):
+        assert command in result.output
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert "cadence" in result.output
+
+
+# --- recorded runs ---------------------------------------------------------------
+
+
 # --- real FIT recordings --------------------------------------------------------
-
-
-@needs_shared
-def test_fit_records_match_the_independently_decoded_csv():
-    rec = read_activity(fit("garmin-fenix-5-run.fit"))
-    with open(ACTIVITIES / "garmin-fenix-5-run-records.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == rec.time_s.size == 21
-    pdt = dt.timezone(dt.timedelta(hours=-7))
-    first = dt.datetime.strptime(rows[0]["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
-    assert rec.start == first.replace(tzinfo=pdt)
-    for row, t, cadence, speed in zip(rows, rec.time_s, rec.cadence_raw, rec.speed_mps):
-        when = dt.datetime.strptime(row["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
-        assert (when - first).total_seconds() == t
-        # The CSV has the whole strides only; the FIT file adds fractional_cadence.
-        assert int(cadence) == int(row["cadence"]) and cadence - int(cadence) in (0.0, 0.5)
-        assert speed == pytest.approx(float(row["speed"]), abs=1e-3)
 
 
 @needs_shared
@@ -239,11 +337,6 @@ def test_plot_draws_the_run_and_nothing_is_written_beside_the_input(runner, tmp_
 # --- GPX and TCX as Garmin Connect and Strava export them ----------------------------
 
 
-def write_bytes(path, data):
-    path.write_bytes(data)
-    return path
-
-
 @pytest.mark.parametrize("layout", ["garmin", "strava"])
 def test_gpx_run_gives_the_median_of_the_running_seconds(runner, tmp_path, run, layout):
     path = write(tmp_path / "run.gpx", gpx_text(run, layout=layout))
@@ -322,12 +415,6 @@ def test_gpx_and_tcx_without_step_cadence_are_refused(runner, tmp_path, run, mak
     assert result.exit_code == 1 and message in result.stderr
 
 
-def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
-    rec = read_activity(write(tmp_path / "a.gpx", gpx_text(run, sport=None)))
-    assert rec.sport is None
-    assert summarize_recording(rec).kind == "run"
-
-
 def test_tcx_ride_filed_as_other_is_told_by_its_speed(runner, tmp_path, run):
     # Pedal rpm looks like running strides; the speed (3 x a run's) gives it away.
     ride = dataclasses.replace(run, speed_mps=3 * run.speed_mps)
@@ -404,11 +491,6 @@ def test_missing_file_and_folder_are_errors(runner, tmp_path):
     assert as_dir.exit_code == 1 and "is a folder" in as_dir.stderr
 
 
-def test_reader_errors_are_activity_file_errors(tmp_path):
-    with pytest.raises(ActivityFileError, match="empty"):
-        read_activity(write_bytes(tmp_path / "x.gpx", b""))
-
-
 @pytest.mark.parametrize(
     "args, parameter",
     [
@@ -423,3 +505,98 @@ def test_contradictory_options_are_usage_errors(runner, args, parameter):
     result = runner.invoke(main, ["calc", *args])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {parameter}: ")
+
+
+# --- tap, in a real pseudo-terminal, as a runner would use it ------------------
+
+
+def _read_until(fd, needle, timeout_s=20.0):
+    buf = b""
+    deadline = time.monotonic() + timeout_s
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out waiting for {needle!r}; got {buf!r}"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            buf += chunk
+    return buf
+
+
+@pytest.fixture
+def tap_session(subprocess_env):
+    """Start `cadence tap --json` on a pty; yield (send, finish)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadence", "tap", "--json", "--seconds", "60"],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=subprocess_env,
+        close_fds=True,
+    )
+    os.close(follower)
+    _read_until(leader, b"Tap any key")
+
+    def finish(key=b"\n"):
+        os.write(leader, key)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        return json.loads(out)
+
+    yield (lambda data: os.write(leader, data)), finish, leader
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    os.close(leader)
+
+
+def test_tap_with_a_missed_and_a_doubled_tap(tap_session):
+    send, finish, leader = tap_session
+    # About 150 spm (0.4 s per step); one step is skipped and one tap doubled.
+    # Only the rhythm matters, and a loaded machine only blurs it a little.
+    for i in range(16):
+        if i == 8:
+            time.sleep(0.4)
+            continue
+        send(b" ")
+        if i == 12:  # a bounce: the same step tapped twice
+            time.sleep(0.05)
+            send(b" ")
+            time.sleep(0.35)
+        else:
+            time.sleep(0.4)
+    out = _read_until(leader, b"steps/min")
+    assert b"taps" in out
+    data = finish()
+    assert data["source"]["taps"] == 16
+    assert data["source"]["doubled_taps"] == 1
+    assert data["source"]["missed_taps"] == 1
+    assert 120 < data["cadence_spm"] < 180
+    assert data["target_5_spm"] > data["cadence_spm"]
+
+
+def test_tap_q_finishes_and_too_few_taps_is_an_error(subprocess_env):
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadence", "tap"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=subprocess_env,
+    )
+    os.close(follower)
+    _read_until(leader, b"Tap any key")
+    os.write(leader, b" ")
+    time.sleep(0.3)
+    os.write(leader, b"q")
+    out = _read_until(leader, b"Error:")
+    proc.wait(timeout=30)
+    os.close(leader)
+    assert proc.returncode == 2
+    assert b"Error: taps: need at least 4 taps, got 1" in out

@@ -1,0 +1,39 @@
+"""Reading real recordings: FIT records against an independent decode, GPX sport, errors."""
+
+import csv
+import datetime as dt
+
+import pytest
+
+from cadence.activity import read_activity
+from cadence.core.activity import summarize_recording
+from cadence.errors import ActivityFileError
+from tests.activities import ACTIVITIES, fit, gpx_text, needs_shared, write, write_bytes
+
+
+@needs_shared
+def test_fit_records_match_the_independently_decoded_csv():
+    rec = read_activity(fit("garmin-fenix-5-run.fit"))
+    with open(ACTIVITIES / "garmin-fenix-5-run-records.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == rec.time_s.size == 21
+    pdt = dt.timezone(dt.timedelta(hours=-7))
+    first = dt.datetime.strptime(rows[0]["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
+    assert rec.start == first.replace(tzinfo=pdt)
+    for row, t, cadence, speed in zip(rows, rec.time_s, rec.cadence_raw, rec.speed_mps):
+        when = dt.datetime.strptime(row["timestamp"], "%a %b %d %H:%M:%S PDT %Y")
+        assert (when - first).total_seconds() == t
+        # The CSV has the whole strides only; the FIT file adds fractional_cadence.
+        assert int(cadence) == int(row["cadence"]) and cadence - int(cadence) in (0.0, 0.5)
+        assert speed == pytest.approx(float(row["speed"]), abs=1e-3)
+
+
+def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
+    rec = read_activity(write(tmp_path / "a.gpx", gpx_text(run, sport=None)))
+    assert rec.sport is None
+    assert summarize_recording(rec).kind == "run"
+
+
+def test_reader_errors_are_activity_file_errors(tmp_path):
+    with pytest.raises(ActivityFileError, match="empty"):
+        read_activity(write_bytes(tmp_path / "x.gpx", b""))

@@ -1,0 +1,67 @@
+"""Choosing an output device, live keys and the status line, on plain objects."""
+
+import numpy as np
+import pytest
+
+from cadence.core.render import BeatRenderer
+from cadence.core.session import Session, parse_intervals
+from cadence.errors import AudioDeviceError
+from cadence.live import apply_key, status_line
+from cadence.playback import choose_output_device
+from tests.devices import FAKE
+
+
+@pytest.mark.parametrize(
+    ("spec", "index"),
+    [(None, 3), ("5", 5), ("jack", 5), ("PULSE", 3), ("ALC257", 0), ("alsa", 3)],
+)
+def test_choose_output_device(spec, index):
+    assert choose_output_device(FAKE, spec).index == index
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"), [("9", "no output device with index 9"), ("usb", "matches")]
+)
+def test_choose_output_device_errors_suggest_output(spec, message):
+    with pytest.raises(AudioDeviceError, match=message):
+        choose_output_device(FAKE, spec)
+    with pytest.raises(AudioDeviceError, match="no audio output device found; .*--output FILE"):
+        choose_output_device([], None)
+
+
+def test_live_keys_steer_the_renderer():
+    renderer = BeatRenderer(Session(170, duration_s=60), sr=8000)
+    assert apply_key(renderer, "up")
+    assert apply_key(renderer, "pageup")
+    assert renderer.offset_spm == 6
+    apply_key(renderer, "down")
+    apply_key(renderer, "pagedown")
+    assert renderer.offset_spm == 0
+    apply_key(renderer, "space")
+    assert renderer.paused
+    apply_key(renderer, "space")
+    assert not renderer.paused
+    assert apply_key(renderer, "x")
+    assert not apply_key(renderer, "q")
+    assert not apply_key(renderer, "escape")
+
+
+def test_status_line_shows_tempo_time_segment_and_next_change():
+    session = Session(172, intervals=parse_intervals("run:2m,walk:1m"), repeat=3, count_in=4)
+    renderer = BeatRenderer(session, sr=8000)
+    assert status_line(renderer.status(), programme=True) == " 172.0 spm · count-in 0:02"
+    buf = np.zeros(8000, dtype=np.float32)
+    for _ in range(2 + 150):
+        renderer.render(buf)
+    renderer.nudge(2)
+    renderer.pause()
+    line = status_line(renderer.status(), programme=True)
+    assert line == "    silent · 2:30 · walk (round 1) · change in 0:30 · PAUSED"
+    renderer.pause(False)
+    for _ in range(60):
+        renderer.render(buf)
+    line = status_line(renderer.status(), programme=True)
+    assert line == " 174.0 spm · 3:30 · run (round 2) · change in 1:30"
+    plain = BeatRenderer(Session(160, duration_s=600), sr=8000)
+    plain.render(buf)
+    assert status_line(plain.status(), programme=False) == " 160.0 spm · 0:01 · 9:59 left"

@@ -14,13 +14,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cadence.analysis import analyze_file, reason_of
 from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
 from cadence.cache import TrackCache
-from cadence.core.matching import ScanReport, fit_tracks
+from cadence.core.matching import ScanReport, ScanTally, fit_tracks
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
 from cadence.files import display_path, not_a_file_reason
@@ -90,19 +90,11 @@ def _links_to_ancestor(folder: str) -> bool:
 
 
 @dataclass
-class ScanResult:
-    """What a scan found."""
+class ScanResult(ScanTally):
+    """What a scan found: every track, and the counts of :class:`ScanTally`."""
 
     root: str = "."
     tracks: list[TrackResult] = field(default_factory=list)
-    analysed: int = 0
-    cached: int = 0
-    #: ``(path, reason)`` of every problem reported, in order.
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    interrupted: bool = False
-    elapsed_s: float = 0.0
-    #: Whether results are kept in a cache.
-    cached_kept: bool = False
     #: With tags written: files written, and files whose tag held the tempo already.
     tags_written: int | None = None
     tags_already: int = 0
@@ -118,17 +110,9 @@ class ScanResult:
 
     def report(self, *, target_spm: float, tolerance_spm: float) -> ScanReport:
         """The tracks against a target cadence, with what the scan did."""
-        return ScanReport(
-            fits=fit_tracks(self.tracks, target_spm=target_spm, tolerance_spm=tolerance_spm),
-            target_spm=target_spm,
-            tolerance_spm=tolerance_spm,
-            analysed=self.analysed,
-            cached=self.cached,
-            problems=list(self.problems),
-            interrupted=self.interrupted,
-            elapsed_s=self.elapsed_s,
-            cached_kept=self.cached_kept,
-        )
+        tally = ScanTally(**{f.name: getattr(self, f.name) for f in fields(ScanTally)})
+        fits = fit_tracks(self.tracks, target_spm=target_spm, tolerance_spm=tolerance_spm)
+        return ScanReport(fits, target_spm, tolerance_spm, tally=tally)
 
     def problem_reporter(self, on_problem: OnProblem) -> OnProblem:
         """`on_problem` that also keeps each problem in ``problems``."""

@@ -157,7 +157,7 @@ def _write_scan_files(
     report: Any, *, playlist: str | None, plot: str | None, folder: str, quiet: bool
 ) -> None:
     """The playlist and the plot a scan was asked for; neither after an interrupted scan."""
-    if report.interrupted:
+    if report.tally.interrupted:
         if playlist or plot:  # a partial list must not replace a complete one
             output.note("Playlist and plot not written: the scan was interrupted.")
         return

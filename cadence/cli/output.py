@@ -482,18 +482,18 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
 
 def scan_summary(report: Any) -> None:
     """The closing line of a scan, on stderr."""
-    fitting = len(report.fitting)
+    fitting, tally = len(report.fitting), report.tally
     interrupted = ""
-    if report.interrupted:
+    if tally.interrupted:
         interrupted = " Interrupted: " + (
             "what was analysed is kept in the cache."
-            if report.cached_kept
+            if tally.cached_kept
             else "nothing is kept (--no-cache)."
         )
     note(
-        f"Scanned {count(len(report.fits), 'track')} in {report.elapsed_s:.1f} s "
-        f"({report.analysed} analysed, {report.cached} from the cache, "
-        f"{count(len(report.problems), 'problem')}). "
+        f"Scanned {count(len(report.fits), 'track')} in {tally.elapsed_s:.1f} s "
+        f"({tally.analysed} analysed, {tally.cached} from the cache, "
+        f"{count(len(tally.problems), 'problem')}). "
         f"{fitting} fit {report.target_spm:g} ± {report.tolerance_spm:g} spm: "
         f"{fitting - report.half_time} at one step per beat, {report.half_time} at half time."
         f"{interrupted}"

@@ -197,15 +197,12 @@ def by_step_tempo(fits: Iterable[TrackFit]) -> list[TrackFit]:
     return sorted(fits, key=lambda f: (f.match.step_bpm, f.track.bpm))
 
 
-@dataclass(frozen=True)
-class ScanReport:
-    """A folder's tracks against a target cadence, and what the scan did.
+@dataclass
+class ScanTally:
+    """What a folder scan did, in counts.
 
     Attributes
     ----------
-    fits : list of TrackFit
-        Every track found, in path order.
-    target_spm, tolerance_spm : float
     analysed, cached : int
         Tracks analysed now, and tracks taken from the cache.
     problems : list of (str, str)
@@ -218,15 +215,30 @@ class ScanReport:
         Whether what was analysed is kept in a cache.
     """
 
-    fits: list[TrackFit]
-    target_spm: float
-    tolerance_spm: float
     analysed: int = 0
     cached: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
     elapsed_s: float = 0.0
-    cached_kept: bool = True
+    cached_kept: bool = False
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """A folder's tracks against a target cadence, and what the scan did.
+
+    Attributes
+    ----------
+    fits : list of TrackFit
+        Every track found, in path order.
+    target_spm, tolerance_spm : float
+    tally : ScanTally
+    """
+
+    fits: list[TrackFit]
+    target_spm: float
+    tolerance_spm: float
+    tally: ScanTally = field(default_factory=ScanTally)
 
     @property
     def fitting(self) -> list[TrackFit]:
@@ -241,4 +253,4 @@ class ScanReport:
     @property
     def exit_code(self) -> int:
         """0, or 130 when the scan was interrupted (as after Ctrl-C)."""
-        return 130 if self.interrupted else 0
+        return 130 if self.tally.interrupted else 0

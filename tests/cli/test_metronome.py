@@ -197,3 +197,20 @@ def test_devices_lists_outputs(runner, monkeypatch):
     assert "*   3  pulse  (ALSA, 32 ch, 44100 Hz)" in result.output
     data = json.loads(runner.invoke(main, ["devices", "--json"]).output)
     assert [d["index"] for d in data] == [0, 3, 5]
+
+
+def test_library_parameter_names_are_shown_as_option_names(runner, tmp_path):
+    from cadence.cli import error_message, option_name
+    from cadence.errors import ParameterError
+
+    assert option_name("ramp_over_s") == "ramp-over" and option_name("every") == "every"
+    err = ParameterError("ramp_from_spm", "`ramp_from_spm` and `ramp_over_s` go together")
+    assert error_message(err) == "ramp-from: --ramp-from and --ramp-over go together"
+    out = str(tmp_path / "x.wav")
+    result = runner.invoke(main, ["metronome", "170", "--ramp-from", "160", "-o", out])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: ramp-from: --ramp-from and --ramp-over go together\n"
+    result = runner.invoke(main, ["metronome", "170", "--beats", "4", "--duration", "1m"])
+    assert result.stderr == (
+        "Error: beats: give --beats alone, without --duration, --intervals or --ramp-from\n"
+    )

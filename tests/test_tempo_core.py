@@ -127,7 +127,7 @@ def test_match_tempo_without_a_tempo_and_with_a_wider_tolerance():
     assert match_tempo(None, target_spm=172).match_factor is None
     assert match_tempo(float("nan"), target_spm=172).step_bpm is None
     assert match_tempo(166.0, target_spm=172, tolerance_spm=6).match_factor == 1
-    with pytest.raises(ParameterError, match="^tolerance:"):
+    with pytest.raises(ParameterError, match="^tolerance_spm:"):
         match_tempo(166.0, target_spm=172, tolerance_spm=0)
 
 
@@ -186,3 +186,17 @@ def test_tempo_prior_is_flat_over_one_octave_and_falls_off_outside():
     below, above = tempo_prior(np.array([lo / 1.2, hi * 1.2]))
     assert below == pytest.approx(above) and 0 < above < 1
     assert np.all(np.diff(tempo_prior(np.linspace(hi, 250, 20))) < 0)
+
+
+@pytest.mark.parametrize(("min_bpm", "max_bpm"), [(80, 160), (100, 140), (60, 250), (110, 130)])
+def test_a_narrower_tempo_range_is_searched_from_its_own_bounds(min_bpm, max_bpm):
+    env = np.zeros(3000)
+    env[::50] = 1.0  # a clean 120 BPM pulse at 100 frames per second
+    est = estimate_tempo(env, frame_rate_hz=100, min_bpm=min_bpm, max_bpm=max_bpm)
+    assert est.bpm == pytest.approx(120, abs=0.5)
+
+
+def test_every_reading_stays_inside_the_range_asked_for():
+    est = estimate_tempo(pulses(120, 30, fr=100), frame_rate_hz=100, min_bpm=200, max_bpm=250)
+    assert 200 <= est.bpm <= 250
+    assert all(200 <= bpm <= 250 for bpm, _ in est.candidates)

@@ -1,6 +1,6 @@
 """Tempo estimation from an onset-strength envelope (pure numpy).
 
-The audio edge (:mod:`cadence.audiofile`) turns a file into an onset envelope:
+The audio edge (:mod:`cadence.audio.decode`) turns a file into an onset envelope:
 spectral flux of a log-mel spectrogram, frame by frame, for the whole band and
 for the low band (kick drum, bass). This module finds the tempo in it:
 
@@ -264,8 +264,8 @@ def estimate_tempo(
         return NO_BEAT
     acf = _autocorrelation(x)
 
-    bpms = MIN_BPM * 2 ** np.arange(0, math.log2(max_bpm / min_bpm), 1 / 240)
-    bpms = bpms[(bpms >= min_bpm) & (bpms <= max_bpm)]
+    # A grid of 240 tempi an octave, from the range's own lower bound.
+    bpms = min_bpm * 2 ** np.arange(0, math.log2(max_bpm / min_bpm) + 1e-9, 1 / 240)
     scores = _comb_scores(acf, bpms, frame_rate_hz=frame_rate_hz)
     if not np.any(scores > 0):
         return NO_BEAT

@@ -18,7 +18,14 @@ from typing import Any
 
 from cadence.errors import CadenceError
 
+#: The layout of the file (PRAGMA user_version); bump it when the table changes.
 SCHEMA_VERSION = 1
+_TRACK_COLUMNS = ("path", "size", "mtime_ns", "version", "result")
+_CREATE_TRACKS = (
+    "CREATE TABLE IF NOT EXISTS tracks ("
+    " path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+    " version TEXT NOT NULL, result TEXT NOT NULL)"
+)
 
 
 def default_cache_path() -> Path:
@@ -57,17 +64,43 @@ class TrackCache:
             self._db = sqlite3.connect(self.path, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS tracks ("
-                " path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
-                " version TEXT NOT NULL, result TEXT NOT NULL)"
-            )
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._db.commit()
         except (sqlite3.Error, OSError) as exc:
             raise CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache") from exc
+        try:
+            self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise self._damaged(exc) from exc
+        except CadenceError:
+            self._db.close()
+            raise
 
-    def _damaged(self, exc: Exception) -> CadenceError:
+    def _check_schema(self) -> None:
+        """Create the schema in a new file, rebuild an older cadence's, refuse the rest.
+
+        A cache is only a cache: one written by an older cadence is emptied and
+        made anew. One written by a newer cadence is left alone (that cadence
+        still reads it), and so is any other program's database.
+        """
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        if version > SCHEMA_VERSION:
+            raise CadenceError(
+                f"cache {self.path}: written by a newer cadence (schema {version}; this one "
+                f"reads {SCHEMA_VERSION}); use --cache OTHER_FILE or --no-cache"
+            )
+        if version == 0 and tables:
+            raise self._damaged("a database of another program: it has no cadence schema")
+        if 0 < version < SCHEMA_VERSION:
+            self._db.execute("DROP TABLE IF EXISTS tracks")
+        self._db.execute(_CREATE_TRACKS)
+        columns = [r[1] for r in self._db.execute("PRAGMA table_info(tracks)")]
+        if columns != list(_TRACK_COLUMNS):
+            raise self._damaged(f"its tracks table has the columns {', '.join(columns)}")
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._db.commit()
+
+    def _damaged(self, exc: Exception | str) -> CadenceError:
         return CadenceError(
             f"cache {self.path}: damaged or not a cadence cache ({exc}); "
             "delete it (it is rebuilt) or use --no-cache"
@@ -83,15 +116,6 @@ class TrackCache:
             return {bytes(p): (s, m, json.loads(r)) for p, s, m, r in rows}
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
             raise self._damaged(exc) from exc
-
-    def get(self, path: str, *, size: int, mtime_ns: int) -> dict[str, Any] | None:
-        """The cached result for an unchanged file, else None."""
-        row = self._db.execute(
-            "SELECT result FROM tracks"
-            " WHERE path = ? AND size = ? AND mtime_ns = ? AND version = ?",
-            (_key(path), size, mtime_ns, self.analyzer_version),
-        ).fetchone()
-        return json.loads(row[0]) if row else None
 
     def put(self, path: str, *, size: int, mtime_ns: int, result: dict[str, Any]) -> None:
         """Store a result and commit it at once."""

@@ -1,7 +1,7 @@
 """Read recorded activities: FIT (fitdecode), GPX (gpxpy) and TCX (defusedxml).
 
 The only module that talks to these parsers. Each reader turns a file into a
-:class:`cadence.core.activity.Recording`; the cadence maths is in
+:class:`cadence.core.recording.Recording`; the cadence maths is in
 :mod:`cadence.core.activity`. Files are opened read-only and never written.
 
 XML (GPX, TCX) is first parsed by defusedxml with DTDs forbidden, so entity
@@ -20,16 +20,13 @@ import os
 import warnings as _warnings
 from pathlib import Path
 
-from cadence.core.activity import Recording, haversine_m
+from cadence.core.recording import Recording, haversine_m
 from cadence.errors import ActivityFileError
+from cadence.files import display_path
 
 #: Larger files are refused (a day-long FIT file is a few MB).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 ACTIVITY_EXTENSIONS = (".fit", ".gpx", ".tcx")
-
-
-def _display(path: str | os.PathLike) -> str:
-    return os.fsdecode(path).encode("utf-8", "replace").decode("utf-8")
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
@@ -81,7 +78,7 @@ def activity_format(path: str | os.PathLike) -> str:
         suffix = Path(p.stem).suffix.lower()
     if suffix not in ACTIVITY_EXTENSIONS:
         raise ActivityFileError(
-            f"{_display(path)}: not an activity file; give a .fit, .gpx or .tcx file "
+            f"{display_path(path)}: not an activity file; give a .fit, .gpx or .tcx file "
             "(optionally .gz, as in a Strava export)"
         )
     return suffix[1:].upper()
@@ -107,7 +104,7 @@ def read_activity(path: str | os.PathLike) -> Recording:
         If the file is missing, empty, unreadable, not of its format, unsafe
         XML, or holds no timed records. The message names the file.
     """
-    name = _display(path)
+    name = display_path(path)
     file_format = activity_format(path)
     data = _read_bytes(Path(path), name)
     reader = {"FIT": _read_fit, "GPX": _read_gpx, "TCX": _read_tcx}[file_format]
@@ -192,7 +189,7 @@ class _Rows:
 def _read_fit(data: bytes, name: str) -> Recording:
     import fitdecode
 
-    from cadence.core.activity import normalize_sport, sport_of_sessions
+    from cadence.core.recording import normalize_sport, sport_of_sessions
 
     rows = _Rows()
     problems: list[str] = []
@@ -315,7 +312,7 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 
 def _read_gpx(data: bytes, name: str) -> Recording:
-    from cadence.core.activity import normalize_sport
+    from cadence.core.recording import normalize_sport
 
     root = _safe_xml(data, name, "GPX")
     if _local(root.tag) != "gpx":
@@ -370,7 +367,7 @@ def _gpx_extension_values(extensions) -> tuple[str | None, str | None]:
 
 
 def _read_tcx(data: bytes, name: str) -> Recording:
-    from cadence.core.activity import normalize_sport
+    from cadence.core.recording import normalize_sport
 
     root = _safe_xml(data, name, "TCX")
     if _local(root.tag) != "TrainingCenterDatabase":

@@ -4,16 +4,18 @@ import numpy as np
 import pytest
 
 from cadence.core.activity import (
+    resolve_cadence_units,
+    summarize_recording,
+    walk_result,
+    weighted_quantiles,
+)
+from cadence.core.recording import (
     MAX_RECORD_S,
     Recording,
     haversine_m,
     normalize_sport,
     record_weights_s,
-    resolve_cadence_units,
     sport_of_sessions,
-    summarize_recording,
-    walk_result,
-    weighted_quantiles,
 )
 from cadence.errors import ActivityFileError, ParameterError
 

@@ -9,6 +9,7 @@ rich is imported inside the functions: ``cadence calc`` starts without it.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -59,6 +60,17 @@ def note(text: str) -> None:
 def count(n: int, noun: str) -> str:
     """``1 track``, ``2 tracks``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def format_distance(distance_m: float | None) -> str:
+    """``"9.01 km"`` style, or an em dash when unknown.
+
+    >>> format_distance(9008.2), format_distance(None)
+    ('9.01 km', '—')
+    """
+    if distance_m is None or not math.isfinite(distance_m):
+        return MISSING
+    return f"{distance_m / 1000:.2f} km"
 
 
 def fmt(value: Any, spec: str = "g", missing: str = MISSING) -> str:
@@ -212,7 +224,6 @@ def recording_warnings(name: str, warnings: Sequence[str]) -> None:
 
 def recording(summary: Any) -> None:
     """What was read from a recording and what was left out."""
-    from cadence.core.activity import format_distance
     from cadence.core.durations import format_clock
 
     about = [summary.file_format, (summary.sport or "sport not recorded").replace("_", " ")]
@@ -248,7 +259,6 @@ def splits(summary: Any) -> None:
     """The per-lap (or per km/mile) table of a recording, when it has two or more."""
     if len(summary.splits) < 2:
         return
-    from cadence.core.activity import format_distance
     from cadence.core.durations import format_clock
 
     kind = "lap" if summary.split_kind == "lap" else summary.split_kind

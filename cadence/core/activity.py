@@ -8,8 +8,12 @@ cadence), ``speed_mps`` metres per second, ``distance_m`` metres.
 
 A record's value holds until the next record (watches with "smart recording"
 write a record when something changes), so each record weighs the time to the
-next one, capped at :data:`MAX_RECORD_S` so that a pause between two records
-does not count as running.
+next one, capped at :data:`~cadence.core.recording.MAX_RECORD_S` so that a pause between two records
+does not count as running. What a file holds is :mod:`cadence.core.recording`.
+
+Under :data:`~cadence.core.calc.MIN_PLAUSIBLE_SPM` a record is not stepping
+at all (0 is standing); over :data:`~cadence.core.calc.MAX_PLAUSIBLE_SPM` it is
+impossible for a human, the same limits as a counted cadence.
 """
 
 from __future__ import annotations
@@ -20,21 +24,23 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from cadence.core.calc import MAX_PLAUSIBLE_SPM, MIN_PLAUSIBLE_SPM
+from cadence.core.recording import (
+    NEUTRAL_SPORTS,
+    NON_STEP_CADENCE,
+    STEP_SPORTS,
+    Recording,
+    record_weights_s,
+)
 from cadence.errors import ActivityFileError, ParameterError
 
 #: Below this speed the runner is standing (GPS drift stays under it).
 STOP_SPEED_MPS = 0.5
-#: Steps per minute under which a record is not stepping at all (0 = stopped).
-MIN_STEPPING_SPM = 60.0
 #: The usual lower edge of running cadence; slower steps are walking.
 RUN_MIN_SPM = 140.0
-#: Above this a single record is impossible for a human (both feet).
-MAX_HUMAN_SPM = 260.0
 #: Faster than anyone runs for long (the marathon record is under 6 m/s): a
 #: recording without a sport that moves faster is taken for a ride.
 MAX_RUN_SPEED_MPS = 7.0
-#: A record never stands for more than this many seconds.
-MAX_RECORD_S = 10.0
 #: Too little to say anything.
 MIN_COUNTED_S = 20.0
 #: Less than a minute of counted time gets a warning.
@@ -48,138 +54,6 @@ AUTO_STEPS_ABOVE = 120.0
 CADENCE_UNITS = ("strides", "steps", "auto")
 SPLIT_KINDS = ("auto", "lap", "km", "mile", "none")
 SPLIT_LENGTH_M = {"km": 1000.0, "mile": 1609.344}
-
-#: Sports whose cadence is steps, by the kind of activity they are.
-STEP_SPORTS = {
-    "running": "run",
-    "trail_running": "run",
-    "treadmill_running": "run",
-    "track_running": "run",
-    "walking": "walk",
-    "hiking": "walk",
-    "mountaineering": "walk",
-}
-#: Sports that say nothing about what the cadence counts; the data decides.
-NEUTRAL_SPORTS = {"generic", "training", "fitness_equipment", "all", "other", "transition"}
-#: What other sports' cadence counts, for the refusal message.
-NON_STEP_CADENCE = {
-    "cycling": "pedal revolutions per minute",
-    "e_biking": "pedal revolutions per minute",
-    "rowing": "strokes per minute",
-    "paddling": "strokes per minute",
-    "kayaking": "strokes per minute",
-    "swimming": "strokes per minute",
-}
-_SPORT_ALIASES = {
-    "run": "running",
-    "trailrun": "running",
-    "virtualrun": "running",
-    "walk": "walking",
-    "hike": "hiking",
-    "biking": "cycling",
-    "bike": "cycling",
-    "ride": "cycling",
-    "virtualride": "cycling",
-    "mountain_biking": "cycling",
-    "road_biking": "cycling",
-    "ebikeride": "e_biking",
-    "swim": "swimming",
-    "rowing_machine": "rowing",
-    # Strava's older GPX exports give the activity type as a number.
-    "1": "cycling",
-    "9": "running",
-}
-
-
-def normalize_sport(name: str | None) -> str | None:
-    """A file's sport name in FIT's spelling (``running``, ``cycling`` …), or None.
-
-    Examples
-    --------
-    >>> normalize_sport("Running"), normalize_sport("Biking"), normalize_sport("Ride")
-    ('running', 'cycling', 'cycling')
-    >>> normalize_sport("  ") is None
-    True
-    """
-    if name is None:
-        return None
-    key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
-    if not key:
-        return None
-    return _SPORT_ALIASES.get(key, key)
-
-
-def sport_of_sessions(sports: list[str | None], *, name: str) -> str | None:
-    """The one sport of a file's sessions (None when none is named).
-
-    Raises
-    ------
-    ActivityFileError
-        For a multisport file (a triathlon) that mixes stepping and other
-        sports: its legs' cadences count different things.
-
-    Examples
-    --------
-    >>> sport_of_sessions(["running", None], name="a.fit")
-    'running'
-    >>> sport_of_sessions(["walking", "running"], name="a.fit")
-    'running'
-    """
-    known = sorted({s for s in sports if s})
-    if len(known) <= 1:
-        return known[0] if known else None
-    if all(s in STEP_SPORTS or s in NEUTRAL_SPORTS for s in known):
-        runs = [s for s in known if STEP_SPORTS.get(s) == "run"]
-        return runs[0] if runs else next((s for s in known if s in STEP_SPORTS), None)
-    raise ActivityFileError(
-        f"{name} is a multisport file ({', '.join(known)}): its legs' cadences count "
-        "different things. Export the run on its own and use that file."
-    )
-
-
-@dataclass(frozen=True)
-class Recording:
-    """What a FIT, GPX or TCX file holds that matters for cadence.
-
-    Attributes
-    ----------
-    name : str
-        The file as the user named it, for messages.
-    file_format : str
-        ``"FIT"``, ``"GPX"`` or ``"TCX"``.
-    time_s : ndarray, shape (n,)
-        Seconds since the first record, non-decreasing.
-    cadence_raw : ndarray, shape (n,)
-        Cadence as recorded, in `cadence_units`; NaN where missing.
-    speed_mps, distance_m : ndarray, shape (n,)
-        Speed and cumulative distance; NaN where missing.
-    lap : ndarray of int, shape (n,)
-        Lap index of each record (all 0 when the file has no laps).
-    cadence_units : str
-        ``"strides"`` (one foot, doubled), ``"steps"`` (both feet) or
-        ``"auto"`` (decided from the values).
-    sport : str or None
-        The sport the file names, in FIT's spelling (see :func:`normalize_sport`).
-    start : datetime or None
-        When the first record was taken (UTC).
-    device : str or None
-        The recording device, if the file says.
-    warnings : list of str
-        Problems met while reading (a truncated file, skipped points).
-    """
-
-    name: str
-    file_format: str
-    time_s: np.ndarray
-    cadence_raw: np.ndarray
-    speed_mps: np.ndarray
-    distance_m: np.ndarray
-    lap: np.ndarray
-    cadence_units: str = "auto"
-    sport: str | None = None
-    start: dt.datetime | None = None
-    device: str | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -308,51 +182,6 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarra
         on_boundary = math.isclose(share[i], q, rel_tol=1e-9) and i + 1 < v.size
         out.append((v[i] + v[i + 1]) / 2 if on_boundary else v[i])
     return np.array(out)
-
-
-def haversine_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
-    """Cumulative great-circle distance along a track, metres (NaN-safe).
-
-    A point without a position adds nothing; the first point is at 0 m.
-
-    Examples
-    --------
-    >>> d = haversine_m(np.array([0.0, 0.0]), np.array([0.0, 0.01]))
-    >>> round(float(d[-1]), 1)
-    1112.0
-    """
-    lat = np.radians(np.asarray(lat_deg, dtype=float))
-    lon = np.radians(np.asarray(lon_deg, dtype=float))
-    if lat.size == 0:
-        return np.zeros(0)
-    step = np.zeros(lat.size)
-    have = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
-    if have.size > 1:
-        a, b = have[:-1], have[1:]
-        h = (
-            np.sin((lat[b] - lat[a]) / 2) ** 2
-            + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
-        )
-        step[b] = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
-    return np.cumsum(step)
-
-
-def record_weights_s(time_s: np.ndarray) -> np.ndarray:
-    """Seconds each record stands for: the time to the next one, at most 10 s.
-
-    The last record gets the median interval.
-
-    Examples
-    --------
-    >>> record_weights_s(np.array([0.0, 1, 3, 60])).tolist()
-    [1.0, 2.0, 10.0, 2.0]
-    """
-    time_s = np.asarray(time_s, dtype=float)
-    if time_s.size == 0:
-        return np.zeros(0)
-    gaps = np.diff(time_s)
-    last = float(np.median(gaps)) if gaps.size else 1.0
-    return np.clip(np.append(gaps, last), 0.0, MAX_RECORD_S)
 
 
 def resolve_cadence_units(raw_moving: np.ndarray, units: str) -> str:
@@ -551,11 +380,13 @@ def summarize_recording(
     spm = raw * (2.0 if resolved == "strides" else 1.0)
 
     have = np.isfinite(spm)
-    absurd = have & ((spm > MAX_HUMAN_SPM) | (raw < 0) | ((resolved == "strides") & (raw >= 250)))
+    absurd = have & (
+        (spm > MAX_PLAUSIBLE_SPM) | (raw < 0) | ((resolved == "strides") & (raw >= 250))
+    )
     if absurd.any():
         warnings.append(
             f"left out {int(absurd.sum())} record(s) with an impossible cadence "
-            f"(over {MAX_HUMAN_SPM:g} steps/min, highest {np.nanmax(spm[absurd]):.0f})"
+            f"(over {MAX_PLAUSIBLE_SPM:g} steps/min, highest {np.nanmax(spm[absurd]):.0f})"
         )
     valid = have & ~absurd
     absurd_s = float(weights[absurd].sum())
@@ -566,7 +397,7 @@ def summarize_recording(
             f"(up to {np.nanmax(raw):.0f}); the file probably counts {other}: "
             f"try --cadence-units {other} or auto"
         )
-    stopped = valid & ((spm < MIN_STEPPING_SPM) | standing)
+    stopped = valid & ((spm < MIN_PLAUSIBLE_SPM) | standing)
     moving = valid & ~stopped
     running = moving & (spm >= RUN_MIN_SPM)
     moving_s = float(weights[moving].sum())
@@ -663,14 +494,3 @@ def walk_result(summary: RunCadence) -> dict:
             "running: cadence calc --steps N --one-foot",
         ],
     }
-
-
-def format_distance(distance_m: float | None) -> str:
-    """``"9.01 km"`` style, or an em dash when unknown.
-
-    >>> format_distance(9008.2), format_distance(None)
-    ('9.01 km', '—')
-    """
-    if distance_m is None or not math.isfinite(distance_m):
-        return "—"
-    return f"{distance_m / 1000:.2f} km"

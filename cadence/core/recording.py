@@ -1,0 +1,195 @@
+"""A recorded activity as read from a file: its records, its sport, and the time
+and distance each record stands for.
+
+Pure: :mod:`cadence.activity` fills a :class:`Recording` from FIT, GPX or TCX;
+:mod:`cadence.core.activity` finds the cadence in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cadence.errors import ActivityFileError
+
+#: A record never stands for more than this many seconds.
+MAX_RECORD_S = 10.0
+
+#: Sports whose cadence is steps, by the kind of activity they are.
+STEP_SPORTS = {
+    "running": "run",
+    "trail_running": "run",
+    "treadmill_running": "run",
+    "track_running": "run",
+    "walking": "walk",
+    "hiking": "walk",
+    "mountaineering": "walk",
+}
+#: Sports that say nothing about what the cadence counts; the data decides.
+NEUTRAL_SPORTS = {"generic", "training", "fitness_equipment", "all", "other", "transition"}
+#: What other sports' cadence counts, for the refusal message.
+NON_STEP_CADENCE = {
+    "cycling": "pedal revolutions per minute",
+    "e_biking": "pedal revolutions per minute",
+    "rowing": "strokes per minute",
+    "paddling": "strokes per minute",
+    "kayaking": "strokes per minute",
+    "swimming": "strokes per minute",
+}
+_SPORT_ALIASES = {
+    "run": "running",
+    "trailrun": "running",
+    "virtualrun": "running",
+    "walk": "walking",
+    "hike": "hiking",
+    "biking": "cycling",
+    "bike": "cycling",
+    "ride": "cycling",
+    "virtualride": "cycling",
+    "mountain_biking": "cycling",
+    "road_biking": "cycling",
+    "ebikeride": "e_biking",
+    "swim": "swimming",
+    "rowing_machine": "rowing",
+    # Strava's older GPX exports give the activity type as a number.
+    "1": "cycling",
+    "9": "running",
+}
+
+
+def normalize_sport(name: str | None) -> str | None:
+    """A file's sport name in FIT's spelling (``running``, ``cycling`` …), or None.
+
+    Examples
+    --------
+    >>> normalize_sport("Running"), normalize_sport("Biking"), normalize_sport("Ride")
+    ('running', 'cycling', 'cycling')
+    >>> normalize_sport("  ") is None
+    True
+    """
+    if name is None:
+        return None
+    key = str(name).strip().lower().replace(" ", "_").replace("-", "_")
+    if not key:
+        return None
+    return _SPORT_ALIASES.get(key, key)
+
+
+def sport_of_sessions(sports: list[str | None], *, name: str) -> str | None:
+    """The one sport of a file's sessions (None when none is named).
+
+    Raises
+    ------
+    ActivityFileError
+        For a multisport file (a triathlon) that mixes stepping and other
+        sports: its legs' cadences count different things.
+
+    Examples
+    --------
+    >>> sport_of_sessions(["running", None], name="a.fit")
+    'running'
+    >>> sport_of_sessions(["walking", "running"], name="a.fit")
+    'running'
+    """
+    known = sorted({s for s in sports if s})
+    if len(known) <= 1:
+        return known[0] if known else None
+    if all(s in STEP_SPORTS or s in NEUTRAL_SPORTS for s in known):
+        runs = [s for s in known if STEP_SPORTS.get(s) == "run"]
+        return runs[0] if runs else next((s for s in known if s in STEP_SPORTS), None)
+    raise ActivityFileError(
+        f"{name} is a multisport file ({', '.join(known)}): its legs' cadences count "
+        "different things. Export the run on its own and use that file."
+    )
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What a FIT, GPX or TCX file holds that matters for cadence.
+
+    Attributes
+    ----------
+    name : str
+        The file as the user named it, for messages.
+    file_format : str
+        ``"FIT"``, ``"GPX"`` or ``"TCX"``.
+    time_s : ndarray, shape (n,)
+        Seconds since the first record, non-decreasing.
+    cadence_raw : ndarray, shape (n,)
+        Cadence as recorded, in `cadence_units`; NaN where missing.
+    speed_mps, distance_m : ndarray, shape (n,)
+        Speed and cumulative distance; NaN where missing.
+    lap : ndarray of int, shape (n,)
+        Lap index of each record (all 0 when the file has no laps).
+    cadence_units : str
+        ``"strides"`` (one foot, doubled), ``"steps"`` (both feet) or
+        ``"auto"`` (decided from the values).
+    sport : str or None
+        The sport the file names, in FIT's spelling (see :func:`normalize_sport`).
+    start : datetime or None
+        When the first record was taken (UTC).
+    device : str or None
+        The recording device, if the file says.
+    warnings : list of str
+        Problems met while reading (a truncated file, skipped points).
+    """
+
+    name: str
+    file_format: str
+    time_s: np.ndarray
+    cadence_raw: np.ndarray
+    speed_mps: np.ndarray
+    distance_m: np.ndarray
+    lap: np.ndarray
+    cadence_units: str = "auto"
+    sport: str | None = None
+    start: dt.datetime | None = None
+    device: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def haversine_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    """Cumulative great-circle distance along a track, metres (NaN-safe).
+
+    A point without a position adds nothing; the first point is at 0 m.
+
+    Examples
+    --------
+    >>> d = haversine_m(np.array([0.0, 0.0]), np.array([0.0, 0.01]))
+    >>> round(float(d[-1]), 1)
+    1112.0
+    """
+    lat = np.radians(np.asarray(lat_deg, dtype=float))
+    lon = np.radians(np.asarray(lon_deg, dtype=float))
+    if lat.size == 0:
+        return np.zeros(0)
+    step = np.zeros(lat.size)
+    have = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    if have.size > 1:
+        a, b = have[:-1], have[1:]
+        h = (
+            np.sin((lat[b] - lat[a]) / 2) ** 2
+            + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
+        )
+        step[b] = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    return np.cumsum(step)
+
+
+def record_weights_s(time_s: np.ndarray) -> np.ndarray:
+    """Seconds each record stands for: the time to the next one, at most 10 s.
+
+    The last record gets the median interval.
+
+    Examples
+    --------
+    >>> record_weights_s(np.array([0.0, 1, 3, 60])).tolist()
+    [1.0, 2.0, 10.0, 2.0]
+    """
+    time_s = np.asarray(time_s, dtype=float)
+    if time_s.size == 0:
+        return np.zeros(0)
+    gaps = np.diff(time_s)
+    last = float(np.median(gaps)) if gaps.size else 1.0
+    return np.clip(np.append(gaps, last), 0.0, MAX_RECORD_S)

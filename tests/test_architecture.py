@@ -99,3 +99,16 @@ def test_dependencies_point_inward(path):
 def test_modules_stay_small_enough_to_read(path):
     lines = len(path.read_text().splitlines())
     assert lines <= 520, f"{path.name} has {lines} lines: split it by what it owns"
+
+
+def test_readme_layout_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme[readme.index("## Layout") : readme.index("## Speed")]
+    missing = [
+        str(p.relative_to(PACKAGE))
+        for p in _modules()
+        if p.name not in ("__init__.py", "__main__.py") and p.name not in layout
+    ]
+    assert not missing, f"README's Layout does not mention {missing}"
+    for folder in ("core/", "audio/", "cli/"):
+        assert folder in layout

@@ -93,8 +93,8 @@ def jobs_scaling(tmp: Path, n_tracks: int) -> None:
 
 
 def rescan(tmp: Path, n_files: int = 10_000) -> None:
-    from cadence.cache import TrackCache
     from cadence.analysis import ANALYZER_VERSION, analyze_file
+    from cadence.cache import TrackCache
 
     root = tmp / "big"
     # 12 s: long enough for a confident reading, so no file gets a "short clip" note.
@@ -173,7 +173,8 @@ def memory(tmp: Path) -> None:
 
     # Baseline: a worker that has only imported what an analysis needs.
     imports_only = (
-        f"from cadence.audio.decode import warm_up\nwarm_up()\n{PEAK_RSS_MB}\nprint(peak_rss_mb())\n"
+        "from cadence.audio.decode import warm_up\nwarm_up()\n"
+        f"{PEAK_RSS_MB}\nprint(peak_rss_mb())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", imports_only], capture_output=True, text=True, check=True

@@ -142,8 +142,7 @@ def scan(
             on_progress=bar.update,
         )
     if result.tags_written is not None and not quiet:
-        same = f" ({result.tags_already} already had it)" if result.tags_already else ""
-        output.note(f"Wrote the BPM tag into {output.count(result.tags_written, 'file')}{same}.")
+        output.tags_summary(result.tags_written, result.tags_already)
     report = result.report(target_spm=target, tolerance_spm=tolerance)
     output.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
     _write_scan_files(report, playlist=playlist, plot=plot, folder=folder, quiet=quiet)

@@ -181,11 +181,7 @@ def metronome(
     from cadence.terminal import stdin_is_terminal
 
     interactive = stdin_is_terminal() and sys.stderr.isatty()
-    shown_latency = f", latency {player.latency_s * 1000:.1f} ms" if player.latency_s > 0 else ""
-    output.note(
-        f"Playing {session.spm:g} spm on {player.device.name} ({player.device.hostapi}), "
-        f"{player.sr} Hz{shown_latency}. Ctrl-C to stop."
-    )
+    output.playing(session, player)
     result = play_session(
         player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
     )

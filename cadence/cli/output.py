@@ -139,19 +139,11 @@ class ProgressDisplay:
             TimeRemainingColumn,
         )
 
+        columns = [TextColumn(self.label), BarColumn()]
         if self.rate_unit:
-            columns = [
-                TextColumn(self.label),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-            ]
-        else:
-            columns = [*Progress.get_default_columns()]
-            columns[0] = TextColumn(self.label)
+            columns += [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")]
+            columns += [TimeElapsedColumn(), TextColumn("ETA")]
+        columns.append(TimeRemainingColumn())
         self._progress = Progress(*columns, transient=True, console=Console(stderr=True))
         self._progress.start()
         self._task = self._progress.add_task(self.label, total=None, rate="")
@@ -327,6 +319,15 @@ def plan(result: Any, *, recorded: Any = None) -> None:
 # --- metronome ------------------------------------------------------------------
 
 
+def playing(session: Any, player: Any) -> None:
+    """The line as a session starts playing, on stderr."""
+    latency = f", latency {player.latency_s * 1000:.1f} ms" if player.latency_s > 0 else ""
+    note(
+        f"Playing {session.spm:g} spm on {player.device.name} ({player.device.hostapi}), "
+        f"{player.sr} Hz{latency}. Ctrl-C to stop."
+    )
+
+
 def render_summary(summary: dict) -> None:
     """The line after ``metronome -o FILE``."""
     from cadence.core.durations import format_clock
@@ -488,6 +489,11 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
             escape(one_line(os.path.relpath(os.path.abspath(track.path), root))),
         )
     console().print(t)
+
+
+def tags_summary(written: int, already: int) -> None:
+    same = f" ({already} already had it)" if already else ""
+    note(f"Wrote the BPM tag into {count(written, 'file')}{same}.")
 
 
 def scan_summary(report: Any) -> None:

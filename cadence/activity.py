@@ -18,11 +18,12 @@ import io
 import math
 import os
 import warnings as _warnings
+import zlib
 from pathlib import Path
 
 from cadence.core.recording import Recording, haversine_m
 from cadence.errors import ActivityFileError
-from cadence.files import display_path
+from cadence.files import display_path, not_a_file_reason
 
 #: Larger files are refused (a day-long FIT file is a few MB).
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -33,6 +34,8 @@ def _read_bytes(path: Path, name: str) -> bytes:
     try:
         if path.is_dir():
             raise ActivityFileError(f"{name} is a folder, not an activity file")
+        if path.exists() and not path.is_file():  # reading a pipe or a device would block
+            raise ActivityFileError(f"{name}: {not_a_file_reason(str(path))}")
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ActivityFileError(
@@ -50,7 +53,7 @@ def _read_bytes(path: Path, name: str) -> bytes:
         raise ActivityFileError(f"{name}: no such file") from None
     except PermissionError:
         raise ActivityFileError(f"{name}: permission denied") from None
-    except (gzip.BadGzipFile, EOFError) as exc:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise ActivityFileError(f"{name}: not a readable gzip file ({exc})") from None
     except OSError as exc:
         raise ActivityFileError(f"{name}: cannot read ({exc.strerror or exc})") from None

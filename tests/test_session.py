@@ -151,3 +151,11 @@ def test_bad_sound_settings(kwargs, parameter):
     with pytest.raises(ParameterError) as info:
         voice_bank(args.pop("voice"), **args)
     assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize("spec", ["walk:1m", "run:5s@off,walk:5s@off", "walk:1m,walk:2m"])
+def test_a_programme_without_any_beat_is_refused_not_searched_forever(spec):
+    with pytest.raises(ParameterError, match="^intervals: every part is silent"):
+        Session(170, intervals=parse_intervals(spec))
+    with pytest.raises(ParameterError, match="every part is silent"):
+        Session(170, intervals=parse_intervals(spec), repeat=2, duration_s=10)

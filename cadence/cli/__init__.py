@@ -54,6 +54,7 @@ OPTION_NAMES = {
     "current_spm": "current",
     "goal_spm": "goal",
     "weeks_per_stage": "weeks",
+    "start_date": "start",
 }
 _QUOTED_NAME = re.compile(r"`([a-z][a-z0-9_]*)`")
 

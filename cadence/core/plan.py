@@ -178,9 +178,14 @@ def progression_plan(
             f"{MAX_STEP_PCT:g} % in a week; use {min_weeks} or more",
         )
 
+    n_total = n_stages * weeks_per_stage
+    if start_date is not None and start_date > dt.date.max - dt.timedelta(weeks=n_total):
+        raise ParameterError(
+            "start_date",
+            f"{start_date.isoformat()}: the plan's {n_total} weeks would end after 9999",
+        )
     weeks: list[PlanWeek] = []
     previous = current_spm
-    n_total = n_stages * weeks_per_stage
     for i in range(1, n_total + 1):
         stage = (i - 1) // weeks_per_stage + 1
         if i == n_total:

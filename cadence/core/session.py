@@ -170,6 +170,13 @@ class Session:
             )
             if not (math.isfinite(self.ramp_over_s) and self.ramp_over_s > 0):
                 raise ParameterError("ramp_over_s", f"must be positive, got {self.ramp_over_s!r}")
+        if self.intervals and all(i.silent for i in self.intervals):
+            # Nothing would ever sound: a renderer would look for a first beat forever.
+            raise ParameterError(
+                "intervals",
+                "every part is silent, so there is no beat to play; "
+                "give a run part, or a walk with its own rate (walk:1m@120)",
+            )
         if self.repeat is not None:
             if not self.intervals:
                 raise ParameterError("repeat", "needs `intervals`")

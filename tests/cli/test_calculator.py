@@ -600,3 +600,26 @@ def test_tap_q_finishes_and_too_few_taps_is_an_error(subprocess_env):
     os.close(leader)
     assert proc.returncode == 2
     assert b"Error: taps: need at least 4 taps, got 1" in out
+
+
+def test_a_pipe_as_a_recording_is_refused_at_once(runner, tmp_path):
+    fifo = tmp_path / "run.fit"
+    os.mkfifo(fifo)
+    result = runner.invoke(main, ["calc", "--from", str(fifo)])  # used to block for ever
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {fifo}: not a regular file (a pipe, device or socket)\n"
+
+
+def test_a_gzip_with_a_corrupt_deflate_stream_is_one_error_line(runner, tmp_path):
+    packed = gzip.compress(b"x" * 1000)
+    path = write_bytes(tmp_path / "run.fit.gz", packed[:10] + b"\xff" * 50)
+    result = runner.invoke(main, ["calc", "--from", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"Error: {path}: not a readable gzip file")
+    assert "Traceback" not in result.output
+
+
+def test_a_plan_that_would_end_after_the_year_9999_is_refused(runner):
+    result = runner.invoke(main, ["plan", "--current", "170", "--start", "9999-12-31"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: start: 9999-12-31: the plan's 4 weeks would end after 9999\n"

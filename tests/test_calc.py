@@ -131,3 +131,28 @@ def test_report_to_dict_has_the_json_fields():
     assert d["target_10_spm"] == 172
     assert d["below_160"] is True
     assert d["source"] == {"spm": 156}
+
+
+def test_advice_never_recommends_what_the_metronome_or_the_plan_refuses():
+    import re
+
+    from cadence.core.plan import progression_plan
+    from cadence.core.session import MAX_SPM, MIN_SPM
+
+    for tenth in range(600, 2601, 7):  # every plausible cadence, 0.7 spm apart
+        report = cadence_report(tenth / 10)
+        for line in report.advice:
+            for n in re.findall(r"cadence metronome (\d+)", line):
+                assert MIN_SPM <= int(n) <= MAX_SPM, (report.cadence_spm, line)
+        for target in (report.target_5_spm, report.target_10_spm):
+            if target is not None:
+                assert target <= MAX_SPM
+                plan = progression_plan(report.cadence_spm, goal_spm=target)
+                assert plan.weeks[-1].spm == target
+
+
+def test_a_cadence_too_high_to_raise_gets_no_targets_and_says_why():
+    report = cadence_report(235)
+    assert (report.target_5_spm, report.target_10_spm) == (None, None)
+    assert "no need to raise it" in report.advice[0]
+    assert cadence_report(220).target_5_spm == 231 and cadence_report(220).target_10_spm is None

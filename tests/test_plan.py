@@ -91,3 +91,17 @@ def test_bad_plans_name_the_parameter(kwargs, parameter):
     with pytest.raises(ParameterError) as info:
         progression_plan(**kwargs)
     assert info.value.parameter == parameter
+
+
+def test_a_goal_the_metronome_cannot_play_is_refused():
+    with pytest.raises(ParameterError, match=r"^goal_spm: 250 steps/min is above 240"):
+        progression_plan(200, goal_spm=250)
+    with pytest.raises(ParameterError, match="needs no raising"):
+        progression_plan(235)
+
+
+def test_a_plan_ending_after_the_year_9999_is_refused():
+    import datetime as dt
+
+    with pytest.raises(ParameterError, match="^start_date: 9999-12-31"):
+        progression_plan(170, start_date=dt.date(9999, 12, 31))

@@ -151,7 +151,8 @@ def _calc_from_recording(
     if plot:
         from cadence.plots import plot_run_cadence
 
-        targets = (report.target_5_spm, report.target_10_spm) if report else ()
+        both = (report.target_5_spm, report.target_10_spm) if report else ()
+        targets = tuple(t for t in both if t is not None)
         plot_run_cadence(summary, plot, targets_spm=targets)
     if as_json:
         output.print_json(result)

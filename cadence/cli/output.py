@@ -189,9 +189,11 @@ def cadence_report(report: Any, *, how: str) -> None:
     else:
         click.echo("          at or above the ~160 steps/min rule of thumb")
     click.echo("")
-    click.echo(f"Targets   +5 %   {b(report.target_5_spm)} steps/min   start here")
-    click.echo(f"          +10 %  {b(report.target_10_spm)} steps/min")
-    click.echo("")
+    if report.target_5_spm is not None:
+        click.echo(f"Targets   +5 %   {b(report.target_5_spm)} steps/min   start here")
+        if report.target_10_spm is not None:
+            click.echo(f"          +10 %  {b(report.target_10_spm)} steps/min")
+        click.echo("")
     click.echo("Advice")
     advice(report.advice)
 

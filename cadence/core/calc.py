@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from cadence.core.session import MAX_SPM as METRONOME_MAX_SPM
 from cadence.errors import ParameterError
 
 #: Rule of thumb: runners under about this cadence usually overstride.
@@ -130,8 +131,10 @@ class CadenceReport:
     ----------
     cadence_spm : float
         Current cadence, steps per minute, one decimal.
-    target_5_spm, target_10_spm : int
-        The +5 % and +10 % targets, whole steps per minute.
+    target_5_spm, target_10_spm : int or None
+        The +5 % and +10 % targets, whole steps per minute; None for a target
+        above :data:`METRONOME_MAX_SPM` (240), which no one needs to practise
+        and the metronome does not play.
     below_rule_of_thumb : bool
         Whether the cadence is under :data:`RULE_OF_THUMB_SPM` (about 160 spm).
         In JSON its key is ``below_160``, kept for scripts written against
@@ -143,8 +146,8 @@ class CadenceReport:
     """
 
     cadence_spm: float
-    target_5_spm: int
-    target_10_spm: int
+    target_5_spm: int | None
+    target_10_spm: int | None
     below_rule_of_thumb: bool
     advice: list[str] = field(default_factory=list)
     source: dict = field(default_factory=dict)
@@ -156,9 +159,21 @@ class CadenceReport:
         }
 
 
-def advice_for(cadence_spm: float, *, target_5_spm: int) -> list[str]:
-    """Short advice grounded in the usual coaching guidance (no medical claims)."""
+def advice_for(cadence_spm: float, *, target_5_spm: int | None) -> list[str]:
+    """Short advice grounded in the usual coaching guidance (no medical claims).
+
+    It only suggests what the other commands do: no target (and no metronome)
+    above :data:`METRONOME_MAX_SPM`.
+    """
     lines = []
+    if target_5_spm is None:
+        return [
+            f"{cadence_spm:g} steps/min is already a very high cadence: there is no need to "
+            "raise it, and +5 % would be above the "
+            f"{METRONOME_MAX_SPM:g} steps/min the metronome plays.",
+            "If this is not what you counted, check the count and --seconds.",
+            "If pain persists, see a physiotherapist.",
+        ]
     if cadence_spm < RULE_OF_THUMB_SPM:
         lines.append(
             f"You are under the ~{RULE_OF_THUMB_SPM} steps/min rule of thumb. A 5-10 % higher "
@@ -205,6 +220,7 @@ def cadence_report(cadence_spm: float, *, source: dict | None = None) -> Cadence
     shown_spm = round_half_up(cadence_spm, ndigits=1)
     # Targets from the one-decimal figure the runner sees, so the two agree.
     t5, t10 = (target_spm(shown_spm, pct) for pct in STEP_INCREASES_PCT)
+    t5, t10 = (t if t <= METRONOME_MAX_SPM else None for t in (t5, t10))
     return CadenceReport(
         cadence_spm=shown_spm,
         target_5_spm=t5,

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from cadence.core.calc import check_plausible_spm, round_half_up, target_spm
+from cadence.core.calc import METRONOME_MAX_SPM, check_plausible_spm, round_half_up, target_spm
 from cadence.errors import CadenceError, ParameterError
 
 #: Largest rise from one week to the next.
@@ -140,6 +140,16 @@ def progression_plan(
     if goal != int(goal):
         raise ParameterError("goal_spm", f"must be a whole number of steps/min, got {goal:g}")
     goal = int(goal)
+    if goal > METRONOME_MAX_SPM:
+        raise ParameterError(
+            "goal_spm",
+            f"{goal} steps/min is above {METRONOME_MAX_SPM:g}, the fastest the metronome plays"
+            + (
+                f"; a cadence of {current_spm:g} needs no raising"
+                if goal_spm is None
+                else f"; choose a goal up to {METRONOME_MAX_SPM:g}"
+            ),
+        )
     if goal <= current_spm:
         raise ParameterError(
             "goal_spm", f"{goal} must be above the current cadence {current_spm:g} steps/min"

@@ -62,13 +62,19 @@ class TrackCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._cannot_open(exc) from exc
+        try:
+            # SQLite reads the file at the first statement, not at connect().
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-        except (sqlite3.Error, OSError) as exc:
-            raise CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache") from exc
-        try:
             self._check_schema()
+        except (sqlite3.OperationalError, OSError) as exc:
+            # Locked, read-only, out of space: the file may be fine.
+            self._db.close()
+            raise self._cannot_open(exc) from exc
         except sqlite3.DatabaseError as exc:
+            # Not a database, or a damaged one.
             self._db.close()
             raise self._damaged(exc) from exc
         except CadenceError:
@@ -99,6 +105,9 @@ class TrackCache:
             raise self._damaged(f"its tracks table has the columns {', '.join(columns)}")
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._db.commit()
+
+    def _cannot_open(self, exc: Exception) -> CadenceError:
+        return CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache")
 
     def _damaged(self, exc: Exception | str) -> CadenceError:
         return CadenceError(

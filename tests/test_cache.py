@@ -1,5 +1,6 @@
 """The track cache on a real SQLite file: entries kept, schema checked, other files refused."""
 
+import json
 import sqlite3
 
 import pytest
@@ -78,8 +79,35 @@ def test_a_tracks_table_of_another_shape_is_refused(path):
         TrackCache(path, analyzer_version="v")
 
 
-def test_a_file_that_is_not_sqlite_is_reported_with_the_way_out(path):
+def test_a_cache_written_before_the_schema_was_checked_keeps_its_entries(path):
+    # What every cadence so far has written: the table, then user_version 1.
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS tracks ("
+            " path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+            " version TEXT NOT NULL, result TEXT NOT NULL)"
+        )
+        db.execute("PRAGMA user_version=1")
+        db.execute(
+            "INSERT INTO tracks VALUES (?, ?, ?, ?, ?)",
+            (b"/m/a.mp3", 10, 5, "v", json.dumps(ENTRY)),
+        )
+    with TrackCache(path, analyzer_version="v") as cache:
+        assert cache.load() == {b"/m/a.mp3": (10, 5, ENTRY)}
+
+
+def test_a_file_that_is_not_sqlite_is_reported_as_damaged_and_left_alone(path):
     path.write_text("not a database, just text\n" * 100)
-    with pytest.raises(CadenceError, match=r"cache .*--no-cache"):
+    with pytest.raises(
+        CadenceError, match=r"damaged or not a cadence cache .*delete it .*--no-cache"
+    ) as info:
         TrackCache(path, analyzer_version="v")
+    assert str(path) in str(info.value)
     assert path.read_text().startswith("not a database")
+
+
+def test_a_cache_path_that_cannot_be_opened_is_not_called_damaged(path):
+    path.mkdir()
+    with pytest.raises(CadenceError, match=r"cannot open .*--no-cache") as info:
+        TrackCache(path, analyzer_version="v")
+    assert "damaged" not in str(info.value)

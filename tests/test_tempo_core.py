@@ -200,3 +200,37 @@ def test_every_reading_stays_inside_the_range_asked_for():
     est = estimate_tempo(pulses(120, 30, fr=100), frame_rate_hz=100, min_bpm=200, max_bpm=250)
     assert 200 <= est.bpm <= 250
     assert all(200 <= bpm <= 250 for bpm, _ in est.candidates)
+
+
+@pytest.mark.parametrize(
+    ("min_bpm", "max_bpm", "octave_inside"),
+    [(130, 250, 240), (121, 240, 240), (130, 300, 240), (40, 100, 60), (50, 110, 60)],
+)
+def test_a_range_that_leaves_out_the_beat_reads_the_pulse_at_its_octave_inside(
+    min_bpm, max_bpm, octave_inside
+):
+    # A 120 BPM pulse in a range without 120: the reading is the same pulse
+    # counted twice or half as fast, not a pulse of 3/4 or 3/2 beat.
+    for env in (pulses(120, 30, fr=100), pulses(120, 30, fr=100, jitter_s=0.005, seed=3)):
+        est = estimate_tempo(env, frame_rate_hz=100, min_bpm=min_bpm, max_bpm=max_bpm)
+        assert est.bpm == pytest.approx(octave_inside, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("min_bpm", "max_bpm", "parameter"),
+    [
+        (160, 80, "min_bpm"),
+        (120, 120, "min_bpm"),
+        (0, 160, "min_bpm"),
+        (-40, 160, "min_bpm"),
+        (float("nan"), 160, "min_bpm"),
+        (80, 0, "max_bpm"),
+        (80, -5, "max_bpm"),
+        (80, float("inf"), "max_bpm"),
+        (80, float("nan"), "max_bpm"),
+    ],
+)
+def test_a_bad_tempo_range_is_refused_naming_the_parameter(min_bpm, max_bpm, parameter):
+    with pytest.raises(ParameterError) as info:
+        estimate_tempo(pulses(120, 10), frame_rate_hz=FR, min_bpm=min_bpm, max_bpm=max_bpm)
+    assert info.value.parameter == parameter

@@ -15,6 +15,10 @@ for the low band (kick drum, bass). This module finds the tempo in it:
    of three eighths or three sixteenths, which fills the short lags just as
    well; the lag of 3 beats puts a pulse of one and a half beats on an
    offbeat; the flat prior leaves the choice inside the range to the comb.
+   A tempo range asked for that leaves out part of that octave moves the
+   flat octave inside it (a range narrower than an octave is flat all over),
+   so a beat outside the range is read at its octave inside it, not at a
+   pulse of 3/4 or 3/2 beat.
 3. Refine the beat period on the autocorrelation at 1, 2, 4, 8, ... beats:
    a peak at 32 beats pins the period to 1/32 of a frame, which is what gives
    a precision well under 1 BPM on a steady performance.
@@ -88,29 +92,55 @@ class TempoEstimate:
 NO_BEAT = TempoEstimate(bpm=None, confidence=0.0, stability=None)
 
 
-def tempo_prior(bpms: np.ndarray) -> np.ndarray:
+def tempo_prior(
+    bpms: np.ndarray, *, flat_bpm_range: tuple[float, float] = TYPICAL_BPM_RANGE
+) -> np.ndarray:
     """Prior weight of each tempo as the beat level: 1 in the typical range.
 
     Parameters
     ----------
     bpms : numpy.ndarray
         Tempi (BPM), positive.
+    flat_bpm_range : (float, float), keyword-only
+        Where the prior is 1 (BPM); :data:`TYPICAL_BPM_RANGE` unless a tempo
+        range asked for moves it (:func:`flat_octave`).
 
     Returns
     -------
     numpy.ndarray
-        Same shape, in (0, 1]: 1 inside :data:`TYPICAL_BPM_RANGE`, falling
-        off as a Gaussian in octaves (width :data:`PRIOR_TAIL_OCTAVES`) outside.
+        Same shape, in (0, 1]: 1 inside `flat_bpm_range`, falling off as a
+        Gaussian in octaves (width :data:`PRIOR_TAIL_OCTAVES`) outside.
 
     Examples
     --------
     >>> tempo_prior(np.array([100.0, 160.0, 200.0])).round(3).tolist()
     [1.0, 1.0, 0.274]
     """
-    lo, hi = TYPICAL_BPM_RANGE
+    lo, hi = flat_bpm_range
     bpms = np.asarray(bpms, dtype=np.float64)
     outside = np.where(bpms < lo, np.log2(lo / bpms), np.maximum(0.0, np.log2(bpms / hi)))
     return np.exp(-0.5 * (outside / PRIOR_TAIL_OCTAVES) ** 2)
+
+
+def flat_octave(*, min_bpm: float, max_bpm: float) -> tuple[float, float]:
+    """The octave where the prior is flat when tempi from `min_bpm` to `max_bpm` are searched.
+
+    :data:`TYPICAL_BPM_RANGE` when the range holds it; else that octave moved,
+    no further than needed, to lie inside the range; for a range narrower
+    than an octave, one that holds the whole range (every octave family has at
+    most one member there, and the comb alone chooses).
+
+    Examples
+    --------
+    >>> flat_octave(min_bpm=40.0, max_bpm=250.0)
+    (80.0, 160.0)
+    >>> flat_octave(min_bpm=100.0, max_bpm=250.0)
+    (100.0, 200.0)
+    >>> flat_octave(min_bpm=130.0, max_bpm=250.0)
+    (125.0, 250.0)
+    """
+    lo = min(max(TYPICAL_BPM_RANGE[0], min_bpm), max_bpm / 2)
+    return lo, 2 * lo
 
 
 def _detrend(x: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
@@ -232,7 +262,8 @@ def estimate_tempo(
     frame_rate_hz : float, keyword-only
         Envelope frames per second.
     min_bpm, max_bpm : float, keyword-only
-        Range of tempi considered.
+        Range of tempi considered, ``0 < min_bpm < max_bpm``. A beat outside
+        it is read at its octave inside it (twice or half as fast), if any.
 
     Returns
     -------
@@ -254,8 +285,13 @@ def estimate_tempo(
     """
     if not (math.isfinite(frame_rate_hz) and frame_rate_hz > 0):
         raise ParameterError("frame_rate_hz", f"must be positive, got {frame_rate_hz!r}")
-    if not 0 < min_bpm < max_bpm:
-        raise ParameterError("min_bpm", f"need 0 < min_bpm < max_bpm, got {min_bpm}, {max_bpm}")
+    for name, value in (("min_bpm", min_bpm), ("max_bpm", max_bpm)):
+        if not (math.isfinite(value) and value > 0):
+            raise ParameterError(name, f"must be a positive number of BPM, got {value!r}")
+    if min_bpm >= max_bpm:
+        raise ParameterError(
+            "min_bpm", f"must be less than max_bpm, got {min_bpm!r} and {max_bpm!r}"
+        )
     if np.asarray(envelope).shape[-1] < MIN_ANALYSIS_S * frame_rate_hz:
         return NO_BEAT
     x = _combined_envelope(envelope, frame_rate_hz=frame_rate_hz)
@@ -269,7 +305,7 @@ def estimate_tempo(
     scores = _comb_scores(acf, bpms, frame_rate_hz=frame_rate_hz)
     if not np.any(scores > 0):
         return NO_BEAT
-    prior = tempo_prior(bpms)
+    prior = tempo_prior(bpms, flat_bpm_range=flat_octave(min_bpm=min_bpm, max_bpm=max_bpm))
     weighted = np.maximum(scores, 0.0) * prior
     best = int(np.argmax(weighted))
 

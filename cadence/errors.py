@@ -54,3 +54,16 @@ class AudioFileError(CadenceError):
 
 class ActivityFileError(CadenceError):
     """A recorded activity (FIT, GPX, TCX) cannot be used; the message names it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Python runs, so they stop work as Ctrl-C does.
+
+    Every clean-up that runs on Ctrl-C (temporary files, worker processes, the
+    terminal's settings) runs on these too. A subclass of KeyboardInterrupt for
+    that reason; `signum` is the signal.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)

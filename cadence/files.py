@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 #: C0 and C1 control characters: never printed raw (a newline or an escape
@@ -35,24 +36,103 @@ def not_a_file_reason(path: str) -> str:
     return "not a regular file (a pipe, device or socket)"
 
 
+#: In the name of every temporary file cadence makes beside a user's file:
+#: ``.NAME.cadence-XXXXXXXX.SUFFIX``, so a leftover is known for what it is.
+TEMP_MARK = ".cadence-"
+
+
+def _lock(fd: int, *, wait: bool) -> bool:
+    """Take the lock on an open file; False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locks, so no file is ever taken for abandoned
+        return wait
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def remove_if_abandoned(path: str | os.PathLike) -> bool:
+    """Remove a temporary file of cadence's that no running cadence holds.
+
+    A cadence that writes holds a lock on its temporary file until it is done;
+    a file left after ``kill -9`` (or a power cut) holds none. Returns whether
+    `path` was removed.
+    """
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError:
+        return False
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or not _lock(fd, wait=False):
+            return False
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def is_cadence_temp(name: str, *, suffix: str = "") -> bool:
+    """Whether a file name is one of cadence's temporaries (``.NAME.cadence-XXXXXXXX…``)."""
+    return name.startswith(".") and TEMP_MARK in name and name.endswith(suffix)
+
+
+def remove_leftovers(target: str | os.PathLike) -> list[Path]:
+    """Remove the abandoned temporaries of earlier writes of `target`; returns them."""
+    target = Path(target)
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return []
+    prefix = f".{target.name}{TEMP_MARK}"
+    return [
+        Path(e.path) for e in entries if e.name.startswith(prefix) and remove_if_abandoned(e.path)
+    ]
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
+def locked_temp(target: str | os.PathLike, *, suffix: str) -> Iterator[Path]:
+    """A new, private temporary file beside `target`, locked while in use.
+
+    Leftovers of earlier writes of `target` that no process holds are removed
+    first. The temporary is removed on leaving, on any error, interruption or
+    signal that Python sees, unless it was moved away (renamed over `target`).
+    """
+    target = Path(target)
+    remove_leftovers(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}{TEMP_MARK}", suffix=suffix, dir=target.parent
+    )
+    try:
+        _lock(fd, wait=True)
+        yield Path(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` atomically.
 
     On any error or interruption the temporary file is removed and `path` is
-    left as it was.
+    left as it was; a temporary left by a killed process is removed by the
+    next write of the same `path`.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
+    with locked_temp(target, suffix=target.suffix) as tmp:
+        yield tmp
         # mkstemp makes the file private (0600); give it the mode a new file gets.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -23,7 +23,7 @@ from cadence.cache import TrackCache
 from cadence.core.matching import ScanReport, ScanTally, fit_tracks
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
-from cadence.files import display_path, not_a_file_reason
+from cadence.files import display_path, is_cadence_temp, not_a_file_reason, remove_if_abandoned
 
 #: Called as ``on_problem(path, reason)`` for each file or folder that cannot be used fully.
 OnProblem = Callable[[str, str], None]
@@ -34,7 +34,8 @@ def find_audio_files(root: str, *, on_problem: OnProblem) -> Iterator[tuple[str,
 
     Yields ``(path, None)`` for each file to analyse and ``(path, reason)`` for
     an audio-named entry that cannot be (a broken symlink, a pipe or device, an
-    unreadable entry). Hidden files and folders are skipped. Real folders are
+    unreadable entry). Hidden files and folders are skipped, but a temporary
+    file left by a killed ``--write-tags`` is removed (and reported). Real folders are
     walked before folders reached through symlinks, so a folder linked from
     inside the library is listed once, under its own path; a symlink loop is
     reported (through `on_problem`), not followed.
@@ -63,6 +64,10 @@ def find_audio_files(root: str, *, on_problem: OnProblem) -> Iterator[tuple[str,
         subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
+                if is_cadence_temp(entry.name, suffix=".tagging") and remove_if_abandoned(
+                    entry.path
+                ):
+                    on_problem(entry.path, "removed: left by a tag write that was killed")
                 continue
             audio = Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS
             try:
@@ -125,8 +130,13 @@ class ScanResult(ScanTally):
 
 
 def _worker_init(parent_pid: int) -> None:
-    # Workers leave Ctrl-C to the parent, which stops the scan cleanly.
+    # Workers leave Ctrl-C to the parent, which stops the scan cleanly, and die
+    # of SIGTERM and SIGHUP (the parent's handlers, inherited by fork, would
+    # only raise inside the pool's loop).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     # And they end with it, even when it is killed with kill -9 (Linux).
     if sys.platform.startswith("linux"):
         import contextlib

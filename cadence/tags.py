@@ -10,15 +10,14 @@ split it from them).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import tempfile
 from typing import Any
 
 from cadence.core.calc import round_half_up
 from cadence.errors import AudioFileError
+from cadence.files import locked_temp
 
 #: ID3 frames (MP3 without easy keys, WAV, AIFF) for the keys read and written.
 _ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "bpm": "TBPM"}
@@ -120,7 +119,6 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
     target = os.path.realpath(path)
     if read_tags(target)["tag_bpm"] == float(value):
         return False
-    tmp = None
     try:
         st = os.stat(target)
         if st.st_nlink > 1:
@@ -130,22 +128,19 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
             )
         if not os.access(target, os.W_OK):
             raise AudioFileError(f"{path}: file is read-only, left as it was")
-        folder, name = os.path.split(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tagging", dir=folder)
-        os.close(fd)
-        shutil.copy2(target, tmp)
-        if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
-            try:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            except PermissionError:
-                raise AudioFileError(
-                    f"{path}: cannot keep the file's owner, left as it was"
-                ) from None
-        _set_bpm(tmp, value, shown=path)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        tmp = None
+        with locked_temp(target, suffix=".tagging") as tmp:
+            shutil.copy2(target, tmp)
+            if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                except PermissionError:
+                    raise AudioFileError(
+                        f"{path}: cannot keep the file's owner, left as it was"
+                    ) from None
+            _set_bpm(str(tmp), value, shown=path)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
     except AudioFileError:
         raise
     except OSError as exc:
@@ -154,10 +149,6 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
         ) from exc
     except Exception as exc:  # mutagen's own errors
         raise AudioFileError(f"{path}: cannot write the BPM tag ({exc}), left as it was") from exc
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
     return True
 
 

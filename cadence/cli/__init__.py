@@ -27,7 +27,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import click  # noqa: E402
 
 from cadence import __version__  # noqa: E402
-from cadence.errors import CadenceError, ParameterError  # noqa: E402
+from cadence.errors import CadenceError, ParameterError, Terminated  # noqa: E402
 
 
 class ExitStatus(enum.IntEnum):
@@ -79,15 +79,40 @@ def error_message(exc: CadenceError) -> str:
     return _QUOTED_NAME.sub(lambda m: f"--{option_name(m.group(1))}", text)
 
 
+#: Signals that stop a command as Ctrl-C does (with its clean-up).
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def catch_stop_signals() -> None:
+    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread, so temporaries,
+    workers and the terminal are cleaned up as after Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_terminated)
+
+
 class CadenceGroup(click.Group):
     """A click group that turns :class:`CadenceError` into ``Error: …`` and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        catch_stop_signals()
         try:
             return super().invoke(ctx)
         except CadenceError as exc:
             click.echo(f"Error: {error_message(exc)}", err=True)
             ctx.exit(exc.exit_code)
+        except Terminated as exc:  # exit as the signal would, after the clean-up
+            click.echo("Stopped.", err=True)
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:  # Ctrl-C outside a command's own handling
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)

@@ -524,7 +524,7 @@ def test_tag_write_that_cannot_start_is_one_warning_and_the_scan_prints(
     def refuse(*args, **kwargs):
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr("cadence.tags.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("cadence.files.tempfile.mkstemp", refuse)
     result = runner.invoke(
         main, ["scan", str(tmp_path / "music"), "--target", "166", "--no-cache", "--write-tags"]
     )

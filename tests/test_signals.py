@@ -1,0 +1,106 @@
+"""Real signals to real processes: nothing of cadence's is left behind, whatever stops it."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cadence.files import TEMP_MARK, locked_temp, remove_leftovers
+from tests.music import copy_bytes
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def _temps(folder):
+    return sorted(p.name for p in folder.iterdir() if TEMP_MARK in p.name)
+
+
+def _wait_for(predicate, timeout_s=60.0):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _start_long_render(cadence_cmd, subprocess_env, out):
+    # Ten hours of FLAC: minutes of work, so the signal always lands mid-render.
+    proc = subprocess.Popen(
+        [*cadence_cmd, "metronome", "170", "--duration", "10h", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env,
+    )
+    _wait_for(lambda: _temps(out.parent) and os.path.getsize(out.parent / _temps(out.parent)[0]))
+    return proc
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_render_stopped_by_a_signal_leaves_nothing(
+    signum, code, tmp_path, cadence_cmd, subprocess_env
+):
+    out = tmp_path / "long.flac"
+    proc = _start_long_render(cadence_cmd, subprocess_env, out)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.decode().endswith("Stopped.\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_render_killed_with_kill_9_is_cleaned_up_by_the_next_render(
+    tmp_path, cadence_cmd, subprocess_env
+):
+    out = tmp_path / "long.flac"
+    proc = _start_long_render(cadence_cmd, subprocess_env, out)
+    proc.kill()
+    proc.wait(timeout=60)
+    left = _temps(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".long.flac.cadence-")
+    done = subprocess.run(
+        [*cadence_cmd, "metronome", "170", "--beats", "4", "-o", str(out)],
+        capture_output=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.flac"]
+
+
+def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(
+    tmp_path, subprocess_env
+):
+    target = tmp_path / "song.flac"
+    with locked_temp(target, suffix=".tagging") as tmp:
+        tmp.write_bytes(b"half written")
+        # Another process looks for leftovers while this one still writes.
+        probe = (
+            "import sys; from cadence.files import remove_leftovers; "
+            "print(len(remove_leftovers(sys.argv[1])))"
+        )
+        other = subprocess.run(
+            [sys.executable, "-c", probe, str(target)],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+        )
+        assert other.stdout.strip() == "0", other.stderr
+        assert tmp.exists()
+    assert remove_leftovers(target) == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_scan_removes_what_a_killed_tag_write_left_and_says_so(track, runner, tmp_path):
+    from cadence.cli import main
+
+    music = tmp_path / "music"
+    copy_bytes(track, music / "t.wav")
+    leftover = music / f".t.wav{TEMP_MARK}k9xq2m1a.tagging"
+    leftover.write_bytes(track)  # what kill -9 during --write-tags leaves
+    other = music / ".t.wav.not-ours.tagging"  # not cadence's: left alone
+    other.write_bytes(b"x")
+    result = runner.invoke(main, ["scan", str(music), "--target", "166", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert f"{leftover.name}: removed: left by a tag write that was killed" in result.stderr
+    assert sorted(p.name for p in music.iterdir()) == [other.name, "t.wav"]

@@ -31,6 +31,8 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo
 	@echo "== cadence metronome 164 --beats 8   (the +5 % target; rendered to a file if there is no sound card)"
 	@mkdir -p out
+	@# A render of an older cadence carries no mark of its own, and cadence replaces only its own renders.
+	@rm -f out/demo-164spm.wav
 	@$(BIN)/cadence metronome 164 --beats 8 --accent 2 --fallback-output out/demo-164spm.wav
 
 test: sysdeps-test $(VENV)/.installed-test

@@ -6,8 +6,10 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from cadence.errors import ParameterError
 
 #: C0 and C1 control characters: never printed raw (a newline or an escape
 #: sequence in a file name must not split a line or drive the terminal).
@@ -34,6 +36,69 @@ def not_a_file_reason(path: str) -> str:
     if not os.path.lexists(path):
         return "no such file"
     return "not a regular file (a pipe, device or socket)"
+
+
+def check_replaceable(
+    path: str | os.PathLike,
+    *,
+    parameter: str,
+    kind: str,
+    is_own_kind: Callable[[Path], bool],
+    force: bool = False,
+) -> None:
+    """Refuse to write over an existing file that is not of cadence's own `kind`.
+
+    A playlist only replaces a playlist, a picture a picture, a rendered
+    session a rendered session: never a song or any other file the user
+    named by mistake. An empty file holds nothing to lose.
+
+    Parameters
+    ----------
+    path : path-like
+        The file about to be written.
+    parameter : str
+        The parameter to name in the error.
+    kind : str
+        What cadence writes there, for the message ("a playlist").
+    is_own_kind : callable
+        ``is_own_kind(path)``: whether an existing file is of that kind.
+    force : bool, keyword-only
+        Replace whatever is there.
+
+    Raises
+    ------
+    ParameterError
+        For a folder, or an existing file not of `kind` (without `force`).
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ParameterError(parameter, f"{display_path(p)} is a folder; give a file name")
+    if force or not os.path.lexists(p):
+        return
+    try:
+        empty = p.is_file() and p.stat().st_size == 0
+    except OSError:
+        empty = False
+    if empty:
+        return
+    if not p.is_file() or not is_own_kind(p):
+        raise ParameterError(
+            parameter,
+            f"{display_path(p)} exists and is not {kind}; it is left as it is. Give another "
+            "name, or --force to replace it",
+        )
+
+
+def starts_with(path: Path, *magics: bytes, within: int = 0) -> bool:
+    """Whether the file begins with one of `magics` (or holds one in its first `within` bytes)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(max(within, 64))
+    except OSError:
+        return False
+    if within:
+        return any(m in head for m in magics)
+    return any(head.startswith(m) for m in magics)
 
 
 #: In the name of every temporary file cadence makes beside a user's file:

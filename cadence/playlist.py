@@ -8,7 +8,12 @@ from pathlib import Path
 
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
-from cadence.files import CONTROL_CHARS, atomic_path
+from cadence.files import CONTROL_CHARS, atomic_path, starts_with
+
+
+def is_playlist(path: Path) -> bool:
+    """Whether a file is an extended M3U playlist (what cadence writes)."""
+    return starts_with(path, b"#EXTM3U", b"\xef\xbb\xbf#EXTM3U")
 
 
 def write_playlist(tracks: Sequence[TrackResult], path: str) -> int:

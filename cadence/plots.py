@@ -32,6 +32,43 @@ def check_matplotlib() -> None:
         ) from None
 
 
+#: How the picture formats matplotlib writes begin.
+_PICTURE_MAGICS = (b"\x89PNG\r\n\x1a\n", b"%PDF-", b"%!PS", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
+
+
+def is_picture(path: Path) -> bool:
+    """Whether a file is a picture (PNG, PDF, PS/EPS, JPEG, TIFF, SVG): what a plot replaces."""
+    from cadence.files import starts_with
+
+    return starts_with(path, *_PICTURE_MAGICS) or starts_with(path, b"<svg", within=4096)
+
+
+def check_plot_path(path: str | os.PathLike, *, force: bool = False) -> None:
+    """Refuse, before any work, a plot file matplotlib cannot write or that would replace
+    something that is not a picture.
+
+    Raises
+    ------
+    ParameterError
+        Naming ``plot``: no matplotlib, an extension it cannot write, or an
+        existing file that is not a picture (without `force`).
+    """
+    check_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from cadence.files import check_replaceable
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    ext = Path(path).suffix.lower().lstrip(".")
+    if ext not in formats:
+        raise ParameterError(
+            "plot",
+            f"{os.fspath(path)}: cannot draw a .{ext or '(no extension)'} file; "
+            f"use {', '.join('.' + f for f in ('png', 'svg', 'pdf'))}",
+        )
+    check_replaceable(path, parameter="plot", kind="a picture", is_own_kind=is_picture, force=force)
+
+
 def _pyplot() -> Any:
     import matplotlib
 

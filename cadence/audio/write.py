@@ -27,6 +27,35 @@ WRITE_FORMATS = {
     ".mp3": ("MP3", "MPEG_LAYER_III"),
 }
 RENDER_BLOCK = 65536
+#: Written into every rendered file's comment tag: how a later render knows
+#: the file is one it may replace.
+RENDER_COMMENT = "rendered by cadence metronome"
+
+
+def is_rendered_session(path: Path) -> bool:
+    """Whether an audio file was written by :func:`write_session` (its comment says so)."""
+    import soundfile as sf
+
+    try:
+        with open(path, "rb") as fh, sf.SoundFile(fh) as f:
+            return RENDER_COMMENT in (f.comment or "") or RENDER_COMMENT in (f.software or "")
+    except Exception:  # not audio soundfile reads: not ours
+        return False
+
+
+def check_render_path(path: str | os.PathLike, *, parameter: str, force: bool = False) -> None:
+    """Refuse, before any work, an output of an unknown format, or an existing file
+    that is not a session cadence rendered (without `force`)."""
+    from cadence.files import check_replaceable
+
+    output_format(path)
+    check_replaceable(
+        path,
+        parameter=parameter,
+        kind="a session cadence rendered",
+        is_own_kind=is_rendered_session,
+        force=force,
+    )
 
 
 def output_format(path: str | os.PathLike) -> tuple[str, str]:
@@ -103,6 +132,7 @@ def write_session(
                 tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
             ) as f,
         ):
+            f.comment = RENDER_COMMENT
             while not renderer.finished:
                 n = renderer.render(block)
                 f.write(block[:n])

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cadence.cli import ExitStatus, check_output_path, json_option, main, output
+from cadence.cli import ExitStatus, check_output_path, json_option, main, output, reports
 from cadence.core.matching import DEFAULT_TOLERANCE_SPM
 from cadence.errors import ParameterError
 
@@ -33,7 +33,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
     from cadence.analysis import analyze_file
 
     results = [analyze_file(f) for f in files]
-    output.bpm_results(results, as_json=as_json)
+    reports.bpm_results(results, as_json=as_json)
     if any(r.error for r in results):
         sys.exit(ExitStatus.ERROR)
 
@@ -86,6 +86,11 @@ def _warn_problem(path: str, reason: str) -> None:
 @click.option(
     "--quiet", "-q", is_flag=True, help="No progress bar, no summary (problems are still listed)."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let --playlist/--plot replace a file that is not a playlist/picture.",
+)
 def scan(
     folder: str,
     target: float,
@@ -99,6 +104,7 @@ def scan(
     no_cache: bool,
     write_tags: bool,
     quiet: bool,
+    force: bool,
 ) -> None:
     """Find the songs in FOLDER whose tempo fits your target cadence.
 
@@ -120,13 +126,7 @@ def scan(
     check_tolerance_spm(tolerance)
     if no_cache and cache_path:
         raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
-    for option, path in (("playlist", playlist), ("plot", plot)):
-        if path:
-            check_output_path(option, path)
-    if plot:
-        from cadence.plots import check_matplotlib
-
-        check_matplotlib()
+    _check_scan_outputs(playlist=playlist, plot=plot, force=force)
 
     from cadence.library import scan_folder
 
@@ -142,14 +142,32 @@ def scan(
             on_progress=bar.update,
         )
     if result.tags_written is not None and not quiet:
-        output.tags_summary(result.tags_written, result.tags_already)
+        reports.tags_summary(result.tags_written, result.tags_already)
     report = result.report(target_spm=target, tolerance_spm=tolerance)
-    output.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
+    reports.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
     _write_scan_files(report, playlist=playlist, plot=plot, folder=folder, quiet=quiet)
     if not quiet:
-        output.scan_summary(report)
+        reports.scan_summary(report)
     if report.exit_code:
         sys.exit(report.exit_code)
+
+
+def _check_scan_outputs(*, playlist: str | None, plot: str | None, force: bool) -> None:
+    """Refuse, before a long scan, outputs that cannot or must not be written."""
+    from cadence.files import check_replaceable
+
+    if playlist:
+        from cadence.playlist import is_playlist
+
+        check_output_path("playlist", playlist)
+        check_replaceable(
+            playlist, parameter="playlist", kind="a playlist", is_own_kind=is_playlist, force=force
+        )
+    if plot:
+        from cadence.plots import check_plot_path
+
+        check_output_path("plot", plot)
+        check_plot_path(plot, force=force)
 
 
 def _write_scan_files(
@@ -160,7 +178,9 @@ def _write_scan_files(
         if playlist or plot:  # a partial list must not replace a complete one
             output.note("Playlist and plot not written: the scan was interrupted.")
         return
-    if playlist:
+    if playlist and not report.fitting:
+        output.note(f"Playlist not written: no track fits ({playlist} is left as it was).")
+    elif playlist:
         from cadence.core.matching import by_step_tempo
         from cadence.playlist import write_playlist
 

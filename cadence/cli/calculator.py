@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cadence.cli import json_option, main, output
+from cadence.cli import json_option, main, output, reports
 from cadence.errors import ParameterError
 
 _FROM_FILE = click.option(
@@ -25,9 +25,9 @@ def _read_recording(path: str, *, cadence_units: str | None = None, splits: str 
 
     recording = read_activity(path)
     # The reader's warnings first: they explain an error that may follow.
-    output.recording_warnings(recording.name, recording.warnings)
+    reports.recording_warnings(recording.name, recording.warnings)
     summary = summarize_recording(recording, cadence_units=cadence_units, splits=splits)
-    output.recording_warnings(summary.name, summary.warnings[len(recording.warnings) :])
+    reports.recording_warnings(summary.name, summary.warnings[len(recording.warnings) :])
     return summary
 
 
@@ -126,7 +126,7 @@ def calc(
     if as_json:
         output.print_json(report.to_dict())
     else:
-        output.cadence_report(report, how=how)
+        reports.cadence_report(report, how=how)
 
 
 def _calc_from_recording(
@@ -161,12 +161,12 @@ def _calc_from_recording(
         f"median over {format_clock(summary.counted_s)} of {summary.activity}; "
         f"10-90 %: {summary.p10_spm:.1f}-{summary.p90_spm:.1f}"
     )
-    output.recording(summary)
+    reports.recording(summary)
     if report is not None:
-        output.cadence_report(report, how=how)
+        reports.cadence_report(report, how=how)
     else:
-        output.walk_report(result, how=how)
-    output.splits(summary)
+        reports.walk_report(result, how=how)
+    reports.splits(summary)
     if plot:
         output.note(f"Plot: {plot}")
 
@@ -220,7 +220,7 @@ def plan(
             payload["recording"] = recorded.to_dict()
         output.print_json(payload)
     else:
-        output.plan(result, recorded=recorded)
+        reports.plan(result, recorded=recorded)
 
 
 @main.command()
@@ -257,4 +257,4 @@ def tap(seconds: float, as_json: bool) -> None:
     if as_json:
         output.print_json(report.to_dict())
     else:
-        output.cadence_report(report, how=estimate.describe())
+        reports.cadence_report(report, how=estimate.describe())

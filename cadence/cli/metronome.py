@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cadence.cli import json_option, main, output
+from cadence.cli import json_option, main, output, reports
 from cadence.core.session import VOICES
 from cadence.errors import ParameterError
 
@@ -124,6 +124,7 @@ def _parse_latency(text: str) -> str | float:
     type=click.Path(dir_okay=False),
     help="Play, but if there is no usable audio output, render to this file instead.",
 )
+@click.option("--force", is_flag=True, help="Let --output replace a file cadence did not render.")
 @click.option("--device", metavar="NAME|INDEX", help="Output device (see cadence devices).")
 @click.option("--latency", default="low", show_default=True, help="low, high, or seconds.")
 @json_option("Print a JSON summary at the end.")
@@ -135,6 +136,7 @@ def metronome(
     output_path: str | None,
     sr: int,
     fallback_output: str | None,
+    force: bool,
     device: str | None,
     latency: str,
     as_json: bool,
@@ -161,6 +163,11 @@ def metronome(
             "output",
             "--output renders to a file; it does not go with --device or --fallback-output",
         )
+    from cadence.audio.write import check_render_path
+
+    for option, path in (("output", output_path), ("fallback-output", fallback_output)):
+        if path:
+            check_render_path(path, parameter=option, force=force)
     render = {"sr": sr, "voice": voice, "volume": volume}
     if output_path:
         _finish_render(_render(session, output_path, **render), as_json=as_json)
@@ -181,14 +188,14 @@ def metronome(
     from cadence.terminal import stdin_is_terminal
 
     interactive = stdin_is_terminal() and sys.stderr.isatty()
-    output.playing(session, player)
+    reports.playing(session, player)
     result = play_session(
         player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
     )
     if as_json:
         output.print_json(result.to_dict())
     else:
-        output.play_summary(result)
+        reports.play_summary(result)
 
 
 def _open_player(
@@ -222,7 +229,7 @@ def _finish_render(summary: dict, *, as_json: bool) -> None:
     if as_json:
         output.print_json(summary)
     else:
-        output.render_summary(summary)
+        reports.render_summary(summary)
 
 
 @main.command()
@@ -235,4 +242,4 @@ def devices(as_json: bool) -> None:
     if as_json:
         output.print_json([d.to_dict() for d in outputs])
     else:
-        output.devices(outputs)
+        reports.devices(outputs)

@@ -18,6 +18,7 @@ from cadence.errors import ParameterError
 #: Steps per beat tried, in order of preference.
 MATCH_FACTORS = (1, 2)
 DEFAULT_TOLERANCE_SPM = 3.0
+MAX_TOLERANCE_SPM = 20.0
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ NO_TEMPO = TempoMatch(None, None, None, None)
 
 def check_tolerance_spm(tolerance_spm: float) -> float:
     """`tolerance_spm` if it is in (0, 20]; else ParameterError naming it."""
-    if not (isinstance(tolerance_spm, (int, float)) and 0 < tolerance_spm <= 20):
+    if not (isinstance(tolerance_spm, (int, float)) and 0 < tolerance_spm <= MAX_TOLERANCE_SPM):
         raise ParameterError(
-            "tolerance_spm", f"must be more than 0 and at most 20 spm, got {tolerance_spm!r}"
+            "tolerance_spm",
+            f"must be more than 0 and at most {MAX_TOLERANCE_SPM:g} spm, got {tolerance_spm!r}",
         )
     return float(tolerance_spm)
 

@@ -691,3 +691,53 @@ def test_playlist_left_out_warning_shows_even_with_quiet(track, runner, tmp_path
     assert "warning: playlist: 1 track left out (names not UTF-8 or with line breaks)" in (
         result.output
     )
+
+
+def test_a_playlist_or_plot_never_replaces_a_song_without_force(library, runner, tmp_path):
+    root, _ = library
+    song = tmp_path / "keep.mp3"
+    song.write_bytes((root / "Album one" / "fast run.mp3").read_bytes())
+    before = _sha(song)
+    for option in ("--playlist", "--plot"):
+        result = runner.invoke(
+            main, ["scan", str(root), "--target", "172", "--no-cache", option, str(song)]
+        )
+        assert result.exit_code == 2, result.output
+        assert "Scanned" not in result.output  # refused before the scan, not after
+        assert _sha(song) == before
+    assert (
+        "exists and is not a playlist; it is left as it is"
+        in runner.invoke(
+            main, ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song)]
+        ).stderr
+    )
+    forced = runner.invoke(
+        main,
+        ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song), "--force"],
+    )
+    assert forced.exit_code == 0 and song.read_text().startswith("#EXTM3U")
+
+
+def test_a_plot_the_format_of_which_cannot_be_drawn_is_refused_before_the_scan(
+    library, runner, tmp_path
+):
+    root, _ = library
+    result = runner.invoke(
+        main, ["scan", str(root), "--target", "172", "--plot", str(tmp_path / "x.txt")]
+    )
+    assert result.exit_code == 2
+    assert "cannot draw a .txt file" in result.stderr and "Scanned" not in result.output
+
+
+def test_nothing_fits_keeps_the_old_playlist_and_points_to_the_nearest(library, runner, tmp_path):
+    root, _ = library
+    playlist = tmp_path / "run.m3u8"
+    playlist.write_text("#EXTM3U\n#EXTINF:1,kept\nkept.mp3\n")
+    result = runner.invoke(
+        main, ["scan", str(root), "--target", "240", "--no-cache", "--playlist", str(playlist)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "No tracks fit 240 ± 3 spm. The nearest is" in result.stdout
+    assert "--all lists every track" in result.stdout
+    assert "Playlist not written: no track fits" in result.stderr
+    assert playlist.read_text() == "#EXTM3U\n#EXTINF:1,kept\nkept.mp3\n"

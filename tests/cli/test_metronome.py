@@ -214,3 +214,21 @@ def test_library_parameter_names_are_shown_as_option_names(runner, tmp_path):
     assert result.stderr == (
         "Error: beats: give --beats alone, without --duration, --intervals or --ramp-from\n"
     )
+
+
+def test_a_render_replaces_only_a_render_unless_forced(runner, tmp_path):
+    song = tmp_path / "song.wav"
+    sf.write(song, np.full(4410, 0.1, dtype=np.float32), 44100)
+    before = song.read_bytes()
+    refused = runner.invoke(main, ["metronome", "170", "--beats", "4", "-o", str(song)])
+    assert refused.exit_code == 2
+    assert "exists and is not a session cadence rendered" in refused.stderr
+    assert song.read_bytes() == before
+    ours = tmp_path / "beat.flac"
+    for _ in range(2):  # a render of cadence's own is replaced without asking
+        assert (
+            runner.invoke(main, ["metronome", "170", "--beats", "4", "-o", str(ours)]).exit_code
+            == 0
+        )
+    forced = runner.invoke(main, ["metronome", "170", "--beats", "4", "-o", str(song), "--force"])
+    assert forced.exit_code == 0 and song.read_bytes() != before

@@ -159,3 +159,18 @@ def test_a_programme_without_any_beat_is_refused_not_searched_forever(spec):
         Session(170, intervals=parse_intervals(spec))
     with pytest.raises(ParameterError, match="every part is silent"):
         Session(170, intervals=parse_intervals(spec), repeat=2, duration_s=10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter", "limit"),
+    [
+        ({"duration_s": 100_000 * 3600.0}, "duration_s", "at most 24 h"),
+        ({"ramp_from_spm": 150, "ramp_over_s": 25 * 3600.0}, "ramp_over_s", "at most 24 h"),
+        ({"intervals": parse_intervals("run:30h,walk:1m")}, "intervals", "at most 24 h"),
+        ({"intervals": parse_intervals("1m,1m"), "repeat": 5000}, "repeat", "1 to 1000"),
+    ],
+)
+def test_every_duration_and_count_has_a_bound_named_in_the_error(kwargs, parameter, limit):
+    with pytest.raises(ParameterError, match=limit) as info:
+        Session(170, **kwargs)
+    assert info.value.parameter == parameter

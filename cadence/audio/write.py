@@ -76,6 +76,22 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
     return WRITE_FORMATS[ext]
 
 
+#: A WAV file's size fields are 32-bit: players refuse a larger file.
+MAX_WAV_BYTES = 2**32 - 1
+
+
+def _check_wav_size(samples: int, *, sr: int, channels: int = 1) -> None:
+    """Refuse a WAV render its format cannot hold (16-bit samples, 44-byte header)."""
+    if 44 + 2 * channels * samples <= MAX_WAV_BYTES:
+        return
+    most_h = (MAX_WAV_BYTES - 44) / (2 * channels * sr) / 3600
+    raise ParameterError(
+        "output",
+        f"a WAV file holds at most 4 GiB, {most_h:.1f} h at {sr} Hz, and this session is "
+        f"{samples / sr / 3600:.1f} h; write .flac instead (lossless, and far smaller)",
+    )
+
+
 def write_session(
     renderer: BeatRenderer,
     path: str | os.PathLike,
@@ -183,8 +199,10 @@ def render_to_file(
     AudioFileError
         If the file cannot be written.
     """
-    output_format(path)  # refuse a bad extension before any work
+    fmt, _ = output_format(path)  # refuse a bad extension before any work
     renderer = BeatRenderer(session, sr=sr, voice=voice, volume_db=volume_db)
+    if fmt == "WAV" and renderer.total_samples is not None:
+        _check_wav_size(renderer.total_samples, sr=sr)
     written = write_session(renderer, path, progress=progress)
     return {
         "output": path,

@@ -26,6 +26,10 @@ from cadence.errors import ParameterError
 
 MIN_SPM = 40.0
 MAX_SPM = 240.0
+#: The longest session, interval or ramp: a day (longer is a typing mistake).
+MAX_SESSION_S = 24 * 3600.0
+#: The most times a programme is repeated.
+MAX_REPEAT = 1000
 #: Beat voices (synthesized in :mod:`cadence.core.synth`), in the order the CLI lists them.
 VOICES = ("click", "beep", "woodblock")
 
@@ -39,6 +43,10 @@ def check_metronome_spm(spm: float, *, parameter: str = "spm") -> float:
             parameter, f"{spm:g} steps/min is outside the metronome's {MIN_SPM:g}-{MAX_SPM:g}"
         )
     return float(spm)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g} h"
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,17 @@ class Session:
             math.isfinite(self.duration_s) and self.duration_s > 0
         ):
             raise ParameterError("duration_s", f"must be positive, got {self.duration_s!r}")
+        for name in ("duration_s", "ramp_over_s"):
+            value = getattr(self, name)
+            if value is not None and value > MAX_SESSION_S:
+                raise ParameterError(name, f"at most 24 h (a day), got {_hours(value)}")
+        for interval in self.intervals:
+            if interval.duration_s > MAX_SESSION_S:
+                raise ParameterError(
+                    "intervals",
+                    f"a part lasts at most 24 h (a day); {interval.label} is "
+                    f"{_hours(interval.duration_s)}",
+                )
         if (self.ramp_from_spm is None) != (self.ramp_over_s is None):
             raise ParameterError("ramp_from_spm", "`ramp_from_spm` and `ramp_over_s` go together")
         if self.ramp_from_spm is not None:
@@ -180,8 +199,10 @@ class Session:
         if self.repeat is not None:
             if not self.intervals:
                 raise ParameterError("repeat", "needs `intervals`")
-            if not (isinstance(self.repeat, int) and self.repeat >= 1):
-                raise ParameterError("repeat", f"must be a whole number >= 1, got {self.repeat!r}")
+            if not (isinstance(self.repeat, int) and 1 <= self.repeat <= MAX_REPEAT):
+                raise ParameterError(
+                    "repeat", f"must be a whole number from 1 to {MAX_REPEAT}, got {self.repeat!r}"
+                )
         for name in ("count_in", "accent"):
             value = getattr(self, name)
             if not (isinstance(value, int) and 0 <= value <= 64):

@@ -232,3 +232,13 @@ def test_a_render_replaces_only_a_render_unless_forced(runner, tmp_path):
         )
     forced = runner.invoke(main, ["metronome", "170", "--beats", "4", "-o", str(song), "--force"])
     assert forced.exit_code == 0 and song.read_bytes() != before
+
+
+def test_a_wav_too_large_for_its_format_is_refused_before_any_work(runner, tmp_path):
+    out = tmp_path / "day.wav"
+    result = runner.invoke(main, ["metronome", "170", "--duration", "20h", "-o", str(out)])
+    assert result.exit_code == 2
+    assert "a WAV file holds at most 4 GiB, 13.5 h at 44100 Hz" in result.stderr
+    assert ".flac" in result.stderr and list(tmp_path.iterdir()) == []
+    huge = runner.invoke(main, ["metronome", "170", "--duration", "100000h", "-o", str(out)])
+    assert huge.stderr == "Error: duration: at most 24 h (a day), got 100000 h\n"

@@ -14,7 +14,7 @@ from types import TracebackType
 
 from cadence.errors import CadenceError
 
-#: Escape sequences of the keys the CLI uses, by name.
+#: Escape sequences of keys, by name (xterm, VT220 and rxvt spellings).
 ESCAPE_KEYS = {
     "\x1b[A": "up",
     "\x1b[B": "down",
@@ -26,8 +26,31 @@ ESCAPE_KEYS = {
     "\x1bOD": "left",
     "\x1b[5~": "pageup",
     "\x1b[6~": "pagedown",
+    "\x1b[H": "home",
+    "\x1b[F": "end",
+    "\x1bOH": "home",
+    "\x1bOF": "end",
+    "\x1b[1~": "home",
+    "\x1b[4~": "end",
+    "\x1b[2~": "insert",
+    "\x1b[3~": "delete",
 }
 PLAIN_KEYS = {" ": "space", "\n": "enter", "\r": "enter", "\x1b": "escape", "\x7f": "backspace"}
+#: What any other escape sequence (F1, Shift-Up, Alt-x ...) is read as: not Escape.
+UNKNOWN_KEY = "unknown"
+
+
+def _sequence_end(data: str, i: int) -> int:
+    """Index after the escape sequence that starts at `i` (ECMA-48: CSI and SS3)."""
+    j = i + 1
+    if data[j] == "[":  # CSI: parameter and intermediate bytes, then one final byte
+        j += 1
+        while j < len(data) and not ("\x40" <= data[j] <= "\x7e"):
+            j += 1
+        return j + 1
+    if data[j] == "O":  # SS3: one more character (F1-F4 on many terminals)
+        return j + 2
+    return j + 1  # Alt plus a key
 
 
 def parse_keys(data: str) -> list[str]:
@@ -35,7 +58,7 @@ def parse_keys(data: str) -> list[str]:
 
     Named keys come back as ``"up"``, ``"pageup"``, ``"space"``, ``"enter"``
     and so on; any other character as itself; an unknown escape sequence as
-    ``"escape"``.
+    ``"unknown"`` (only Escape alone is ``"escape"``).
 
     Examples
     --------
@@ -52,15 +75,8 @@ def parse_keys(data: str) -> list[str]:
                     i += len(seq)
                     break
             else:
-                # Unknown sequence: swallow up to its final byte.
-                j = i + 1
-                if j < len(data) and data[j] in "[O":
-                    j += 1
-                    while j < len(data) and not data[j].isalpha() and data[j] != "~":
-                        j += 1
-                    j += 1
-                keys.append("escape")
-                i = j
+                keys.append(UNKNOWN_KEY)
+                i = _sequence_end(data, i)
             continue
         keys.append(PLAIN_KEYS.get(data[i], data[i]))
         i += 1

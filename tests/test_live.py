@@ -65,3 +65,23 @@ def test_status_line_shows_tempo_time_segment_and_next_change():
     plain = BeatRenderer(Session(160, duration_s=600), sr=8000)
     plain.render(buf)
     assert status_line(plain.status(), programme=False) == " 160.0 spm · 0:01 · 9:59 left"
+
+
+def test_keys_the_metronome_does_not_know_do_not_quit_it():
+    renderer = BeatRenderer(Session(170), sr=8000)
+    for key in ("unknown", "home", "end", "delete", "insert"):
+        assert apply_key(renderer, key) is True
+    assert apply_key(renderer, "escape") is False
+
+
+def test_the_end_status_keeps_the_live_tempo_and_the_last_round():
+    session = Session(170, intervals=parse_intervals("run:2s,walk:1s@150"), repeat=2)
+    renderer = BeatRenderer(session, sr=8000)
+    renderer.nudge(+1)
+    renderer.nudge(+1)
+    block = np.zeros(512, dtype=np.float32)
+    while not renderer.finished:
+        renderer.render(block)
+    end = renderer.status()
+    assert end.label == "end" and end.cycle == 1  # shown as round 2
+    assert end.spm == pytest.approx(152.0)  # the walk's 150, raised twice

@@ -188,6 +188,7 @@ class BeatRenderer:
         self._step = 0  # steps since the interval began (accents, --every)
         self._count_in_k = 0
         self._status_segs: list[Segment] = []
+        self._last_seg: Segment | None = None  # the one that ended last, for the end status
         self._cues: list[tuple[int, int]] = []  # (stream sample, sound id), sorted
         self._cue_i = 0
         self._advance_segment(first=True)
@@ -363,6 +364,7 @@ class BeatRenderer:
         self.position = n1
         segs = self._status_segs
         while segs and segs[0].end is not None and self.count_in_samples + segs[0].end <= n1:
+            self._last_seg = segs[0]
             del segs[0]
         if self.total_samples is not None and n1 >= self.total_samples:
             self.finished = True
@@ -425,6 +427,10 @@ class BeatRenderer:
             label, part, cycle = ("count-in" if pos < 0 else "end"), 0, 0
             spm = self.session.start_spm
             to_change = -pos / sr if pos < 0 else None
+            last = self._last_seg
+            if pos >= 0 and last is not None:  # the end: as the last part left it
+                part, cycle, silent = last.part, last.cycle, last.silent
+                spm = last.spm_end + self.offset_spm
         else:
             label, part, cycle, silent = seg.label, seg.part, seg.cycle, seg.silent
             if seg.end is None or seg.spm_start == seg.spm_end:

@@ -26,18 +26,19 @@ def tap_status(times_s: list[float]) -> str:
 
     Examples
     --------
-    >>> tap_status([0.0, 0.35])
-    '  2 taps'
+    >>> tap_status([0.0])
+    '  1 tap'
     >>> tap_status([0.0, 0.35, 0.7, 1.05, 1.4])
     '  5 taps    171.4 steps/min'
     """
+    taps = f"{len(times_s):3d} tap" + ("" if len(times_s) == 1 else "s")
     if len(times_s) < MIN_TAPS:
-        return f"{len(times_s):3d} taps"
+        return taps
     try:
         live = spm_from_tap_times(times_s)
     except ParameterError:
-        return f"{len(times_s):3d} taps   (finding the rhythm)"
-    return f"{len(times_s):3d} taps   {live.spm:6.1f} steps/min"
+        return f"{taps}   (finding the rhythm)"
+    return f"{taps}   {live.spm:6.1f} steps/min"
 
 
 def collect_tap_times(
@@ -56,7 +57,8 @@ def collect_tap_times(
     seconds : float, keyword-only
         Stop this long after the first tap.
     on_status : callable
-        Called with the live status (taps, rate, seconds left) after each key press.
+        Called with the live status line (taps, rate, seconds left; it starts
+        with a carriage return and covers the line before it) whenever it changes.
     clock : callable, keyword-only
         Monotonic clock in seconds.
 
@@ -67,6 +69,7 @@ def collect_tap_times(
         once count as one tap: a held key repeats).
     """
     times: list[float] = []
+    shown = ""
     while True:
         pressed = keys.read(POLL_S)
         now = clock()
@@ -76,6 +79,8 @@ def collect_tap_times(
             times.append(now)
         if times and now - times[0] >= seconds:
             return times
-        if pressed:
-            left = seconds - (now - times[0]) if times else seconds
-            on_status(f"\r  {tap_status(times)}   {left:4.0f} s left ")
+        left = seconds - (now - times[0]) if times else seconds
+        line = f"  {tap_status(times)}   {left:4.0f} s left "
+        if line != shown:  # the countdown runs on between taps, too
+            on_status("\r" + line.ljust(len(shown)))
+            shown = line

@@ -1,5 +1,6 @@
 import random
 
+import numpy as np
 import pytest
 
 from cadence.core.tap import spm_from_tap_times
@@ -68,3 +69,17 @@ def test_origin_does_not_matter():
 def test_unusable_taps_are_refused(times):
     with pytest.raises(ParameterError, match=r"^taps:"):
         spm_from_tap_times(times)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_tapping_is_no_rhythm_not_a_confident_cadence(seed):
+    gaps = np.random.default_rng(seed).uniform(0.1, 1.3, 40)
+    with pytest.raises(ParameterError, match="no steady rhythm"):
+        spm_from_tap_times(np.cumsum(gaps))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_steady_runner_with_human_jitter_is_measured(seed):
+    period = 60 / 170
+    t = np.arange(40) * period + np.random.default_rng(seed).normal(0, 0.03 * period, 40)
+    assert spm_from_tap_times(np.sort(t)).spm == pytest.approx(170, abs=2)

@@ -25,6 +25,8 @@ MIN_TAPS = 4
 PAUSE_PERIODS = 3.5
 #: A tap further than this fraction of a period from the fitted grid is an outlier.
 OUTLIER_FRACTION = 0.3
+#: More corrected taps (doubled, missed, off-beat) than this share: no rhythm.
+MAX_CORRECTED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,15 @@ def spm_from_tap_times(times_s: Sequence[float]) -> TapEstimate:
         outliers += dropped
         segments = kept
 
+    # Corrections are for slips: when they are a good part of the taps, there
+    # was no rhythm to correct (random tapping lays on some grid too).
+    corrected = doubled + missed + outliers
+    if corrected > max(2, MAX_CORRECTED_SHARE * len(times)):
+        raise ParameterError(
+            "taps",
+            f"no steady rhythm: {corrected} of {len(times)} taps were doubled, missed or off "
+            "the beat; tap once on each step",
+        )
     usable = [seg for seg in segments if len(seg) >= 2]
     steps_spanned = sum(seg[-1][0] - seg[0][0] for seg in usable)
     return TapEstimate(

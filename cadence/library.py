@@ -25,6 +25,9 @@ from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
 from cadence.files import display_path, is_cadence_temp, not_a_file_reason, remove_if_abandoned
 
+#: Tags are written only for tempi at least this sure, unless told otherwise.
+DEFAULT_TAG_CONFIDENCE = 0.5
+
 #: Called as ``on_problem(path, reason)`` for each file or folder that cannot be used fully.
 OnProblem = Callable[[str, str], None]
 
@@ -100,9 +103,11 @@ class ScanResult(ScanTally):
 
     root: str = "."
     tracks: list[TrackResult] = field(default_factory=list)
-    #: With tags written: files written, and files whose tag held the tempo already.
+    #: With tags written: files written, files whose tag held the tempo already,
+    #: and files left untagged for a confidence under the minimum.
     tags_written: int | None = None
     tags_already: int = 0
+    tags_unsure: int = 0
 
     def cache_key(self, path: str) -> str:
         """The cache's name for `path`: below the real path of the scanned folder,
@@ -113,11 +118,20 @@ class ScanResult(ScanTally):
 
     _real_root: str | None = field(default=None, repr=False)
 
-    def report(self, *, target_spm: float, tolerance_spm: float) -> ScanReport:
+    def report(
+        self, *, target_spm: float, tolerance_spm: float, min_confidence: float = 0.0
+    ) -> ScanReport:
         """The tracks against a target cadence, with what the scan did."""
         tally = ScanTally(**{f.name: getattr(self, f.name) for f in fields(ScanTally)})
-        fits = fit_tracks(self.tracks, target_spm=target_spm, tolerance_spm=tolerance_spm)
-        return ScanReport(fits, target_spm, tolerance_spm, tally=tally)
+        fits = fit_tracks(
+            self.tracks,
+            target_spm=target_spm,
+            tolerance_spm=tolerance_spm,
+            min_confidence=min_confidence,
+        )
+        return ScanReport(
+            fits, target_spm, tolerance_spm, tally=tally, min_confidence=min_confidence
+        )
 
     def problem_reporter(self, on_problem: OnProblem) -> OnProblem:
         """`on_problem` that also keeps each problem in ``problems``."""
@@ -155,6 +169,7 @@ def scan_folder(
     use_cache: bool = True,
     jobs: int = 1,
     write_tags: bool = False,
+    tag_min_confidence: float = DEFAULT_TAG_CONFIDENCE,
     on_problem: OnProblem,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ScanResult:
@@ -173,6 +188,8 @@ def scan_folder(
     write_tags : bool, keyword-only
         Write each measured tempo into its file's BPM tag (not after an
         interrupted scan); ``tags_written`` and ``tags_already`` say how it went.
+    tag_min_confidence : float, keyword-only
+        Tags are written only for tempi at least this sure (0-1).
     on_problem, on_progress : callable
         As in :func:`scan_library`.
 
@@ -192,8 +209,8 @@ def scan_folder(
             root, cache=cache, jobs=jobs, on_problem=on_problem, on_progress=on_progress
         )
         if write_tags and not result.interrupted:
-            result.tags_written, result.tags_already = tag_scanned_tracks(
-                result, cache=cache, on_problem=on_problem
+            result.tags_written, result.tags_already, result.tags_unsure = tag_scanned_tracks(
+                result, cache=cache, on_problem=on_problem, min_confidence=tag_min_confidence
             )
     finally:
         if cache is not None:
@@ -380,26 +397,35 @@ def _scan_parallel(
 
 
 def tag_scanned_tracks(
-    result: ScanResult, *, cache: TrackCache | None, on_problem: OnProblem
-) -> tuple[int, int]:
+    result: ScanResult,
+    *,
+    cache: TrackCache | None,
+    on_problem: OnProblem,
+    min_confidence: float = DEFAULT_TAG_CONFIDENCE,
+) -> tuple[int, int, int]:
     """Write each analysed track's BPM into its tags, where it is not there already.
 
     Each file is replaced atomically by a tagged copy (see
     :func:`cadence.tags.write_bpm_tag`); its ``tag_bpm`` and its cache entry
     are updated, so the next scan finds it unchanged. Problems are reported
-    through `on_problem` and kept in ``result.problems``.
+    through `on_problem` and kept in ``result.problems``. A tempo whose
+    confidence is under `min_confidence` is a guess, and no tag is written.
 
     Returns
     -------
-    (int, int)
-        Files written, and files whose tag already held the measured tempo.
+    (int, int, int)
+        Files written, files whose tag already held the measured tempo, and
+        files left untagged for a low confidence.
     """
     from cadence.tags import bpm_tag_value, write_bpm_tag
 
     problem = result.problem_reporter(on_problem)
-    written = already = 0
+    written = already = unsure = 0
     for track in result.tracks:
         if track.bpm is None or track.error:
+            continue
+        if track.confidence < min_confidence:
+            unsure += 1
             continue
         try:
             changed = write_bpm_tag(track.path, track.bpm)
@@ -415,4 +441,4 @@ def tag_scanned_tracks(
             st = os.stat(track.path)
             key = result.cache_key(track.path)
             cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=track.cache_entry())
-    return written, already
+    return written, already, unsure

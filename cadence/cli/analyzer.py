@@ -84,6 +84,13 @@ def _warn_problem(path: str, reason: str) -> None:
     "--write-tags", is_flag=True, help="Write the measured BPM into each file's tags (atomic)."
 )
 @click.option(
+    "--min-confidence",
+    type=float,
+    metavar="C",
+    help="Count only tempi at least this sure (0-1) as fitting, in the playlist and for "
+    "--write-tags.  [default: 0; 0.5 for --write-tags]",
+)
+@click.option(
     "--quiet", "-q", is_flag=True, help="No progress bar, no summary (problems are still listed)."
 )
 @click.option(
@@ -103,6 +110,7 @@ def scan(
     cache_path: str | None,
     no_cache: bool,
     write_tags: bool,
+    min_confidence: float | None,
     quiet: bool,
     force: bool,
 ) -> None:
@@ -120,15 +128,16 @@ def scan(
       cadence scan ~/Music --target 164 --format json > tracks.json
     """
     from cadence.core.calc import check_plausible_spm
-    from cadence.core.matching import check_tolerance_spm
+    from cadence.core.matching import check_min_confidence, check_tolerance_spm
+    from cadence.library import DEFAULT_TAG_CONFIDENCE, scan_folder
 
     check_plausible_spm(target, parameter="target")
     check_tolerance_spm(tolerance)
+    if min_confidence is not None:
+        check_min_confidence(min_confidence)
     if no_cache and cache_path:
         raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
     _check_scan_outputs(playlist=playlist, plot=plot, force=force)
-
-    from cadence.library import scan_folder
 
     showing = sys.stderr.isatty() and not quiet
     with output.ProgressDisplay("Analysing", enabled=showing, rate_unit="files") as bar:
@@ -138,12 +147,15 @@ def scan(
             use_cache=not no_cache,
             jobs=jobs or os.cpu_count() or 1,
             write_tags=write_tags,
+            tag_min_confidence=DEFAULT_TAG_CONFIDENCE if min_confidence is None else min_confidence,
             on_problem=_warn_problem,
             on_progress=bar.update,
         )
     if result.tags_written is not None and not quiet:
-        reports.tags_summary(result.tags_written, result.tags_already)
-    report = result.report(target_spm=target, tolerance_spm=tolerance)
+        reports.tags_summary(result)
+    report = result.report(
+        target_spm=target, tolerance_spm=tolerance, min_confidence=min_confidence or 0.0
+    )
     reports.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
     _write_scan_files(report, playlist=playlist, plot=plot, folder=folder, quiet=quiet)
     if not quiet:

@@ -308,6 +308,8 @@ def scan_results(report: Any, *, fmt_name: str, show_all: bool, folder: str) -> 
 def _fit_word(fit: Any) -> str:
     if fit.track.error:
         return "[red]error[/]"
+    if fit.unsure:
+        return "[dim]unsure[/]"
     if fit.match.match_factor == 1:
         return "1 step/beat"
     if fit.match.match_factor == 2:
@@ -370,9 +372,13 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
     console().print(t)
 
 
-def tags_summary(written: int, already: int) -> None:
-    same = f" ({already} already had it)" if already else ""
-    note(f"Wrote the BPM tag into {count(written, 'file')}{same}.")
+def tags_summary(result: Any) -> None:
+    """What --write-tags did."""
+    more = [f"{result.tags_already} already had it"] if result.tags_already else []
+    if result.tags_unsure:
+        more.append(f"{result.tags_unsure} left untagged: too unsure of the tempo")
+    detail = f" ({'; '.join(more)})" if more else ""
+    note(f"Wrote the BPM tag into {count(result.tags_written, 'file')}{detail}.")
 
 
 def scan_summary(report: Any) -> None:
@@ -391,5 +397,10 @@ def scan_summary(report: Any) -> None:
         f"{count(len(tally.problems), 'problem')}). "
         f"{fitting} fit {report.target_spm:g} ± {report.tolerance_spm:g} spm: "
         f"{fitting - report.half_time} at one step per beat, {report.half_time} at half time."
-        f"{interrupted}"
+        + (
+            f" {report.unsure} more would, with a confidence under {report.min_confidence:g}."
+            if report.unsure
+            else ""
+        )
+        + interrupted
     )

@@ -137,14 +137,18 @@ class TrackFit:
     track : TrackResult
     match : TempoMatch
         Its fit (:data:`NO_TEMPO` for a track without a tempo).
+    unsure : bool
+        The tempo fits but its confidence is under the minimum asked for, so
+        the track is not counted as fitting.
     """
 
     track: TrackResult
     match: TempoMatch
+    unsure: bool = False
 
     @property
     def fits(self) -> bool:
-        return self.match.match_factor is not None
+        return self.match.match_factor is not None and not self.unsure
 
     def to_dict(self) -> dict[str, Any]:
         """The track's fields with the match's, in the order of ``scan --format json``."""
@@ -155,7 +159,7 @@ class TrackFit:
             "confidence": t.confidence,
             "stability": t.stability,
             "alternatives": t.alternatives,
-            "match_factor": m.match_factor,
+            "match_factor": m.match_factor if not self.unsure else None,
             "step_bpm": m.step_bpm,
             "off_spm": m.off_spm,
             "stretch_pct": m.stretch_pct,
@@ -169,13 +173,32 @@ class TrackFit:
 
 
 def fit_tracks(
-    tracks: Iterable[TrackResult], *, target_spm: float, tolerance_spm: float
+    tracks: Iterable[TrackResult],
+    *,
+    target_spm: float,
+    tolerance_spm: float,
+    min_confidence: float = 0.0,
 ) -> list[TrackFit]:
-    """Each track with its fit to `target_spm`, in the order given."""
-    return [
-        TrackFit(t, match_tempo(t.bpm, target_spm=target_spm, tolerance_spm=tolerance_spm))
-        for t in tracks
-    ]
+    """Each track with its fit to `target_spm`, in the order given.
+
+    A track whose tempo fits but whose confidence is under `min_confidence`
+    is ``unsure`` and does not count as fitting.
+    """
+    fits = []
+    for t in tracks:
+        m = match_tempo(t.bpm, target_spm=target_spm, tolerance_spm=tolerance_spm)
+        unsure = m.match_factor is not None and t.confidence < min_confidence
+        fits.append(TrackFit(t, m, unsure=unsure))
+    return fits
+
+
+def check_min_confidence(min_confidence: float) -> float:
+    """`min_confidence` if it is in [0, 1]; else ParameterError naming it."""
+    if isinstance(min_confidence, bool) or not (
+        isinstance(min_confidence, (int, float)) and 0 <= min_confidence <= 1
+    ):
+        raise ParameterError("min_confidence", f"must be from 0 to 1, got {min_confidence!r}")
+    return float(min_confidence)
 
 
 def _closeness(fit: TrackFit) -> tuple[float, float]:
@@ -241,6 +264,12 @@ class ScanReport:
     target_spm: float
     tolerance_spm: float
     tally: ScanTally = field(default_factory=ScanTally)
+    min_confidence: float = 0.0
+
+    @property
+    def unsure(self) -> int:
+        """Tracks whose tempo fits but whose confidence is under the minimum."""
+        return sum(1 for f in self.fits if f.unsure)
 
     @property
     def fitting(self) -> list[TrackFit]:
@@ -250,7 +279,7 @@ class ScanReport:
     @property
     def half_time(self) -> int:
         """How many of the fitting tracks fit at two steps per beat."""
-        return sum(1 for f in self.fits if f.match.match_factor == 2)
+        return sum(1 for f in self.fits if f.fits and f.match.match_factor == 2)
 
     @property
     def exit_code(self) -> int:

@@ -741,3 +741,38 @@ def test_nothing_fits_keeps_the_old_playlist_and_points_to_the_nearest(library, 
     assert "--all lists every track" in result.stdout
     assert "Playlist not written: no track fits" in result.stderr
     assert playlist.read_text() == "#EXTM3U\n#EXTINF:1,kept\nkept.mp3\n"
+
+
+def test_write_tags_skips_guesses_and_a_second_run_changes_no_byte(track, runner, tmp_path):
+    music = tmp_path / "music"
+    copy_bytes(track, music / "sure.wav")
+    write(music / "clip.wav", groove(166, 5))  # 5 s: a guess, confidence well under 0.5
+    scan = ["scan", str(music), "--target", "166", "--no-cache", "-j", "1", "--write-tags"]
+    first = runner.invoke(main, scan)
+    assert first.exit_code == 0, first.output
+    assert "Wrote the BPM tag into 1 file (1 left untagged: too unsure of the tempo)." in (
+        first.stderr
+    )
+    assert read_tags(str(music / "clip.wav"))["tag_bpm"] is None
+    assert read_tags(str(music / "sure.wav"))["tag_bpm"] is not None
+    before = {p.name: (_sha(p), p.stat().st_mtime_ns) for p in music.iterdir()}
+    second = runner.invoke(main, scan)
+    assert second.exit_code == 0, second.output
+    assert {p.name: (_sha(p), p.stat().st_mtime_ns) for p in music.iterdir()} == before
+    assert "(1 already had it; 1 left untagged" in second.stderr
+    stated = runner.invoke(main, [*scan, "--min-confidence", "0.01"])
+    assert read_tags(str(music / "clip.wav"))["tag_bpm"] is not None, stated.output
+
+
+def test_min_confidence_keeps_unsure_tracks_out_of_the_fit_and_the_playlist(
+    library, runner, tmp_path
+):
+    root, _ = library
+    playlist = tmp_path / "p.m3u8"
+    args = ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(playlist)]
+    result = runner.invoke(main, [*args, "--min-confidence", "1", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "unsure" in result.stdout and "more would, with a confidence under 1." in result.stderr
+    assert not playlist.exists()  # nothing fits for sure: no playlist written
+    bad = runner.invoke(main, [*args, "--min-confidence", "2"])
+    assert bad.exit_code == 2 and "min-confidence: must be from 0 to 1, got 2.0" in bad.stderr

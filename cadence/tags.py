@@ -138,6 +138,13 @@ def write_bpm_tag(path: str, bpm: float) -> bool:
                         f"{path}: cannot keep the file's owner, left as it was"
                     ) from None
             _set_bpm(str(tmp), value, shown=path)
+            if read_tags(str(tmp))["tag_bpm"] != float(value):
+                # Some files hide a tag that is written (a WAV with padding after its
+                # audio): writing again would add another copy on every run.
+                raise AudioFileError(
+                    f"{path}: a tag written into this file cannot be read back "
+                    "(odd padding or chunks in it?), left as it was"
+                )
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)

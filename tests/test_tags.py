@@ -2,6 +2,7 @@
 
 import pytest
 
+from cadence.errors import AudioFileError
 from cadence.tags import read_tags, write_bpm_tag
 from tests.music import copy_bytes, write
 
@@ -45,3 +46,19 @@ def test_bpm_tags_are_read_with_units_and_decimal_commas(track, tmp_path, text, 
     wave.tags.add(TBPM(encoding=3, text=[text]))
     wave.save()
     assert read_tags(str(path))["tag_bpm"] == value
+
+
+def test_a_tag_that_cannot_be_read_back_is_not_written_again_and_again(track, tmp_path):
+    import struct
+
+    # A WAV whose RIFF chunk ends in zero padding after the audio (as some
+    # editors write it): a tag appended after the padding is never found again.
+    data = bytearray(copy_bytes(track, tmp_path / "padded.wav").read_bytes() + bytes(100))
+    struct.pack_into("<I", data, 4, len(data) - 8)
+    path = tmp_path / "padded.wav"
+    path.write_bytes(bytes(data))
+    for _ in range(3):
+        with pytest.raises(AudioFileError, match="cannot be read back.*left as it was"):
+            write_bpm_tag(str(path), 166.0)
+        assert path.read_bytes() == bytes(data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["padded.wav"]

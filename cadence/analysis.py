@@ -16,6 +16,14 @@ from cadence.files import display_path
 
 #: Bump when the analysis changes: cached results of other versions are redone.
 ANALYZER_VERSION = "tempo-6"
+#: Failures that say nothing about the file itself, so they are tried again
+#: next time (the others are cached with the file's size and mtime).
+PASSING_FAILURES = ("cannot read", "analysis failed", "out of memory")
+
+
+def failure_lasts(result: TrackResult) -> bool:
+    """Whether a failed result belongs to the file as it is (cache it) or may pass."""
+    return result.error is not None and not result.error.startswith(PASSING_FAILURES)
 
 
 def reason_of(exc: CadenceError, path: str) -> str:

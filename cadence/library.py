@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from cadence.analysis import analyze_file, reason_of
+from cadence.analysis import analyze_file, failure_lasts, reason_of
 from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
 from cadence.cache import TrackCache
 from cadence.core.matching import ScanReport, ScanTally, fit_tracks
@@ -260,9 +260,13 @@ def scan_library(
     known = cache.load() if cache is not None else {}
     todo: list[tuple[str, int, int]] = []
 
-    def finish(result: TrackResult) -> None:
+    def finish(result: TrackResult, *, known: bool = False) -> None:
         out.tracks.append(result)
-        if result.error or result.note:
+        if not (result.error or result.note):
+            return
+        if known:  # said at the scan that found it; the file has not changed since
+            out.known_problems += 1
+        else:
             problem(result.path, result.error or result.note)
 
     found: set[str] = set()  # cache keys of every file there now
@@ -280,7 +284,7 @@ def scan_library(
         hit = known.get(os.fsencode(key))
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             out.cached += 1
-            finish(TrackResult.from_cache(path, hit[2]))
+            finish(TrackResult.from_cache(path, hit[2]), known=True)
         else:
             todo.append((path, st.st_size, st.st_mtime_ns))
     total = len(out.tracks) + len(todo)
@@ -290,8 +294,10 @@ def scan_library(
     def record(path: str, size: int, mtime_ns: int, result: TrackResult) -> None:
         out.analysed += 1
         finish(result)
-        if cache is not None and not result.error:
-            # Failures are not cached: a file being copied in is retried next time.
+        if cache is not None and (not result.error or failure_lasts(result)):
+            # A broken file is not decoded again while its size and mtime stay
+            # (a file still being copied in changes both); a failure that is not
+            # the file's (no permission, a worker killed) is retried.
             entry = result.cache_entry()
             cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=entry)
         if on_progress:

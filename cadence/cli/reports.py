@@ -394,7 +394,9 @@ def scan_summary(report: Any) -> None:
     note(
         f"Scanned {count(len(report.fits), 'track')} in {tally.elapsed_s:.1f} s "
         f"({tally.analysed} analysed, {tally.cached} from the cache, "
-        f"{count(len(tally.problems), 'problem')}). "
+        f"{count(len(tally.problems), 'problem')}"
+        + (f", {tally.known_problems} known from earlier scans" if tally.known_problems else "")
+        + "). "
         f"{fitting} fit {report.target_spm:g} ± {report.tolerance_spm:g} spm: "
         f"{fitting - report.half_time} at one step per beat, {report.half_time} at half time."
         + (

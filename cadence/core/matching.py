@@ -238,6 +238,9 @@ class ScanTally:
     elapsed_s : float
     cached_kept : bool
         Whether what was analysed is kept in a cache.
+    known_problems : int
+        Files whose problem (or note) is known from an earlier scan and was
+        not reported again: the file has not changed.
     """
 
     analysed: int = 0
@@ -246,6 +249,8 @@ class ScanTally:
     interrupted: bool = False
     elapsed_s: float = 0.0
     cached_kept: bool = False
+    #: Problems and notes of unchanged files, from the cache: reported when first met.
+    known_problems: int = 0
 
 
 @dataclass(frozen=True)

@@ -776,3 +776,20 @@ def test_min_confidence_keeps_unsure_tracks_out_of_the_fit_and_the_playlist(
     assert not playlist.exists()  # nothing fits for sure: no playlist written
     bad = runner.invoke(main, [*args, "--min-confidence", "2"])
     assert bad.exit_code == 2 and "min-confidence: must be from 0 to 1, got 2.0" in bad.stderr
+
+
+def test_a_broken_file_is_decoded_and_reported_once_until_it_changes(track, runner, tmp_path):
+    music = tmp_path / "music"
+    copy_bytes(track, music / "good.wav")
+    broken = music / "broken.mp3"
+    broken.write_bytes(b"not audio at all" * 100)
+    scan = ["scan", str(music), "--target", "166", "--cache", str(tmp_path / "c.db"), "-j", "1"]
+    first = runner.invoke(main, scan)
+    assert "warning: " in first.stderr and "broken.mp3: cannot decode audio" in first.stderr
+    again = runner.invoke(main, scan)
+    assert again.exit_code == 0, again.output
+    assert "warning" not in again.stderr
+    assert "(0 analysed, 2 from the cache, 0 problems, 1 known from earlier scans)" in again.stderr
+    broken.write_bytes(b"still not audio, but changed" * 100)
+    changed = runner.invoke(main, scan)
+    assert "1 analysed" in changed.stderr and "broken.mp3: cannot decode audio" in changed.stderr

@@ -38,6 +38,48 @@ def not_a_file_reason(path: str) -> str:
     return "not a regular file (a pipe, device or socket)"
 
 
+def write_failure(exc: BaseException) -> str:
+    """Why a write failed, in words, for the user's file (never the temporary's name).
+
+    Examples
+    --------
+    >>> import errno
+    >>> write_failure(OSError(errno.ENOSPC, "No space left on device"))
+    'the disk is full'
+    """
+    import errno
+
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "No space left" in str(exc) or "disk full" in str(exc).lower():
+        return "the disk is full"
+    if code == errno.EDQUOT:
+        return "the disk quota is used up"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.EROFS:
+        return "the file system is read-only"
+    strerror = getattr(exc, "strerror", None)
+    return (strerror or str(exc) or type(exc).__name__).lower()
+
+
+def check_output_folder(path: str | os.PathLike, *, parameter: str) -> None:
+    """Refuse, before long work, an output file whose folder is missing or not writable.
+
+    Raises
+    ------
+    ParameterError
+        Naming `parameter` and the user's path.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    shown = display_path(path)
+    if not os.path.isdir(folder):
+        raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} is not writable")
+    if os.path.isdir(path):
+        raise ParameterError(parameter, f"{shown} is a folder; give a file name")
+
+
 def check_replaceable(
     path: str | os.PathLike,
     *,
@@ -46,7 +88,8 @@ def check_replaceable(
     is_own_kind: Callable[[Path], bool],
     force: bool = False,
 ) -> None:
-    """Refuse to write over an existing file that is not of cadence's own `kind`.
+    """Refuse to write where the folder is missing or read-only, or over an existing
+    file that is not of cadence's own `kind`.
 
     A playlist only replaces a playlist, a picture a picture, a rendered
     session a rendered session: never a song or any other file the user
@@ -68,11 +111,11 @@ def check_replaceable(
     Raises
     ------
     ParameterError
-        For a folder, or an existing file not of `kind` (without `force`).
+        For a missing or read-only folder, a folder given as the file, or an
+        existing file not of `kind` (without `force`).
     """
     p = Path(path)
-    if p.is_dir():
-        raise ParameterError(parameter, f"{display_path(p)} is a folder; give a file name")
+    check_output_folder(p, parameter=parameter)
     if force or not os.path.lexists(p):
         return
     try:

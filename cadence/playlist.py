@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
-from cadence.files import CONTROL_CHARS, atomic_path, starts_with
+from cadence.files import CONTROL_CHARS, atomic_path, starts_with, write_failure
 
 
 def is_playlist(path: Path) -> bool:
@@ -59,5 +59,5 @@ def write_playlist(tracks: Sequence[TrackResult], path: str) -> int:
         with atomic_path(path) as tmp:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise CadenceError(f"playlist {path}: cannot write ({exc.strerror})") from exc
+        raise CadenceError(f"playlist {path}: cannot write ({write_failure(exc)})") from exc
     return left_out

@@ -56,8 +56,9 @@ def check_plot_path(path: str | os.PathLike, *, force: bool = False) -> None:
     check_matplotlib()
     from matplotlib.backend_bases import FigureCanvasBase
 
-    from cadence.files import check_replaceable
+    from cadence.files import check_output_folder, check_replaceable
 
+    check_output_folder(path, parameter="plot")
     formats = FigureCanvasBase.get_supported_filetypes()
     ext = Path(path).suffix.lower().lstrip(".")
     if ext not in formats:
@@ -88,7 +89,9 @@ def _save(fig: Any, path: str | os.PathLike) -> None:
     except ValueError as exc:  # an extension matplotlib cannot write
         raise ParameterError("plot", f"{path}: {exc}") from None
     except OSError as exc:
-        raise ParameterError("plot", f"{path}: cannot write ({exc.strerror or exc})") from None
+        from cadence.files import write_failure
+
+        raise ParameterError("plot", f"{path}: cannot write ({write_failure(exc)})") from None
     finally:
         _pyplot().close(fig)
 

@@ -12,6 +12,7 @@ file's length; files are opened read-only.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +68,46 @@ AUDIO_EXTENSIONS = frozenset(
 _SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff"}
 
 
+def _numba_cache_dir() -> str:
+    """A folder this user can write numba's compiled functions to.
+
+    numba caches beside the library by default: for a user who cannot write
+    there (a system-wide install, another user's venv), librosa's functions
+    fail with "cannot cache function ... no locator available".
+    """
+    import tempfile
+
+    from platformdirs import user_cache_path
+
+    for folder in (
+        user_cache_path("cadence", appauthor=False) / "numba",
+        Path(tempfile.gettempdir())
+        / f"cadence-numba-{os.getuid() if hasattr(os, 'getuid') else 0}",
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK | os.X_OK):
+            return str(folder)
+    return tempfile.mkdtemp(prefix="cadence-numba-")
+
+
+def _librosa():
+    """librosa, imported with numba's cache where this user can write."""
+    if "librosa" not in sys.modules and "NUMBA_CACHE_DIR" not in os.environ:
+        os.environ["NUMBA_CACHE_DIR"] = _numba_cache_dir()
+    import librosa
+    import librosa.filters
+
+    return librosa
+
+
 def warm_up() -> None:
     """Import the decoders and librosa now (before forking workers)."""
     import av  # noqa: F401
-    import librosa.filters  # noqa: F401
+
+    _librosa()
     import soundfile  # noqa: F401
     import soxr  # noqa: F401
 
@@ -108,7 +145,7 @@ class _EnvelopeBuilder:
     """Turns a stream of mono blocks at any rate into a bounded onset envelope."""
 
     def __init__(self, source_sr: int, *, max_samples: int) -> None:
-        import librosa
+        librosa = _librosa()
         import soxr
 
         self._resampler = (

@@ -16,7 +16,7 @@ import numpy as np
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session
 from cadence.errors import AudioFileError, ParameterError
-from cadence.files import atomic_path
+from cadence.files import atomic_path, display_path, write_failure
 
 #: Output formats by file extension: (soundfile format, subtype).
 WRITE_FORMATS = {
@@ -156,7 +156,7 @@ def write_session(
                 if progress is not None:
                     progress(written, total)
     except (sf.LibsndfileError, OSError) as exc:
-        raise AudioFileError(f"{os.fspath(path)}: cannot write: {exc}") from exc
+        raise AudioFileError(f"{display_path(path)}: cannot write ({write_failure(exc)})") from exc
     return written
 
 

@@ -118,26 +118,18 @@ class CadenceGroup(click.Group):
             ctx.exit(ExitStatus.INTERRUPTED)
 
 
+#: A file argument the command opens itself: a missing or unreadable one is that
+#: file's own error line, not a usage error that stops every other file
+#: (click checks readability only as the user running it, and not as root).
+INPUT_PATH = click.Path(readable=False)
+#: A file the command writes: not a folder; whether it may be replaced is the
+#: command's check (cadence.files.check_replaceable), not click's.
+OUTPUT_PATH = click.Path(dir_okay=False, readable=False)
+
+
 def json_option(help: str) -> Any:
     """The ``--json`` flag, as ``as_json``."""
     return click.option("--json", "as_json", is_flag=True, help=help)
-
-
-def check_output_path(option: str, path: str) -> None:
-    """Refuse an output file whose folder is missing or not writable, before long work.
-
-    Raises
-    ------
-    ParameterError
-        Naming `option`.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ParameterError(option, f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ParameterError(option, f"{path}: folder {folder} is not writable")
-    if os.path.isdir(path):
-        raise ParameterError(option, f"{path} is a folder; give a file name")
 
 
 @click.group(cls=CadenceGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from cadence.cli import ExitStatus, check_output_path, json_option, main, output, reports
+from cadence.cli import (
+    INPUT_PATH,
+    OUTPUT_PATH,
+    ExitStatus,
+    json_option,
+    main,
+    output,
+    reports,
+)
 from cadence.core.matching import DEFAULT_TOLERANCE_SPM
 from cadence.errors import ParameterError
 
@@ -16,7 +24,7 @@ from cadence.errors import ParameterError
 @main.command()
 # Plain paths: a missing, unreadable or folder argument is that file's error
 # line, and the other files are still measured.
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=INPUT_PATH)
 @json_option("Print a JSON list.")
 def bpm(files: tuple[str, ...], as_json: bool) -> None:
     """Measure the tempo of music files.
@@ -62,12 +70,12 @@ def _warn_problem(path: str, reason: str) -> None:
 @click.option("--all", "show_all", is_flag=True, help="List tracks that do not fit too (table).")
 @click.option(
     "--playlist",
-    type=click.Path(dir_okay=False),
+    type=OUTPUT_PATH,
     help="Write the fitting tracks to this .m3u8, by tempo.",
 )
 @click.option(
     "--plot",
-    type=click.Path(dir_okay=False),
+    type=OUTPUT_PATH,
     help="Histogram of step tempos with the target band (.png).",
 )
 @click.option(
@@ -76,7 +84,7 @@ def _warn_problem(path: str, reason: str) -> None:
 @click.option(
     "--cache",
     "cache_path",
-    type=click.Path(dir_okay=False),
+    type=OUTPUT_PATH,
     help="Cache file.  [default: user cache]",
 )
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
@@ -137,6 +145,10 @@ def scan(
         check_min_confidence(min_confidence)
     if no_cache and cache_path:
         raise ParameterError("no-cache", "give --cache FILE or --no-cache, not both")
+    if cache_path:  # a folder of the user's is never made for them (the default one is)
+        from cadence.files import check_output_folder
+
+        check_output_folder(cache_path, parameter="cache")
     _check_scan_outputs(playlist=playlist, plot=plot, force=force)
 
     showing = sys.stderr.isatty() and not quiet
@@ -171,14 +183,12 @@ def _check_scan_outputs(*, playlist: str | None, plot: str | None, force: bool) 
     if playlist:
         from cadence.playlist import is_playlist
 
-        check_output_path("playlist", playlist)
         check_replaceable(
             playlist, parameter="playlist", kind="a playlist", is_own_kind=is_playlist, force=force
         )
     if plot:
         from cadence.plots import check_plot_path
 
-        check_output_path("plot", plot)
         check_plot_path(plot, force=force)
 
 

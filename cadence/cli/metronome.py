@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cadence.cli import json_option, main, output, reports
+from cadence.cli import OUTPUT_PATH, ExitStatus, json_option, main, output, reports
 from cadence.core.session import VOICES
 from cadence.errors import ParameterError
 
@@ -53,6 +53,24 @@ def _render(session: Any, path: str, *, sr: int, voice: str, volume: float) -> d
         return render_to_file(
             session, path, sr=sr, voice=voice, volume_db=volume, progress=bar.update
         )
+
+
+def _refuse_unused_options(*, rendering: bool, fallback: bool) -> None:
+    """--sr is the rate of a rendered file, --latency that of playing: neither is ignored."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = {
+        name
+        for name in ("sr", "latency")
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    if "sr" in given and not (rendering or fallback):
+        raise ParameterError(
+            "sr", "is the sample rate of --output or --fallback-output; playing uses the device's"
+        )
+    if "latency" in given and rendering:
+        raise ParameterError("latency", "is for playing; it does not go with --output")
 
 
 def _parse_latency(text: str) -> str | float:
@@ -113,7 +131,7 @@ def _parse_latency(text: str) -> str | float:
     "--output",
     "-o",
     "output_path",
-    type=click.Path(dir_okay=False),
+    type=OUTPUT_PATH,
     help="Render to a file (.wav .flac .ogg .mp3) instead of playing.",
 )
 @click.option(
@@ -121,7 +139,7 @@ def _parse_latency(text: str) -> str | float:
 )
 @click.option(
     "--fallback-output",
-    type=click.Path(dir_okay=False),
+    type=OUTPUT_PATH,
     help="Play, but if there is no usable audio output, render to this file instead.",
 )
 @click.option("--force", is_flag=True, help="Let --output replace a file cadence did not render.")
@@ -163,6 +181,7 @@ def metronome(
             "output",
             "--output renders to a file; it does not go with --device or --fallback-output",
         )
+    _refuse_unused_options(rendering=bool(output_path), fallback=bool(fallback_output))
     from cadence.audio.write import check_render_path
 
     for option, path in (("output", output_path), ("fallback-output", fallback_output)):
@@ -236,10 +255,17 @@ def _finish_render(summary: dict, *, as_json: bool) -> None:
 @json_option("Print a JSON list.")
 def devices(as_json: bool) -> None:
     """List audio outputs for `cadence metronome --device`."""
+    from cadence.errors import AudioDeviceError
     from cadence.playback import list_output_devices
 
     outputs = list_output_devices()
     if as_json:
         output.print_json([d.to_dict() for d in outputs])
-    else:
+    elif outputs:
         reports.devices(outputs)
+    if not outputs:  # as `metronome` says it when it finds none
+        if as_json:
+            sys.exit(ExitStatus.ERROR)
+        raise AudioDeviceError(
+            "no audio output device found", hint="render sessions to a file with --output FILE"
+        )

@@ -216,9 +216,6 @@ def play_summary(result: Any) -> None:
 
 
 def devices(outputs: Sequence[Any]) -> None:
-    if not outputs:
-        click.echo("No audio output devices. Render sessions to a file with --output.")
-        return
     for d in outputs:
         mark = "*" if d.is_default else " "
         click.echo(

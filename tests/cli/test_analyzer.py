@@ -793,3 +793,12 @@ def test_a_broken_file_is_decoded_and_reported_once_until_it_changes(track, runn
     broken.write_bytes(b"still not audio, but changed" * 100)
     changed = runner.invoke(main, scan)
     assert "1 analysed" in changed.stderr and "broken.mp3: cannot decode audio" in changed.stderr
+
+
+def test_a_cache_in_a_missing_folder_is_refused_not_created(library, runner, tmp_path):
+    root, _ = library
+    cache = tmp_path / "no" / "such" / "c.db"
+    result = runner.invoke(main, ["scan", str(root), "--target", "172", "--cache", str(cache)])
+    assert result.exit_code == 2
+    assert f"cache: {cache}: folder {cache.parent} does not exist" in result.stderr
+    assert not (tmp_path / "no").exists()

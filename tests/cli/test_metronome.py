@@ -146,7 +146,7 @@ def test_missing_folder_for_output_is_an_error(runner, tmp_path):
     result = runner.invoke(
         main, ["metronome", "172", "--beats", "4", "-o", str(tmp_path / "no" / "x.wav")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # found before any work, as for every output path
     assert "does not exist" in result.output
 
 
@@ -242,3 +242,26 @@ def test_a_wav_too_large_for_its_format_is_refused_before_any_work(runner, tmp_p
     assert ".flac" in result.stderr and list(tmp_path.iterdir()) == []
     huge = runner.invoke(main, ["metronome", "170", "--duration", "100000h", "-o", str(out)])
     assert huge.stderr == "Error: duration: at most 24 h (a day), got 100000 h\n"
+
+
+def test_no_device_is_an_error_for_devices_too(runner, monkeypatch):
+    monkeypatch.setattr(playback, "list_output_devices", lambda: [])
+    result = runner.invoke(main, ["devices"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: no audio output device found; render sessions to a file with --output FILE\n"
+    )
+    listed = runner.invoke(main, ["devices", "--json"])
+    assert listed.exit_code == 1 and json.loads(listed.stdout) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sr", "8000", "--beats", "2"], "sr: is the sample rate of --output"),
+        (["--latency", "high", "--beats", "2", "-o", "x.wav"], "latency: is for playing"),
+    ],
+)
+def test_an_option_that_would_be_ignored_is_refused(runner, args, message):
+    result = runner.invoke(main, ["metronome", "170", *args])
+    assert result.exit_code == 2 and message in result.stderr

@@ -10,6 +10,7 @@ scan resumes from there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -20,6 +21,16 @@ from cadence.errors import CadenceError
 
 #: The layout of the file (PRAGMA user_version); bump it when the table changes.
 SCHEMA_VERSION = 1
+
+
+class CacheWriteError(CadenceError):
+    """The cache is sound but takes no more entries now (a full disk, a lock)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
 _TRACK_COLUMNS = ("path", "size", "mtime_ns", "version", "result")
 _CREATE_TRACKS = (
     "CREATE TABLE IF NOT EXISTS tracks ("
@@ -107,7 +118,10 @@ class TrackCache:
         self._db.commit()
 
     def _cannot_open(self, exc: Exception) -> CadenceError:
-        return CadenceError(f"cache {self.path}: cannot open ({exc}); try --no-cache")
+        from cadence.files import write_failure
+
+        reason = write_failure(exc, folder=self.path.parent)
+        return CadenceError(f"cache {self.path}: cannot open ({reason}); try --no-cache")
 
     def _damaged(self, exc: Exception | str) -> CadenceError:
         return CadenceError(
@@ -135,8 +149,27 @@ class TrackCache:
                 (_key(path), size, mtime_ns, self.analyzer_version, json.dumps(result)),
             )
             self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise self._cannot_write(exc) from exc
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from exc
+
+    def _cannot_write(self, exc: sqlite3.Error) -> CacheWriteError:
+        """The file is fine but cannot take more: full, read-only or locked by another."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.rollback()
+        from cadence.files import write_failure
+
+        text = str(exc).lower()
+        if "full" in text or write_failure(exc, folder=self.path.parent) == "the disk is full":
+            reason = "the disk is full"
+        elif "readonly" in text or "read-only" in text:
+            reason = "it is read-only"
+        elif "locked" in text:
+            reason = "another program holds it locked"
+        else:
+            reason = text
+        return CacheWriteError(f"cache {self.path}: cannot write ({reason})", reason=reason)
 
     def prune(self, folder: str, *, keep: set[str]) -> int:
         """Forget the entries below `folder` whose path is not in `keep`
@@ -150,6 +183,8 @@ class TrackCache:
             gone = [(p,) for (p,) in rows if bytes(p) not in kept]
             self._db.executemany("DELETE FROM tracks WHERE path = ?", gone)
             self._db.commit()
+        except sqlite3.OperationalError as exc:
+            raise self._cannot_write(exc) from exc
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from exc
         return len(gone)

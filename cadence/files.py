@@ -38,8 +38,11 @@ def not_a_file_reason(path: str) -> str:
     return "not a regular file (a pipe, device or socket)"
 
 
-def write_failure(exc: BaseException) -> str:
+def write_failure(exc: BaseException, *, folder: str | os.PathLike | None = None) -> str:
     """Why a write failed, in words, for the user's file (never the temporary's name).
+
+    Libraries that hide the errno (libsndfile says "System error.") are
+    helped by `folder`: where it has no room left, the disk is full.
 
     Examples
     --------
@@ -52,6 +55,13 @@ def write_failure(exc: BaseException) -> str:
     code = getattr(exc, "errno", None)
     if code == errno.ENOSPC or "No space left" in str(exc) or "disk full" in str(exc).lower():
         return "the disk is full"
+    if folder is not None and code is None:
+        try:
+            st = os.statvfs(folder)
+            if st.f_bavail * st.f_frsize < 256 * 1024:
+                return "the disk is full"
+        except (OSError, AttributeError):  # no statvfs (Windows)
+            pass
     if code == errno.EDQUOT:
         return "the disk quota is used up"
     if code in (errno.EACCES, errno.EPERM):

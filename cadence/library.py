@@ -8,6 +8,7 @@ they are known; Ctrl-C stops cleanly and keeps what was analysed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from cadence.analysis import analyze_file, failure_lasts, reason_of
 from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
-from cadence.cache import TrackCache
+from cadence.cache import CacheWriteError, TrackCache
 from cadence.core.matching import ScanReport, ScanTally, fit_tracks
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
@@ -291,15 +292,25 @@ def scan_library(
     if on_progress:
         on_progress(len(out.tracks), total)
 
+    caching = cache is not None
+
     def record(path: str, size: int, mtime_ns: int, result: TrackResult) -> None:
+        nonlocal caching
         out.analysed += 1
         finish(result)
-        if cache is not None and (not result.error or failure_lasts(result)):
+        if caching and (not result.error or failure_lasts(result)):
             # A broken file is not decoded again while its size and mtime stay
             # (a file still being copied in changes both); a failure that is not
             # the file's (no permission, a worker killed) is retried.
             entry = result.cache_entry()
-            cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=entry)
+            try:
+                cache.put(out.cache_key(path), size=size, mtime_ns=mtime_ns, result=entry)
+            except CacheWriteError as exc:  # the scan goes on; only the cache stops
+                caching = False
+                problem(
+                    str(cache.path),
+                    f"cannot write ({exc.reason}): the rest of this scan is not cached",
+                )
         if on_progress:
             on_progress(len(out.tracks), total)
 
@@ -311,9 +322,11 @@ def scan_library(
             _scan_parallel(todo, jobs=jobs, record=record, max_analysis_s=max_analysis_s)
     except KeyboardInterrupt:
         out.interrupted = True
-    if cache is not None and not out.interrupted:
+    if caching and not out.interrupted:
         # Forget files deleted or renamed since: the cache does not grow forever.
-        cache.prune(os.path.realpath(root), keep=found)
+        with contextlib.suppress(CacheWriteError):  # it only grows, then
+            cache.prune(os.path.realpath(root), keep=found)
+    out.cached_kept = out.cached_kept and caching
     out.tracks.sort(key=lambda r: os.fsencode(r.path))
     out.elapsed_s = time.perf_counter() - started
     return out
@@ -446,5 +459,10 @@ def tag_scanned_tracks(
         if cache is not None:
             st = os.stat(track.path)
             key = result.cache_key(track.path)
-            cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=track.cache_entry())
+            try:
+                entry = track.cache_entry()
+                cache.put(key, size=st.st_size, mtime_ns=st.st_mtime_ns, result=entry)
+            except CacheWriteError as exc:  # the tags go on; the next scan reads them again
+                problem(str(cache.path), f"cannot write ({exc.reason})")
+                cache = None
     return written, already, unsure

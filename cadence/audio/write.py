@@ -141,22 +141,29 @@ def write_session(
     block = np.zeros((RENDER_BLOCK, channels), dtype=np.float32)
     total = renderer.total_samples
     written = 0
+
+    def failed(exc: BaseException) -> AudioFileError:
+        # Asked while the temporary still takes its room: a full disk shows as full.
+        why = write_failure(exc, folder=target.parent)
+        return AudioFileError(f"{display_path(path)}: cannot write ({why})")
+
     try:
-        with (
-            atomic_path(target) as tmp,
-            sf.SoundFile(
-                tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
-            ) as f,
-        ):
-            f.comment = RENDER_COMMENT
-            while not renderer.finished:
-                n = renderer.render(block)
-                f.write(block[:n])
-                written += n
-                if progress is not None:
-                    progress(written, total)
-    except (sf.LibsndfileError, OSError) as exc:
-        raise AudioFileError(f"{display_path(path)}: cannot write ({write_failure(exc)})") from exc
+        with atomic_path(target) as tmp:
+            try:
+                with sf.SoundFile(
+                    tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
+                ) as f:
+                    f.comment = RENDER_COMMENT
+                    while not renderer.finished:
+                        n = renderer.render(block)
+                        f.write(block[:n])
+                        written += n
+                        if progress is not None:
+                            progress(written, total)
+            except (sf.LibsndfileError, OSError) as exc:
+                raise failed(exc) from exc
+    except OSError as exc:  # the temporary could not be made or moved into place
+        raise failed(exc) from exc
     return written
 
 

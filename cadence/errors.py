@@ -48,6 +48,18 @@ class AudioDeviceError(CadenceError):
         super().__init__(f"{reason}; {hint}" if hint else reason)
 
 
+class AudioDeviceLostError(AudioDeviceError):
+    """The audio output stopped in the middle of a session (server or device gone).
+
+    `hung` is True when the stream could not even be stopped: the audio
+    library is stuck, and the process should end without waiting for it.
+    """
+
+    def __init__(self, reason: str, *, hung: bool = False) -> None:
+        self.hung = hung
+        super().__init__(reason)
+
+
 class AudioFileError(CadenceError):
     """An audio file cannot be read, decoded or written; the message names it."""
 

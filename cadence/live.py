@@ -15,6 +15,10 @@ from dataclasses import dataclass
 
 from cadence.core.durations import format_clock
 from cadence.core.render import BeatRenderer, Status
+from cadence.errors import AudioDeviceLostError
+
+#: With no callback for this long, the device is taken for gone.
+WATCHDOG_S = 4.0
 
 KEY_NUDGES = {"up": 1.0, "down": -1.0, "pageup": 5.0, "pagedown": -5.0, "+": 1.0, "-": -1.0}
 QUIT_KEYS = {"q", "Q", "escape", "eof"}
@@ -66,6 +70,27 @@ def apply_key(renderer: BeatRenderer, key: str) -> bool:
     return True
 
 
+class Watchdog:
+    """Notices a stream that stops calling back (its server or device is gone)."""
+
+    def __init__(self, player, *, timeout_s: float = WATCHDOG_S, clock=time.monotonic) -> None:
+        self.player = player
+        self.timeout_s = max(timeout_s, 10 * getattr(player, "latency_s", 0.0))
+        self.clock = clock
+        self._seen = (-1, clock())
+        self.stalled = False
+
+    def alive(self) -> bool:
+        """False once no callback has come for `timeout_s` (paused streams call back too)."""
+        now = self.clock()
+        count = self.player.callbacks
+        if count != self._seen[0]:
+            self._seen = (count, now)
+        elif now - self._seen[1] > self.timeout_s:
+            self.stalled = True
+        return not self.stalled
+
+
 def play_session(
     player,  # cadence.playback.Player (not imported here: it loads sounddevice)
     *,
@@ -85,7 +110,8 @@ def play_session(
     """
     renderer = player.renderer
     programme = bool(renderer.session.intervals)
-    completed = False
+    completed = quit_by_user = False
+    watchdog = Watchdog(player)
     player.start()
     try:
         if interactive:
@@ -94,8 +120,9 @@ def play_session(
             with KeyReader() as keys:
                 echo(HELP_LINE + "\n")
                 last = ""
-                while player.active:
+                while player.active and watchdog.alive():
                     if not all(apply_key(renderer, k) for k in keys.read(0.1)):
+                        quit_by_user = True
                         break
                     line = status_line(renderer.status(), programme=programme)
                     if line != last:
@@ -103,16 +130,27 @@ def play_session(
                         last = line
                 echo("\n")
         else:
-            while player.active:
+            while player.active and watchdog.alive():
                 time.sleep(0.1)
         completed = renderer.finished
         if completed:
             player.wait(timeout_s=max(1.0, 4 * player.latency_s))
             player.close()
     except KeyboardInterrupt:
+        quit_by_user = True
         echo("\n")
     finally:
-        player.stop()
+        stopped = player.stop()
+    if not (completed or quit_by_user):
+        why = (
+            f"no callback for {watchdog.timeout_s:g} s" if watchdog.stalled else "its stream ended"
+        )
+        raise AudioDeviceLostError(
+            f"the audio output {player.device.name} stopped after "
+            f"{format_clock(renderer.position / renderer.sr)} ({why}); "
+            "is its sound server still running?",
+            hung=not stopped,
+        )
     return PlayResult(
         played_s=max(0, renderer.position - renderer.count_in_samples) / renderer.sr,
         beats=renderer.beats_played,

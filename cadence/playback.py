@@ -9,6 +9,7 @@ numpy buffers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import threading
@@ -19,6 +20,8 @@ from cadence.core.render import BeatRenderer
 from cadence.errors import AudioDeviceError, ParameterError
 
 _NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
+#: How long stopping a stream may take before the device is taken for gone.
+STOP_TIMEOUT_S = 2.0
 
 
 def _device_error(reason: str) -> AudioDeviceError:
@@ -154,6 +157,8 @@ class Player:
         self.sr = self.device.default_sr
         self.renderer: BeatRenderer = make_renderer(self.sr)
         self.underruns = 0
+        #: Callbacks so far: the heartbeat the watchdog listens to.
+        self.callbacks = 0
         self._done = threading.Event()
         if blocksize < 0:
             raise ParameterError("blocksize", f"must be 0 or more, got {blocksize}")
@@ -175,6 +180,7 @@ class Player:
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         # Real-time thread: only counters and the renderer, which fills in place.
+        self.callbacks += 1
         if status.output_underflow:
             self.underruns += 1
         self.renderer.render(outdata)
@@ -201,12 +207,26 @@ class Player:
         """Wait until the session ends (True) or `timeout_s` passes (False)."""
         return self._done.wait(timeout_s)
 
-    def stop(self) -> None:
-        """Stop now (what is buffered is dropped) and close the stream."""
-        if not self._stream.closed:
-            self._stream.abort()
-            self._stream.close()
+    def stop(self, *, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop now (what is buffered is dropped) and close the stream.
+
+        Returns False if the audio library did not return within `timeout_s`
+        (a server that died mid-stream can leave it waiting for ever); the
+        stream is then left to the end of the process.
+        """
         self._done.set()
+        if self._stream.closed:
+            return True
+
+        def abort() -> None:
+            with contextlib.suppress(Exception):  # a dead server: nothing more to do
+                self._stream.abort()
+                self._stream.close()
+
+        worker = threading.Thread(target=abort, name="cadence-stop", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        return not worker.is_alive()
 
     def close(self) -> None:
         """Close after a natural end (the last buffers have been played)."""

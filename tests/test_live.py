@@ -85,3 +85,29 @@ def test_the_end_status_keeps_the_live_tempo_and_the_last_round():
     end = renderer.status()
     assert end.label == "end" and end.cycle == 1  # shown as round 2
     assert end.spm == pytest.approx(152.0)  # the walk's 150, raised twice
+
+
+def test_the_watchdog_tells_a_stream_that_stopped_calling_back():
+    from cadence.live import Watchdog
+
+    class Player:
+        callbacks = 0
+        latency_s = 0.01
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    player, clock = Player(), Clock()
+    dog = Watchdog(player, timeout_s=4.0, clock=clock)
+    for _ in range(100):  # a live stream: a callback every 10 ms
+        clock.now += 0.01
+        player.callbacks += 1
+        assert dog.alive()
+    for _ in range(39):  # no callback: alive for the first 4 s, whatever the position
+        clock.now += 0.1
+        assert dog.alive()
+    clock.now += 0.2
+    assert not dog.alive() and dog.stalled

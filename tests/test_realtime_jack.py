@@ -28,7 +28,13 @@ PERIOD = 256
 
 
 @pytest.fixture
-def jack_server():
+def jack_server(jack_process):
+    return jack_process[0]
+
+
+@pytest.fixture
+def jack_process():
+    """A JACK server of the test's own (dummy driver): (its name, its process)."""
     jackd = shutil.which("jackd")
     assert jackd, "jackd not found: install the Debian package jackd2 (make test does)"
     name = f"cadence-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -52,7 +58,7 @@ def jack_server():
                 assert proc.poll() is None, f"jackd exited: {proc.stdout.read().decode()}"
                 assert time.monotonic() < deadline, "jackd did not start in 20 s"
                 time.sleep(0.1)
-        yield name
+        yield name, proc
     finally:
         proc.terminate()
         try:
@@ -166,3 +172,27 @@ def test_metronome_plays_every_beat_on_its_sample_through_jack(
     offsets = beat_onsets - beat_onsets[0]
     np.testing.assert_array_equal(offsets, np.round(k * ideal).astype(int))
     assert summary["beats"] == expected_beats + count_in
+
+
+def test_a_server_that_dies_mid_session_ends_it_with_one_line(
+    jack_process, cadence_cmd, subprocess_env
+):
+    name, jackd = jack_process
+    env = {**subprocess_env, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+    metronome = subprocess.Popen(
+        [*cadence_cmd, "metronome", "170", "--duration", "10m", "--device", "JACK"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    line = metronome.stderr.readline()
+    assert line.startswith("Playing 170 spm"), line
+    time.sleep(1.0)
+    jackd.kill()  # the server is gone; the metronome used to wait for it for ever
+    # Generous: the watchdog ends it a few seconds after the last callback.
+    _, err = metronome.communicate(timeout=60)
+    assert metronome.returncode == 1, err
+    assert err.startswith("Error: the audio output ") and "stopped after" in err
+    assert err.count("\n") == 1 and "Traceback" not in err

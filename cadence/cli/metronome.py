@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -203,14 +204,25 @@ def metronome(
         _finish_render(_render(session, fallback_output, **render), as_json=as_json)
         return
 
+    from cadence.errors import AudioDeviceLostError
     from cadence.live import play_session
     from cadence.terminal import stdin_is_terminal
 
     interactive = stdin_is_terminal() and sys.stderr.isatty()
     reports.playing(session, player)
-    result = play_session(
-        player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
-    )
+    try:
+        result = play_session(
+            player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
+        )
+    except AudioDeviceLostError as exc:
+        if not exc.hung:
+            raise
+        # The audio library is stuck in a dead stream: say so and end now, without
+        # the exit handlers that would wait on it for ever.
+        click.echo(f"Error: {exc}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ExitStatus.ERROR)
     if as_json:
         output.print_json(result.to_dict())
     else:

@@ -83,28 +83,58 @@ def error_message(exc: CadenceError) -> str:
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
+_stopping = False
+
+
+def _ignore_further_stops() -> None:
+    """Once stopping, stop once: a second Ctrl-C must not break the clean-up, nor
+    the interpreter's own shutdown ("Exception ignored ... KeyboardInterrupt")."""
+    import signal
+
+    global _stopping
+    _stopping = True
+    for name in ("SIGINT", *STOP_SIGNALS):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    _ignore_further_stops()
+    raise KeyboardInterrupt
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    _ignore_further_stops()
     raise Terminated(signum)
 
 
-def catch_stop_signals() -> None:
-    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread, so temporaries,
-    workers and the terminal are cleaned up as after Ctrl-C."""
+def catch_stop_signals() -> dict:
+    """Ctrl-C raises KeyboardInterrupt, SIGTERM and SIGHUP :class:`Terminated`, each once:
+    temporaries, workers and the terminal are cleaned up, and further signals
+    are ignored while that happens. Returns the handlers it replaced."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return
-    for name in STOP_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_terminated)
+        return {}
+    wanted = {signal.SIGINT: _interrupted}
+    wanted.update({getattr(signal, n): _terminated for n in STOP_SIGNALS if hasattr(signal, n)})
+    return {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+
+
+def restore_signals(previous: dict) -> None:
+    """Put back the handlers :func:`catch_stop_signals` replaced (a command run in-process)."""
+    import signal
+
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 class CadenceGroup(click.Group):
     """A click group that turns :class:`CadenceError` into ``Error: …`` and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        catch_stop_signals()
+        previous = catch_stop_signals()
         try:
             return super().invoke(ctx)
         except CadenceError as exc:
@@ -116,6 +146,9 @@ class CadenceGroup(click.Group):
         except KeyboardInterrupt:  # Ctrl-C outside a command's own handling
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
+        finally:
+            if not _stopping:  # once stopping, they stay ignored to the process's end
+                restore_signals(previous)
 
 
 #: A file argument the command opens itself: a missing or unreadable one is that

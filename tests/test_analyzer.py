@@ -257,3 +257,24 @@ def test_deleted_and_renamed_files_leave_the_cache(library, tmp_path):
         again = scan_library(str(music), cache=cache, on_problem=lambda p, r: None)
         assert (again.analysed, again.cached) == (1, 1)
         assert len(cache) == 3  # the renamed file's new entry; the other folder's is kept
+
+
+@pytest.mark.parametrize(
+    ("raised", "shown"),
+    [
+        (Exception("avcodec_open2(aac) returned 22"), "no decoder for its codec"),
+        (
+            AttributeError("'NoneType' object has no attribute 'sample_rate'"),
+            "no decoder for its audio",
+        ),
+        (
+            Exception("Error opening <_io.BufferedReader name='x'>: Format not recognised."),
+            "format not recognised",
+        ),
+        (OSError(2, "No such file"), "no such file"),
+    ],
+)
+def test_decoder_complaints_are_said_in_words_not_in_their_internals(raised, shown):
+    from cadence.audio.decode import _reason
+
+    assert _reason(raised) == shown

@@ -249,6 +249,8 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
         if not container.streams.audio:
             raise AudioFileError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise AudioFileError(f"{path}: no decoder for its audio codec")
         sr = stream.codec_context.sample_rate or stream.rate
         yield sr
         yield int(float(container.duration or 0) / 1_000_000 * (sr or 1))
@@ -451,11 +453,21 @@ def _short(read_to: float, declared_frames: int, source_sr: int, decoder_name: s
     return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)
 
 
+#: Decoder messages that speak of their own insides, and what they mean for the file.
+_INTERNALS = (
+    (r"avcodec_open2|codec.*not (found|supported)|decoder not found", "no decoder for its codec"),
+    (r"object has no attribute|NoneType", "no decoder for its audio"),
+)
+
+
 def _reason(exc: BaseException) -> str:
     """A decoder's complaint, short: no errno, no file name, no Python object reprs."""
     import re
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for internal, plain in _INTERNALS:
+        if re.search(internal, text):
+            return plain
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
     text = re.sub(r"Error opening <[^>]*>:\s*", "", text)
     text = re.sub(r":\s*'[^']*'$", "", text)

@@ -17,6 +17,7 @@ from cadence.core.durations import format_clock
 from cadence.core.render import BeatRenderer, Status
 from cadence.errors import AudioDeviceLostError
 
+PAUSED = "PAUSED"
 #: With no callback for this long, the device is taken for gone.
 WATCHDOG_S = 4.0
 
@@ -41,8 +42,22 @@ class PlayResult:
         return dict(self.__dict__)
 
 
-def status_line(st: Status, *, programme: bool) -> str:
-    """One line for the runner: tempo, clock, interval, next change."""
+def status_line(st: Status, *, programme: bool, width: int = 80) -> str:
+    """One line for the runner: tempo, clock, interval, next change.
+
+    At most ``width - 1`` characters: the least needed parts go first, so the
+    line never wraps (a wrapped line is reprinted every second, one row down).
+    """
+    parts = _status_parts(st, programme=programme)
+    while len(parts) > 1 and len(" · ".join(parts)) > width - 1:
+        droppable = [i for i, p in enumerate(parts) if i > 0 and p != PAUSED]
+        if not droppable:
+            break
+        del parts[droppable[-1]]
+    return " · ".join(parts)[: max(1, width - 1)]
+
+
+def _status_parts(st: Status, *, programme: bool) -> list[str]:
     parts = ["    silent" if st.silent else f"{st.spm:6.1f} spm"]
     if st.elapsed_s < 0:
         parts.append(f"count-in {format_clock(-st.elapsed_s + 0.999)}")
@@ -55,8 +70,8 @@ def status_line(st: Status, *, programme: bool) -> str:
         elif st.remaining_s is not None:
             parts.append(f"{format_clock(st.remaining_s + 0.999)} left")
     if st.paused:
-        parts.append("PAUSED")
-    return " · ".join(parts)
+        parts.append(PAUSED)
+    return parts
 
 
 def apply_key(renderer: BeatRenderer, key: str) -> bool:
@@ -96,6 +111,7 @@ def play_session(
     *,
     interactive: bool,
     echo: Callable[[str], None],
+    width: int = 80,
 ) -> PlayResult:
     """Play until the session ends, q, or Ctrl-C; return what was played.
 
@@ -107,6 +123,8 @@ def play_session(
         Read keys and show a status line (needs a terminal on stdin).
     echo : callable
         Writes a status line (no newline added; it starts with a carriage return).
+    width : int, keyword-only
+        The terminal's width: the status line stays shorter, so it never wraps.
     """
     renderer = player.renderer
     programme = bool(renderer.session.intervals)
@@ -118,13 +136,13 @@ def play_session(
             from cadence.terminal import KeyReader
 
             with KeyReader() as keys:
-                echo(HELP_LINE + "\n")
+                echo(HELP_LINE[: width - 1] + "\n")
                 last = ""
                 while player.active and watchdog.alive():
                     if not all(apply_key(renderer, k) for k in keys.read(0.1)):
                         quit_by_user = True
                         break
-                    line = status_line(renderer.status(), programme=programme)
+                    line = status_line(renderer.status(), programme=programme, width=width)
                     if line != last:
                         echo("\r" + line.ljust(len(last)))
                         last = line

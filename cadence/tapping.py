@@ -47,6 +47,7 @@ def collect_tap_times(
     seconds: float,
     on_status: Callable[[str], None],
     clock: Callable[[], float] = time.monotonic,
+    width: int = 80,
 ) -> list[float]:
     """Tap times (seconds, on `clock`) until a finish key or `seconds` after the first tap.
 
@@ -61,6 +62,8 @@ def collect_tap_times(
         with a carriage return and covers the line before it) whenever it changes.
     clock : callable, keyword-only
         Monotonic clock in seconds.
+    width : int, keyword-only
+        The terminal's width: the line stays shorter, so it never wraps.
 
     Returns
     -------
@@ -80,7 +83,7 @@ def collect_tap_times(
         if times and now - times[0] >= seconds:
             return times
         left = seconds - (now - times[0]) if times else seconds
-        line = f"  {tap_status(times)}   {left:4.0f} s left "
+        line = f"  {tap_status(times)}   {left:4.0f} s left "[: width - 1]
         if line != shown:  # the countdown runs on between taps, too
             on_status("\r" + line.ljust(len(shown)))
             shown = line

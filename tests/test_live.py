@@ -111,3 +111,16 @@ def test_the_watchdog_tells_a_stream_that_stopped_calling_back():
         assert dog.alive()
     clock.now += 0.2
     assert not dog.alive() and dog.stalled
+
+
+@pytest.mark.parametrize("width", [80, 60, 40, 20])
+def test_the_status_line_never_wraps_a_narrow_terminal(width):
+    session = Session(170, intervals=parse_intervals("run:2m,walk:1m"), repeat=10)
+    renderer = BeatRenderer(session, sr=8000)
+    renderer.render(np.zeros(8000 * 5, dtype=np.float32))
+    renderer.pause(True)
+    line = status_line(renderer.status(), programme=True, width=width)
+    assert len(line) <= width - 1
+    assert line.lstrip().startswith("170.0 spm")
+    if width >= 20:
+        assert "PAUSED" in line

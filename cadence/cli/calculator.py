@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from typing import Any
 
 import click
@@ -249,7 +250,10 @@ def tap(seconds: float, as_json: bool) -> None:
             "first tap)."
         )
         times = collect_tap_times(
-            keys, seconds=seconds, on_status=lambda s: click.echo(s, err=True, nl=False)
+            keys,
+            seconds=seconds,
+            on_status=lambda s: click.echo(s, err=True, nl=False),
+            width=shutil.get_terminal_size().columns,
         )
         output.note("")
     estimate = spm_from_tap_times(times)

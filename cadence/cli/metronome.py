@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -212,7 +213,10 @@ def metronome(
     reports.playing(session, player)
     try:
         result = play_session(
-            player, interactive=interactive, echo=lambda s: click.echo(s, err=True, nl=False)
+            player,
+            interactive=interactive,
+            echo=lambda s: click.echo(s, err=True, nl=False),
+            width=shutil.get_terminal_size().columns,
         )
     except AudioDeviceLostError as exc:
         if not exc.hung:

@@ -342,7 +342,13 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         console().print(f"No tracks fit {target:g} ± {tolerance:g} spm.{_nearest_hint(report)}")
         return
     root = os.path.abspath(folder)
-    t = table(
+    out = console()
+    # Narrow terminals drop the columns a runner needs least, so the track's
+    # name keeps room to be read (at 40 columns it was squeezed to 7).
+    dropped = set() if out.width >= 80 else {"Stretch", "Tag"}
+    if out.width < 60:
+        dropped |= {"Conf", "BPM", "Off"}
+    columns = [
         ("Steps/min", "right"),
         ("BPM", "right"),
         ("Fit", "left"),
@@ -351,12 +357,16 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         ("Conf", "right"),
         ("Tag", "right"),
         ("Track", "left"),
+    ]
+    keep = [name not in dropped for name, _ in columns]
+    t = table(
+        *(c for c, k in zip(columns, keep) if k),
         title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first",
     )
     for f in rows:
         m, track = f.match, f.track
         stretch = MISSING if m.stretch_pct is None else f"{m.stretch_pct:+.1f}%"
-        t.add_row(
+        cells = (
             fmt(m.step_bpm, ".1f"),
             fmt(track.bpm, ".1f"),
             _fit_word(f),
@@ -366,7 +376,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
             fmt(track.tag_bpm, "g"),
             escape(one_line(os.path.relpath(os.path.abspath(track.path), root))),
         )
-    console().print(t)
+        t.add_row(*(c for c, k in zip(cells, keep) if k))
+    out.print(t)
 
 
 def tags_summary(result: Any) -> None:

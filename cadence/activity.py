@@ -1,11 +1,11 @@
-"""Read recorded activities: FIT (fitdecode), GPX (gpxpy) and TCX (defusedxml).
+"""Read recorded activities: FIT (fitdecode), GPX and TCX (defusedxml).
 
 The only module that talks to these parsers. Each reader turns a file into a
 :class:`cadence.core.recording.Recording`; the cadence maths is in
 :mod:`cadence.core.activity`. Files are opened read-only and never written.
 
 XML (GPX, TCX) is first parsed by defusedxml with DTDs forbidden, so entity
-bombs and external entities are refused before gpxpy sees the text; neither
+bombs and external entities are refused before any element is read; neither
 format needs a DTD. A file that ends early or has a broken trailer keeps the
 records read before the damage, with a warning.
 """
@@ -314,52 +314,88 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
-def _read_gpx(data: bytes, name: str) -> Recording:
-    from cadence.core.recording import normalize_sport
+def _iter_xml(data: bytes, name: str, what: str):
+    """``(event, element)`` of a streaming parse with defusedxml (no DTD, no
+    entities), errors said as :func:`_safe_xml` says them."""
+    from xml.etree.ElementTree import ParseError
 
-    root = _safe_xml(data, name, "GPX")
-    if _local(root.tag) != "gpx":
-        raise ActivityFileError(f"{name} is XML but not GPX (its root is <{_local(root.tag)}>)")
-    import gpxpy
-    import gpxpy.gpx
+    import defusedxml
+    from defusedxml import ElementTree as SafeET
 
     try:
-        gpx = gpxpy.parse(data.decode("utf-8", "replace"))
-    except gpxpy.gpx.GPXException as exc:
-        raise ActivityFileError(f"{name} is not a readable GPX file ({exc})") from None
+        yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden) as exc:
+        raise ActivityFileError(
+            f"{name} declares a DTD or entities, which {what} files never need; "
+            f"refused as unsafe XML ({type(exc).__name__})"
+        ) from None
+    except defusedxml.DefusedXmlException as exc:
+        raise ActivityFileError(f"{name}: refused as unsafe XML ({exc})") from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (None, None))
+        where = f" at line {line}, column {column}" if line else ""
+        raise ActivityFileError(f"{name} is not well-formed XML{where}") from None
+
+
+def _read_gpx(data: bytes, name: str) -> Recording:
+    """Track points of a GPX file, read as a stream: each point is dropped once
+    read, so a 200 MB file needs no more than its bytes and the columns."""
+    from cadence.core.recording import normalize_sport
 
     rows = _Rows()
-    problems: list[str] = []
     sports = set()
     untimed = 0
-    for track in gpx.tracks:
-        sport = normalize_sport(track.type)
-        if sport:
-            sports.add(sport)
-        for segment in track.segments:
-            for point in segment.points:
-                if point.time is None:
-                    untimed += 1
-                    continue
-                cadence, speed = _gpx_extension_values(point.extensions)
+    device = None
+    path: list[str] = []  # the open elements' local names
+    for event, el in _iter_xml(data, name, "GPX"):
+        tag = _local(el.tag)
+        if event == "start":
+            if not path:
+                if tag != "gpx":
+                    raise ActivityFileError(f"{name} is XML but not GPX (its root is <{tag}>)")
+                device = (el.get("creator") or "").strip() or None
+            path.append(tag)
+            continue
+        path.pop()
+        if tag == "trkpt":
+            when = _parse_time(_child_text(el, "time"))
+            if when is None:
+                untimed += 1
+            else:
+                cadence, speed = _gpx_extension_values(el)
                 rows.add(
-                    point.time if point.time.tzinfo else point.time.replace(tzinfo=dt.timezone.utc),
+                    when,
                     cadence=cadence,
-                    speed=point.speed if point.speed is not None else speed,
-                    lat=point.latitude,
-                    lon=point.longitude,
+                    speed=_child_text(el, "speed") or speed,
+                    lat=el.get("lat"),
+                    lon=el.get("lon"),
                 )
-    if untimed:
-        problems.append(f"skipped {untimed} track point(s) without a time")
+            el.clear()
+        elif tag == "type" and path and path[-1] == "trk":
+            sport = normalize_sport(el.text)
+            if sport:
+                sports.add(sport)
+        elif tag in ("trkseg", "trk"):
+            el.clear()  # what is left of the points read
+    problems = [f"skipped {untimed} track point(s) without a time"] if untimed else []
     sport = sports.pop() if len(sports) == 1 else None
-    device = gpx.creator.strip() if gpx.creator else None
     return rows.recording(name, "GPX", units="auto", sport=sport, device=device, warnings=problems)
 
 
-def _gpx_extension_values(extensions) -> tuple[str | None, str | None]:
-    """Cadence and speed from TrackPointExtension (Garmin, Strava) or plain tags."""
+def _child_text(el, tag: str) -> str | None:
+    for child in el:
+        if _local(child.tag) == tag:
+            return child.text
+    return None
+
+
+def _gpx_extension_values(point) -> tuple[str | None, str | None]:
+    """Cadence and speed from a point's extensions: TrackPointExtension (Garmin,
+    Strava) or plain tags."""
     cadence = speed = None
-    for ext in extensions or ():
+    for ext in point:
+        if _local(ext.tag) != "extensions":
+            continue
         for el in ext.iter():
             tag = _local(el.tag).lower()
             if tag in ("cad", "cadence", "runcadence") and cadence is None:

@@ -37,3 +37,34 @@ def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
 def test_reader_errors_are_activity_file_errors(tmp_path):
     with pytest.raises(ActivityFileError, match="empty"):
         read_activity(write_bytes(tmp_path / "x.gpx", b""))
+
+
+def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, subprocess_env, run):
+    import subprocess
+    import sys
+
+    text = gpx_text(run)
+    head, rest = text.split("<trkseg>", 1)
+    points, tail = rest.rsplit("</trkseg>", 1)
+    path = tmp_path / "long.gpx"
+    with open(path, "w") as fh:  # the same run over and over: about 20 MB
+        fh.write(head + "<trkseg>" + points * 50 + "</trkseg>" + tail)
+    size_mb = path.stat().st_size / 2**20
+    peak = (
+        "import sys\n"
+        "from cadence.activity import read_activity\n"
+        "if sys.argv[1] != '-': read_activity(sys.argv[1])\n"
+        "status = open('/proc/self/status').read().split()\n"
+        "print(int(status[status.index('VmHWM:') + 1]) / 1024)\n"
+    )
+
+    def peak_mb(arg):
+        done = subprocess.run(
+            [sys.executable, "-c", peak, arg], capture_output=True, text=True, env=subprocess_env
+        )
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+
+    used = peak_mb(str(path)) - peak_mb("-")
+    # The bytes, the columns and the parser's buffers: a whole tree was 20 times the file.
+    assert used < 4 * size_mb, (used, size_mb)

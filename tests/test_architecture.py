@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "cadence"
 HEAVY = {"librosa", "scipy", "numba", "sounddevice", "matplotlib", "soundfile", "av", "jack"}
 #: Parsers of recorded activities: light, but only needed by `--from FILE`.
-ACTIVITY_PARSERS = {"fitdecode", "gpxpy", "defusedxml"}
+ACTIVITY_PARSERS = {"fitdecode", "defusedxml"}
 
 
 def _modules():

@@ -12,6 +12,7 @@ records read before the damage, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import io
@@ -275,15 +276,15 @@ def _fit_device(frame) -> str | None:
 # --- XML (GPX, TCX) -----------------------------------------------------------
 
 
-def _safe_xml(data: bytes, name: str, what: str):
-    """Parse with defusedxml (no DTD, no entities); return the root element."""
+@contextlib.contextmanager
+def _xml_errors(name: str, what: str):
+    """defusedxml's and the parser's complaints as one ActivityFileError naming the file."""
     from xml.etree.ElementTree import ParseError
 
     import defusedxml
-    from defusedxml import ElementTree as SafeET
 
     try:
-        return SafeET.fromstring(data, forbid_dtd=True)
+        yield
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden) as exc:
         raise ActivityFileError(
             f"{name} declares a DTD or entities, which {what} files never need; "
@@ -295,6 +296,22 @@ def _safe_xml(data: bytes, name: str, what: str):
         line, column = getattr(exc, "position", (None, None))
         where = f" at line {line}, column {column}" if line else ""
         raise ActivityFileError(f"{name} is not well-formed XML{where}") from None
+
+
+def _safe_xml(data: bytes, name: str, what: str):
+    """Parse with defusedxml (no DTD, no entities); return the root element."""
+    from defusedxml import ElementTree as SafeET
+
+    with _xml_errors(name, what):
+        return SafeET.fromstring(data, forbid_dtd=True)
+
+
+def _iter_xml(data: bytes, name: str, what: str):
+    """``(event, element)`` of a streaming parse with defusedxml (no DTD, no entities)."""
+    from defusedxml import ElementTree as SafeET
+
+    with _xml_errors(name, what):
+        yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
 
 
 def _local(tag) -> str:
@@ -312,29 +329,6 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-
-
-def _iter_xml(data: bytes, name: str, what: str):
-    """``(event, element)`` of a streaming parse with defusedxml (no DTD, no
-    entities), errors said as :func:`_safe_xml` says them."""
-    from xml.etree.ElementTree import ParseError
-
-    import defusedxml
-    from defusedxml import ElementTree as SafeET
-
-    try:
-        yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
-    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden) as exc:
-        raise ActivityFileError(
-            f"{name} declares a DTD or entities, which {what} files never need; "
-            f"refused as unsafe XML ({type(exc).__name__})"
-        ) from None
-    except defusedxml.DefusedXmlException as exc:
-        raise ActivityFileError(f"{name}: refused as unsafe XML ({exc})") from None
-    except ParseError as exc:
-        line, column = getattr(exc, "position", (None, None))
-        where = f" at line {line}, column {column}" if line else ""
-        raise ActivityFileError(f"{name} is not well-formed XML{where}") from None
 
 
 def _read_gpx(data: bytes, name: str) -> Recording:

@@ -11,6 +11,7 @@ file's length; files are opened read-only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -345,8 +346,12 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         decoders.reverse()
     errors = []
     for decoder_name, decoder in decoders:
+        # libsndfile reads MPEG through libmpg123, which prints its notes on the
+        # process's stderr (77 lines on a messy folder): they say nothing ours do not.
+        quiet = decoder_name == "soundfile" and ext in _MPEG_EXTENSIONS
         try:
-            return _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
+            with _c_stderr_silenced() if quiet else contextlib.nullcontext():
+                return _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
         except MemoryError:
             raise
         except Exception as exc:  # each decoder has its own error types
@@ -451,6 +456,26 @@ def _short(read_to: float, declared_frames: int, source_sr: int, decoder_name: s
     if decoder_name != "soundfile" or declared_frames <= 0:
         return False  # FFmpeg's length of an MP3 without a header is an estimate
     return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)
+
+
+_MPEG_EXTENSIONS = frozenset({".mp3", ".mp2", ".mpga"})
+
+
+@contextlib.contextmanager
+def _c_stderr_silenced():
+    """Send what C libraries write to file descriptor 2 nowhere, for a while."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 #: Decoder messages that speak of their own insides, and what they mean for the file.

@@ -822,3 +822,20 @@ def test_the_track_name_keeps_room_on_a_narrow_terminal(library, tmp_path, caden
     header = next(line for line in lines if "Steps/min" in line)
     assert all(len(line) <= columns for line in lines), lines
     assert len(header) - header.index("Track") >= 16, header  # it was squeezed to 7
+
+
+def test_libmpg123_says_nothing_on_the_terminal(tmp_path, cadence_cmd, subprocess_env):
+    song = (REPO / "audio" / "sunrise-run.mp3").read_bytes()
+    broken = tmp_path / "holes.mp3"  # frames cut out: libmpg123 notes each resync
+    broken.write_bytes(song[:4000] + song[9000:9300] + song[20000:])
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(song[:5000])
+    done = subprocess.run(
+        [*cadence_cmd, "bpm", str(broken), str(cut)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert done.stderr == "", done.stderr  # it printed 'Note: Illegal Audio-MPEG-Header ...'
+    assert "holes.mp3" in done.stdout and "cut.mp3" in done.stdout

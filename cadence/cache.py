@@ -161,7 +161,7 @@ class TrackCache:
         from cadence.files import write_failure
 
         text = str(exc).lower()
-        if "full" in text or write_failure(exc, folder=self.path.parent) == "the disk is full":
+        if write_failure(exc, folder=self.path.parent) == "the disk is full":
             reason = "the disk is full"
         elif "readonly" in text or "read-only" in text:
             reason = "it is read-only"

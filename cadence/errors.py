@@ -68,6 +68,10 @@ class ActivityFileError(CadenceError):
     """A recorded activity (FIT, GPX, TCX) cannot be used; the message names it."""
 
 
+#: Signals that stop a command as Ctrl-C does, raised as :class:`Terminated`.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where Python runs, so they stop work as Ctrl-C does.
 

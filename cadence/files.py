@@ -53,7 +53,8 @@ def write_failure(exc: BaseException, *, folder: str | os.PathLike | None = None
     import errno
 
     code = getattr(exc, "errno", None)
-    if code == errno.ENOSPC or "No space left" in str(exc) or "disk full" in str(exc).lower():
+    # SQLite says "database or disk is full", others "No space left on device".
+    if code == errno.ENOSPC or re.search(r"no space left|disk (is )?full", str(exc), re.I):
         return "the disk is full"
     if folder is not None and code is None:
         try:

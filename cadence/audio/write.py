@@ -16,7 +16,7 @@ import numpy as np
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session
 from cadence.errors import AudioFileError, ParameterError
-from cadence.files import atomic_path, display_path, write_failure
+from cadence.files import atomic_path, check_output_folder, display_path, write_failure
 
 #: Output formats by file extension: (soundfile format, subtype).
 WRITE_FORMATS = {
@@ -120,7 +120,8 @@ def write_session(
     Raises
     ------
     ParameterError
-        Unknown extension, endless session, bad channel count.
+        Unknown extension, endless session, bad channel count, a missing or
+        read-only folder.
     AudioFileError
         If the file cannot be written (the message names it).
     """
@@ -134,10 +135,7 @@ def write_session(
     if channels not in (1, 2):
         raise ParameterError("channels", f"must be 1 or 2, got {channels}")
     target = Path(path)
-    if not target.parent.is_dir():
-        raise AudioFileError(
-            f"{os.fspath(path)}: folder {os.fspath(target.parent)!r} does not exist"
-        )
+    check_output_folder(target, parameter="output")
     block = np.zeros((RENDER_BLOCK, channels), dtype=np.float32)
     total = renderer.total_samples
     written = 0

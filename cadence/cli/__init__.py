@@ -27,7 +27,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import click  # noqa: E402
 
 from cadence import __version__  # noqa: E402
-from cadence.errors import CadenceError, ParameterError, Terminated  # noqa: E402
+from cadence.errors import STOP_SIGNALS, CadenceError, ParameterError, Terminated  # noqa: E402
 
 
 class ExitStatus(enum.IntEnum):
@@ -77,10 +77,6 @@ def error_message(exc: CadenceError) -> str:
     else:
         text = str(exc)
     return _QUOTED_NAME.sub(lambda m: f"--{option_name(m.group(1))}", text)
-
-
-#: Signals that stop a command as Ctrl-C does (with its clean-up).
-STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
 
 _stopping = False

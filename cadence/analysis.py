@@ -1,4 +1,4 @@
-"""One music file's analysis: decode, estimate the tempo, read the tags.
+"""One music file's analysis: decode, estimate the tempo, track the beats, read the tags.
 
 :func:`analyze_file` never raises for a bad file: the result's ``error`` says
 what went wrong. It is what the folder scan runs in each worker.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 
-from cadence.audio.decode import MAX_ANALYSIS_S
+from cadence.audio.decode import FINE_RATE_HZ, MAX_ANALYSIS_S
 from cadence.core.matching import tempo_alternatives
 from cadence.core.tracks import TrackResult
 from cadence.errors import CadenceError
 from cadence.files import display_path
 
 #: Bump when the analysis changes: cached results of other versions are redone.
-ANALYZER_VERSION = "tempo-6"
+ANALYZER_VERSION = "beats-1"
 #: Failures that say nothing about the file itself, so they are tried again
 #: next time (the others are cached with the file's size and mtime).
 PASSING_FAILURES = ("cannot read", "analysis failed", "out of memory")
@@ -35,8 +35,43 @@ def reason_of(exc: CadenceError, path: str) -> str:
     return message
 
 
+def _add_beats(result: TrackResult, env, est) -> None:
+    """Track the beats at the chosen beat level; the grid's tempo becomes the result's."""
+    from cadence.core.beats import choose_beat_level, track_beats
+    from cadence.core.tempo import _combined_envelope
+
+    onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
+    bpm = choose_beat_level(env.bands, est, frame_rate_hz=env.frame_rate_hz, onset=onset)
+    grid = track_beats(
+        env.bands,
+        env.fine,
+        bpm=bpm,
+        frame_rate_hz=env.frame_rate_hz,
+        frame_start_s=env.frame_start_s,
+        fine_rate_hz=FINE_RATE_HZ,
+        fine_start_s=env.fine_start_s,
+        onset=onset,
+    )
+    if grid is None:
+        result.bpm = round(bpm, 1)
+        result.add_note("no steady beat to place")
+        return
+    result.bpm = round(grid.bpm, 1)
+    result.first_beat_s = round(grid.first_beat_s, 4)
+    result.period_s = round(grid.period_s, 6)
+    result.grid_residual_ms = {
+        "median": round(grid.residual_median_ms, 1),
+        "p95": round(grid.residual_p95_ms, 1),
+    }
+    result.beats = [round(float(t), 3) for t in grid.beats_s]
+    result.downbeats = [round(float(t), 3) for t in grid.downbeats_s]
+
+
 def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> TrackResult:
-    """Tempo, confidence, stability and tags of one file.
+    """Tempo, beats, confidence, stability and tags of one file.
+
+    The tempo reported is that of the beat grid (one analysis, one truth:
+    ``bpm``, ``scan`` and ``beats`` agree).
 
     Parameters
     ----------
@@ -69,7 +104,9 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> TrackR
         result.bpm = est.bpm
         result.confidence = est.confidence
         result.stability = est.stability
-        result.alternatives = tempo_alternatives(est.bpm) if est.bpm else None
+        if est.bpm is not None:
+            _add_beats(result, env, est)
+        result.alternatives = tempo_alternatives(result.bpm) if result.bpm else None
         result.duration_s = round(env.duration_s, 2)
         result.analysed_s = round(env.analysed_s, 2)
         if est.bpm is None:

@@ -30,6 +30,9 @@ RENDER_BLOCK = 65536
 #: Written into every rendered file's comment tag: how a later render knows
 #: the file is one it may replace.
 RENDER_COMMENT = "rendered by cadence metronome"
+#: The comment of a song written with its beats clicked (``cadence beats --click``).
+CLICK_TRACK_COMMENT = "rendered by cadence beats --click"
+_OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT)
 
 
 def is_rendered_session(path: Path) -> bool:
@@ -38,12 +41,19 @@ def is_rendered_session(path: Path) -> bool:
 
     try:
         with open(path, "rb") as fh, sf.SoundFile(fh) as f:
-            return RENDER_COMMENT in (f.comment or "") or RENDER_COMMENT in (f.software or "")
+            tags = f"{f.comment or ''} {f.software or ''}"
+            return any(mark in tags for mark in _OWN_COMMENTS)
     except Exception:  # not audio soundfile reads: not ours
         return False
 
 
-def check_render_path(path: str | os.PathLike, *, parameter: str, force: bool = False) -> None:
+def check_render_path(
+    path: str | os.PathLike,
+    *,
+    parameter: str,
+    force: bool = False,
+    kind: str = "a session cadence rendered",
+) -> None:
     """Refuse, before any work, an output of an unknown format, or an existing file
     that is not a session cadence rendered (without `force`)."""
     from cadence.files import check_replaceable
@@ -52,7 +62,7 @@ def check_render_path(path: str | os.PathLike, *, parameter: str, force: bool = 
     check_replaceable(
         path,
         parameter=parameter,
-        kind="a session cadence rendered",
+        kind=kind,
         is_own_kind=is_rendered_session,
         force=force,
     )
@@ -218,3 +228,40 @@ def render_to_file(
         "count_in_beats": session.count_in,
         "beats": renderer.beats_played,
     }
+
+
+def write_audio(
+    samples: np.ndarray, path: str | os.PathLike, *, sr: int, comment: str = CLICK_TRACK_COMMENT
+) -> None:
+    """Write float samples, (n_samples, n_channels), to `path` atomically.
+
+    The extension picks the format (as :func:`output_format`); the comment tag
+    marks the file as cadence's own, so a later run may replace it.
+
+    Raises
+    ------
+    ParameterError
+        Unknown extension, a missing or read-only folder.
+    AudioFileError
+        If the file cannot be written (the message names it).
+    """
+    import soundfile as sf
+
+    fmt, subtype = output_format(path)
+    target = Path(path)
+    check_output_folder(target, parameter="output")
+    if fmt == "WAV":
+        _check_wav_size(len(samples), sr=sr, channels=samples.shape[1])
+    try:
+        with (
+            atomic_path(target) as tmp,
+            sf.SoundFile(
+                tmp, "w", samplerate=sr, channels=samples.shape[1], format=fmt, subtype=subtype
+            ) as f,
+        ):
+            f.comment = comment
+            for start in range(0, len(samples), RENDER_BLOCK):
+                f.write(samples[start : start + RENDER_BLOCK])
+    except (sf.LibsndfileError, OSError) as exc:
+        why = write_failure(exc, folder=target.parent)
+        raise AudioFileError(f"{display_path(path)}: cannot write ({why})") from exc

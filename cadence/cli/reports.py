@@ -247,10 +247,16 @@ def _with_display_path(row: dict) -> dict:
     return {**row, "path": display_path(row["path"])}
 
 
+#: Fields of a result that only ``cadence beats`` prints (long lists).
+BEAT_LIST_FIELDS = ("beats", "downbeats")
+
+
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
-    """``cadence bpm``: a table, or a JSON list of every field of each result."""
+    """``cadence bpm``: a table, or a JSON list of every field of each result
+    but the beat lists (``cadence beats`` prints those)."""
     if as_json:
-        print_json([_with_display_path(r.to_dict()) for r in results])
+        rows = [_with_display_path(r.to_dict()) for r in results]
+        print_json([{k: v for k, v in row.items() if k not in BEAT_LIST_FIELDS} for row in rows])
         return
     from rich.markup import escape
 
@@ -280,6 +286,65 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             name,
         )
     console().print(t)
+
+
+def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
+    """``cadence beats``: a table, or a JSON list with every beat of each file."""
+    if as_json:
+        keys = (
+            "path",
+            "bpm",
+            "beats",
+            "downbeats",
+            "first_beat_s",
+            "period_s",
+            "grid_residual_ms",
+            "confidence",
+            "duration_s",
+            "error",
+            "note",
+        )
+        rows = [_with_display_path(r.to_dict()) for r in results]
+        print_json([{k: row[k] for k in keys} for row in rows])
+        return
+    from rich.markup import escape
+
+    from cadence.core.beats import drifts
+
+    t = table(
+        ("BPM", "right"),
+        ("Beats", "right"),
+        ("First", "right"),
+        ("Period", "right"),
+        ("Off grid", "right"),
+        ("Conf", "right"),
+        ("File", "left"),
+    )
+    for r in results:
+        name = escape(one_line(r.path))
+        res = r.grid_residual_ms
+        if r.error:
+            name += f"  [red]error: {escape(one_line(r.error))}[/]"
+        elif r.note:
+            name += f"  [yellow]{escape(one_line(r.note))}[/]"
+        if res and drifts(res["p95"]):
+            name += "  [yellow]beat drifts: a poor metronome[/]"
+        t.add_row(
+            fmt(r.bpm, ".1f"),
+            fmt(len(r.beats) if r.beats else None, "d"),
+            fmt(r.first_beat_s, ".3f", "-") + ("" if r.first_beat_s is None else " s"),
+            fmt(r.period_s, ".4f", "-") + ("" if r.period_s is None else " s"),
+            "-" if not res else f"{res['median']:.0f}/{res['p95']:.0f} ms",
+            fmt(r.confidence, ".2f"),
+            name,
+        )
+    console().print(t)
+    if any(r.beats for r in results):
+        console().print(
+            "Off grid: median/95th percentile distance of the beats from the steady grid."
+            " --json lists every beat.",
+            highlight=False,
+        )
 
 
 def scan_results(report: Any, *, fmt_name: str, show_all: bool, folder: str) -> None:

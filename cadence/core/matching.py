@@ -167,6 +167,9 @@ class TrackFit:
             "title": t.title,
             "artist": t.artist,
             "duration_s": t.duration_s,
+            "first_beat_s": t.first_beat_s,
+            "period_s": t.period_s,
+            "grid_residual_ms": t.grid_residual_ms,
             "error": t.error,
             "note": t.note,
         }

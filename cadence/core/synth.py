@@ -191,3 +191,59 @@ def voice_bank(voice: str = "click", *, sr: int, volume_db: float = -6.0) -> Voi
         pip=(pip * cue_gain).astype(np.float32),
         change=(change * cue_gain).astype(np.float32),
     )
+
+
+def mix_clicks(
+    audio: np.ndarray,
+    *,
+    sr: int,
+    beats_s: np.ndarray,
+    accents: np.ndarray | None = None,
+    bank: VoiceBank,
+    music_gain_db: float = -3.0,
+) -> np.ndarray:
+    """A copy of `audio` with a click starting on the sample of every beat.
+
+    Parameters
+    ----------
+    audio : numpy.ndarray, shape (n_samples, n_channels)
+        The music, float.
+    sr : int, keyword-only
+        Its sample rate (Hz).
+    beats_s : numpy.ndarray
+        Beat times (seconds); those outside the audio are skipped.
+    accents : numpy.ndarray of bool, optional, keyword-only
+        Which beats get the accented sound (downbeats); none when not given.
+    bank : VoiceBank, keyword-only
+        The sounds (:func:`voice_bank` at `sr`).
+    music_gain_db : float, keyword-only
+        The music's level under the clicks (dB; default -3, room for the click).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, same shape; clipped to [-1, 1].
+
+    Examples
+    --------
+    >>> bank = voice_bank("click", sr=8000)
+    >>> out = mix_clicks(np.zeros((8000, 1)), sr=8000, beats_s=np.array([0.5]), bank=bank)
+    >>> int(np.flatnonzero(out[:, 0])[0])
+    4000
+    """
+    _check_sr(sr)
+    audio = np.asarray(audio)
+    if audio.ndim != 2:
+        raise ParameterError("audio", f"must be (samples, channels), got shape {audio.shape}")
+    out = audio.astype(np.float32) * np.float32(db_to_gain(music_gain_db))
+    n = len(out)
+    beats_s = np.asarray(beats_s, dtype=np.float64)
+    accents = np.zeros(len(beats_s), bool) if accents is None else np.asarray(accents, bool)
+    for t, accent in zip(beats_s, accents):
+        start = round(float(t) * sr)
+        if not 0 <= start < n:
+            continue
+        sound = bank.accent if accent else bank.beat
+        end = min(n, start + len(sound))
+        out[start:end] += sound[: end - start, None]
+    return np.clip(out, -1.0, 1.0, out=out)

@@ -33,6 +33,16 @@ class TrackResult:
         From the file's tags.
     tag_bpm : float or None
         The BPM tag the file carries, if any.
+    first_beat_s, period_s : float or None
+        The steady beat grid fitted to the beats: beat k at
+        ``first_beat_s + k * period_s`` seconds (None without beats).
+    grid_residual_ms : dict or None
+        How far the beats stray from that grid, ``{"median": …, "p95": …}``
+        in milliseconds: a few for programmed music, tens for a drifting band.
+    beats : list of float or None
+        Every beat of the analysed audio (seconds, 3 decimals).
+    downbeats : list of float or None
+        The beats that start a bar, where they could be told (else empty).
     error : str or None
         Why the file could not be analysed (then `bpm` is None).
     note : str or None
@@ -50,6 +60,11 @@ class TrackResult:
     title: str | None = None
     artist: str | None = None
     tag_bpm: float | None = None
+    first_beat_s: float | None = None
+    period_s: float | None = None
+    grid_residual_ms: dict[str, float] | None = None
+    beats: list[float] | None = None
+    downbeats: list[float] | None = None
     error: str | None = None
     note: str | None = None
 

@@ -41,7 +41,7 @@ def _add_beats(result: TrackResult, env, est) -> None:
     from cadence.core.tempo import _combined_envelope
 
     onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
-    bpm = choose_beat_level(env.bands, est, frame_rate_hz=env.frame_rate_hz, onset=onset)
+    bpm = choose_beat_level(env.bands, est.bpm, frame_rate_hz=env.frame_rate_hz, onset=onset)
     grid = track_beats(
         env.bands,
         env.fine,

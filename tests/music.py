@@ -77,3 +77,63 @@ def copy_bytes(track: bytes, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(track)
     return path
+
+
+def drums_on_beats(
+    beat_times_s: np.ndarray,
+    *,
+    sr: int = 22050,
+    first_bar_beat: int = 0,
+    swing: float = 0.5,
+    seconds: float | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """A drum groove whose beats fall exactly at `beat_times_s` (any tempo map).
+
+    Bars of four: kick and a bass note on beat 1 (the downbeat), snare on 2
+    and 4, a softer kick on 3; a hi-hat on every beat and one between beats at
+    `swing` of the way (0.5 straight eighths, 2/3 swung). `first_bar_beat`
+    is the place in its bar of the first beat (3: a one-beat pickup).
+    """
+    rng = np.random.default_rng(seed)
+    beat_times_s = np.asarray(beat_times_s, dtype=np.float64)
+    end_s = seconds if seconds is not None else beat_times_s[-1] + 1.0
+    n = int(end_s * sr)
+    out = np.zeros(n + sr, dtype=np.float64)
+    t = np.arange(int(0.25 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 40)) * t) * np.exp(-t * 18)
+    bass = 0.6 * np.sin(2 * np.pi * 55 * t) * np.exp(-t * 6)
+    snare = (rng.standard_normal(len(t)) * 0.6 + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 25)
+    hat = rng.standard_normal(int(0.04 * sr)) * np.exp(-np.arange(int(0.04 * sr)) / sr * 120) * 0.3
+
+    def add(sound: np.ndarray, at_s: float, gain: float = 1.0) -> None:
+        at = round(at_s * sr)
+        if 0 <= at < n:
+            out[at : at + len(sound)] += gain * sound
+
+    for i, beat in enumerate(beat_times_s):
+        place = (first_bar_beat + i) % 4
+        add(hat, beat)
+        if i + 1 < len(beat_times_s):
+            add(hat, beat + swing * (beat_times_s[i + 1] - beat), 0.7)
+        if place == 0:
+            add(kick, beat)
+            add(bass, beat)
+        elif place == 2:
+            add(kick, beat, 0.6)
+        else:
+            add(snare, beat)
+    out = out[:n] + rng.standard_normal(n) * 1e-4
+    return (0.8 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+def clicks_on_beats(beat_times_s: np.ndarray, *, sr: int = 22050, seconds: float) -> np.ndarray:
+    """A metronome click track (cadence's own click sound) at `beat_times_s`."""
+    from cadence.core.synth import synthesize_voice
+
+    click = synthesize_voice("click", sr=sr)
+    out = np.zeros(int(seconds * sr) + len(click), dtype=np.float32)
+    for beat in beat_times_s:
+        at = round(beat * sr)
+        out[at : at + len(click)] += 0.5 * click
+    return out[: int(seconds * sr)]

@@ -20,6 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from cadence.audio.readers import (  # noqa: F401 (read_audio and the readers, from here too)
+    _MPEG_EXTENSIONS,
+    SOUNDFILE_FIRST,
+    _blocks_pyav,
+    _blocks_soundfile,
+    _c_stderr_silenced,
+    _reason,
+    read_audio,
+)
 from cadence.errors import AudioFileError
 from cadence.files import display_path, not_a_file_reason
 
@@ -46,6 +55,8 @@ ANALYSIS_FMAX_HZ = 5000.0
 MEL_FLOOR = 1e-4
 #: Mel bands (from the bottom) that make the low-band envelope (up to ~300 Hz).
 LOW_BANDS = 12
+#: Mel bands that hold the kick and the bass line, not a snare's body (below ~150 Hz).
+BASS_BANDS = 2
 #: Samples (at the analysis rate) per spectrogram chunk.
 CHUNK_SAMPLES = 30 * ANALYSIS_SR
 #: Audio analysed per file, at most: the whole of a song (its beats are
@@ -79,8 +90,6 @@ AUDIO_EXTENSIONS = frozenset(
         ".wv",
     }
 )
-# MP3 goes to FFmpeg: libsndfile 1.2 (mpg123) mis-decodes VBR MP3 read in blocks.
-_SOUNDFILE_FIRST = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff"}
 
 
 def _numba_cache_dir() -> str:
@@ -133,8 +142,10 @@ class Envelope:
 
     Attributes
     ----------
-    bands : numpy.ndarray, shape (2, n_frames), float32
-        Row 0: full-band spectral flux; row 1: low-band flux.
+    bands : numpy.ndarray, shape (3, n_frames), float32
+        Row 0: full-band spectral flux; row 1: low-band flux; row 2: the
+        bass's level (dB, below ~150 Hz), which tells a downbeat's kick and bass from
+        the other beats' (flux, a rise in dB, hardly does).
     frame_rate_hz : float
         Frames per second.
     fine : numpy.ndarray, shape (n_fine,), float32
@@ -229,7 +240,13 @@ class _EnvelopeBuilder:
             log_mel_prev = np.concatenate([log_mel[:, :1], log_mel], axis=1)
         flux = np.maximum(0.0, np.diff(log_mel_prev, axis=1))
         self._flux.append(
-            np.stack([flux.mean(axis=0), flux[:LOW_BANDS].mean(axis=0)]).astype(np.float32)
+            np.stack(
+                [
+                    flux.mean(axis=0),
+                    flux[:LOW_BANDS].mean(axis=0),
+                    log_mel[:BASS_BANDS].mean(axis=0),
+                ]
+            ).astype(np.float32)
         )
         self._last_log_mel = log_mel[:, -1]
         self._fine_frames(n_frames * (ANALYSIS_HOP // FINE_HOP))
@@ -266,96 +283,12 @@ class _EnvelopeBuilder:
             self.add(np.zeros(0, dtype=np.float32), last=True)
         self._frames()
         if not self._flux:
-            return np.zeros((2, 0), dtype=np.float32)
+            return np.zeros((3, 0), dtype=np.float32)
         return np.concatenate(self._flux, axis=1)
 
     def fine(self) -> np.ndarray:
         """The fine onset function (after :meth:`finish`)."""
         return np.concatenate(self._fine) if self._fine else np.zeros(0, dtype=np.float32)
-
-
-def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
-    import soundfile as sf
-
-    # A Python file object: read-only for sure, and any file name works
-    # (soundfile cannot encode names that are not valid UTF-8).
-    with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
-        yield f.samplerate
-        yield f.frames  # may be unknown (0 or huge) for some MP3s
-        if start_s > 0:
-            f.seek(int(start_s * f.samplerate))
-        while True:
-            block = f.read(blocksize, dtype="float32", always_2d=True)
-            if not len(block):
-                return
-            yield block.mean(axis=1)
-
-
-def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
-    import av
-
-    with open(path, "rb") as fh, av.open(fh, "r") as container:
-        if not container.streams.audio:
-            raise AudioFileError(f"{path}: no audio stream")
-        stream = container.streams.audio[0]
-        if stream.codec_context is None:
-            raise AudioFileError(f"{path}: no decoder for its audio codec")
-        sr = stream.codec_context.sample_rate or stream.rate
-        yield sr
-        yield int(float(container.duration or 0) / 1_000_000 * (sr or 1))
-        if start_s > 0:
-            container.seek(int(start_s * av.time_base), any_frame=False)
-        # Frames are small (about 1000 samples): gather them into blocks, so
-        # the per-block work (downmix, resample, spectrogram) runs on big arrays.
-        # Planar samples of a known type are gathered as bytes per channel (one
-        # copy a frame, no numpy call a frame); other layouts as arrays.
-        gathered: list[list[bytes]] | None = None
-        pieces: list[np.ndarray] = []
-        have = 0
-        for frame in container.decode(stream):
-            if gathered is None:
-                channels = len(frame.layout.channels)
-                planar = frame.format.is_planar
-                dtype = _PLANAR_DTYPES.get(frame.format.name) if planar else None
-                gathered = [[] for _ in range(channels)]
-            if dtype is not None:
-                n_bytes = frame.samples * dtype.itemsize  # planes may be padded
-                for chan, plane in zip(gathered, frame.planes):
-                    chan.append(bytes(plane)[:n_bytes])
-            else:
-                data = frame.to_ndarray()
-                pieces.append(data if planar else data.reshape(-1, channels).T)
-            have += frame.samples
-            if have >= blocksize:
-                yield _downmix(_join(gathered, pieces, dtype))
-                gathered, pieces, have = [[] for _ in range(channels)], [], 0
-        if have:
-            yield _downmix(_join(gathered, pieces, dtype))
-
-
-def _join(gathered: list[list[bytes]], pieces: list[np.ndarray], dtype) -> np.ndarray:
-    """One (channels, samples) block from gathered plane bytes or array pieces."""
-    if dtype is None:
-        return np.concatenate(pieces, axis=1)
-    return np.stack([np.frombuffer(b"".join(chan), dtype=dtype) for chan in gathered])
-
-
-_PLANAR_DTYPES = {
-    "fltp": np.dtype(np.float32),
-    "dblp": np.dtype(np.float64),
-    "s16p": np.dtype(np.int16),
-    "s32p": np.dtype(np.int32),
-    "u8p": np.dtype(np.uint8),
-}
-
-
-def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
-    """Mono float32 from a (channels, samples) array of any sample format."""
-    x = channels_by_samples
-    if x.dtype.kind in "iu":
-        x = x.astype(np.float32) / np.float32(np.iinfo(x.dtype).max)
-    x = x.astype(np.float32, copy=False)
-    return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 
 def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALYSIS_S) -> Envelope:
@@ -390,7 +323,7 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         raise AudioFileError(f"{name}: empty file (0 bytes)")
     ext = Path(path).suffix.lower()
     decoders = [("soundfile", _blocks_soundfile), ("pyav", _blocks_pyav)]
-    if ext not in _SOUNDFILE_FIRST:
+    if ext not in SOUNDFILE_FIRST:
         decoders.reverse()
     errors = []
     for decoder_name, decoder in decoders:
@@ -507,113 +440,3 @@ def _short(read_to: float, declared_frames: int, source_sr: int, decoder_name: s
     if decoder_name != "soundfile" or declared_frames <= 0:
         return False  # FFmpeg's length of an MP3 without a header is an estimate
     return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)
-
-
-_MPEG_EXTENSIONS = frozenset({".mp3", ".mp2", ".mpga"})
-
-
-@contextlib.contextmanager
-def _c_stderr_silenced():
-    """Send what C libraries write to file descriptor 2 nowhere, for a while."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all: nothing to silence
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-#: Decoder messages that speak of their own insides, and what they mean for the file.
-_INTERNALS = (
-    (r"avcodec_open2|codec.*not (found|supported)|decoder not found", "no decoder for its codec"),
-    (r"object has no attribute|NoneType", "no decoder for its audio"),
-)
-
-
-def _reason(exc: BaseException) -> str:
-    """A decoder's complaint, short: no errno, no file name, no Python object reprs."""
-    import re
-
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    for internal, plain in _INTERNALS:
-        if re.search(internal, text):
-            return plain
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    text = re.sub(r"Error opening <[^>]*>:\s*", "", text)
-    text = re.sub(r":\s*'[^']*'$", "", text)
-    return text.rstrip(". ")[:120].lower() or type(exc).__name__
-
-
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """The whole of a music file as float32 samples, at its own rate and channels.
-
-    Parameters
-    ----------
-    path : path-like
-        A music file (opened read-only).
-
-    Returns
-    -------
-    samples : numpy.ndarray, shape (n_samples, n_channels), float32
-    sr : int
-        Its sample rate (Hz).
-
-    Raises
-    ------
-    AudioFileError
-        If the file cannot be opened or decoded (the message names it).
-    """
-    path = os.fspath(path)
-    name = display_path(path)
-    if not os.path.isfile(path):
-        raise AudioFileError(f"{name}: {not_a_file_reason(path)}")
-    ext = Path(path).suffix.lower()
-    readers = [_read_soundfile, _read_pyav]
-    if ext not in _SOUNDFILE_FIRST:
-        readers.reverse()
-    errors = []
-    for reader in readers:
-        try:
-            samples, sr = reader(path)
-        except MemoryError:
-            raise
-        except Exception as exc:  # each decoder has its own error types
-            errors.append(_reason(exc))
-            continue
-        if len(samples):
-            return samples, sr
-        errors.append("no audio in the file")
-    raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
-
-
-def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
-        return f.read(dtype="float32", always_2d=True), f.samplerate
-
-
-def _read_pyav(path: str) -> tuple[np.ndarray, int]:
-    import av
-
-    with open(path, "rb") as fh, av.open(fh, "r") as container:
-        if not container.streams.audio:
-            raise AudioFileError("no audio stream")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(
-            format="flt", layout=stream.layout.name if stream.layout else None
-        )
-        pieces = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                pieces.append(out.to_ndarray().reshape(-1, len(out.layout.channels)))
-        sr = stream.codec_context.sample_rate or stream.rate
-    if not pieces:
-        return np.zeros((0, 1), dtype=np.float32), int(sr or 0)
-    return np.concatenate(pieces).astype(np.float32, copy=False), int(sr)

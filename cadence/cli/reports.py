@@ -238,6 +238,8 @@ SCAN_CSV_COLUMNS = (
     "stretch_pct",
     "tag_bpm",
     "duration_s",
+    "first_beat_s",
+    "period_s",
     "error",
     "note",
 )
@@ -402,6 +404,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
 
     from rich.markup import escape
 
+    from cadence.core.beats import drifts
+
     target, tolerance = report.target_spm, report.tolerance_spm
     if not rows:
         console().print(f"No tracks fit {target:g} ± {tolerance:g} spm.{_nearest_hint(report)}")
@@ -431,9 +435,10 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
     for f in rows:
         m, track = f.match, f.track
         stretch = MISSING if m.stretch_pct is None else f"{m.stretch_pct:+.1f}%"
+        steady = not (track.grid_residual_ms and drifts(track.grid_residual_ms["p95"]))
         cells = (
             fmt(m.step_bpm, ".1f"),
-            fmt(track.bpm, ".1f"),
+            fmt(track.bpm, ".1f") + ("" if steady else "~"),
             _fit_word(f),
             fmt(m.off_spm, "+.1f"),
             stretch,
@@ -443,6 +448,17 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         )
         t.add_row(*(c for c, k in zip(cells, keep) if k))
     out.print(t)
+    drifting = [
+        f for f in rows if f.track.grid_residual_ms and drifts(f.track.grid_residual_ms["p95"])
+    ]
+    if drifting:
+        names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
+        more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""
+        out.print(
+            f"[yellow]~[/] beat drifts (a poor metronome: a click on a steady grid walks off it):"
+            f" {escape(names)}{more}",
+            highlight=False,
+        )
 
 
 def tags_summary(result: Any) -> None:

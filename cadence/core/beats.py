@@ -44,8 +44,8 @@ FINE_SEARCH_S = 0.06
 WEAK_BEAT_SHARE = 0.15
 #: Beats per bar assumed for downbeats.
 BEATS_PER_BAR = 4
-#: The strongest bar phase must beat the next by this factor to be called the downbeat.
-DOWNBEAT_CONTRAST = 1.15
+#: The loudest bar phase (low band, dB) must beat the next by this much to be called the downbeat.
+DOWNBEAT_CONTRAST_DB = 1.0
 #: Beats that stray from the steady grid by more than this (95th percentile,
 #: ms) drift: a live band, a rubato passage. A click on a steady grid would
 #: walk away from such a song.
@@ -269,24 +269,25 @@ def _trim_weak_ends(strength: np.ndarray) -> slice:
     return slice(int(strong[0]), int(strong[-1]) + 1)
 
 
-def downbeat_phase(low_strength: np.ndarray, *, beats_per_bar: int = BEATS_PER_BAR) -> int | None:
-    """Which beat (0 … beats_per_bar-1) starts the bars, from low-band strength at each beat.
+def downbeat_phase(low_level_db: np.ndarray, *, beats_per_bar: int = BEATS_PER_BAR) -> int | None:
+    """Which beat (0 … beats_per_bar-1) starts the bars, from the low band's level at each beat.
 
-    None when no phase stands out by :data:`DOWNBEAT_CONTRAST` or there are
-    fewer than two bars.
+    The downbeat carries the bass note and the strongest kick. None when no
+    phase is louder than the next by :data:`DOWNBEAT_CONTRAST_DB`, or there
+    are fewer than two bars.
 
     Examples
     --------
-    >>> downbeat_phase(np.array([0.2, 1.0, 0.2, 0.5] * 8))
+    >>> downbeat_phase(np.array([30.0, 36.0, 30.0, 33.0] * 8))
     1
     """
-    s = np.asarray(low_strength, dtype=np.float64)
+    s = np.asarray(low_level_db, dtype=np.float64)
     if len(s) < 2 * beats_per_bar:
         return None
-    means = np.array([s[p::beats_per_bar].mean() for p in range(beats_per_bar)])
+    means = np.array([np.median(s[p::beats_per_bar]) for p in range(beats_per_bar)])
     order = np.argsort(means)[::-1]
-    if means[order[1]] <= 0 or means[order[0]] / means[order[1]] >= DOWNBEAT_CONTRAST:
-        return int(order[0]) if means[order[0]] > 0 else None
+    if means[order[0]] - means[order[1]] >= DOWNBEAT_CONTRAST_DB:
+        return int(order[0])
     return None
 
 
@@ -305,8 +306,9 @@ def track_beats(
 
     Parameters
     ----------
-    bands : numpy.ndarray, shape (2, n_frames)
-        Coarse onset envelope: full band, low band.
+    bands : numpy.ndarray, shape (2 or 3, n_frames)
+        Coarse onset envelope: full-band flux, low-band flux and, for
+        downbeats, the low band's level (dB).
     fine : numpy.ndarray, shape (n_fine,)
         Fine onset function.
     bpm : float, keyword-only
@@ -353,8 +355,11 @@ def track_beats(
     beats_s = place_beats(rough_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
     first, period, residual = fit_grid(beats_s)
     abs_ms = np.abs(residual) * 1000.0
-    low = bands[1] if bands.shape[0] > 1 else bands[0]
-    phase = downbeat_phase(_strength_at(low, frames))
+    phase = None
+    if bands.shape[0] > 2:
+        # The level just after each beat (the attack's first 35 ms).
+        reach = max(1, round(0.035 * frame_rate_hz))
+        phase = downbeat_phase(_strength_at(bands[2], frames + reach / 2, reach=reach // 2 + 1))
     downbeats = beats_s[phase::BEATS_PER_BAR] if phase is not None else np.zeros(0)
     # Confidence: the share of beats on an onset well above the envelope's typical level.
     typical = float(np.median(x)) + 1e-9
@@ -370,15 +375,106 @@ def track_beats(
     )
 
 
+#: The beat level is chosen among the estimate, its half and its double, in this range (BPM).
+LEVEL_BPM_RANGE = (55.0, 215.0)
+#: Weights of the beat-level model over :func:`level_features` (and the
+#: intercept last): a logistic regression fitted by
+#: ``benchmarks/train_beat_level.py`` on both development sets, which also
+#: reports its accuracy with one source (music) or drummer (drums) left out
+#: at a time. The first two make a log-Gaussian preference over tempo; the
+#: rest read how the onsets fall on that level's beats.
+LEVEL_WEIGHTS = (3.264, -10.140, -3.068, 0.536, 8.638, 0.719, -4.301)
+LEVEL_FEATURES = (
+    "log2(bpm/120)",
+    "log2(bpm/120)^2",
+    "even/odd balance (all bands)",
+    "even/odd balance (low band)",
+    "comb score / best candidate's",
+    "autocorrelation at one beat",
+)
+
+
+def level_features(
+    bands: np.ndarray, candidates_bpm: list[float], *, frame_rate_hz: float, onset: np.ndarray
+) -> np.ndarray:
+    """Features of each candidate beat level, shape (n_candidates, 6) (see :data:`LEVEL_FEATURES`).
+
+    Parameters
+    ----------
+    bands : numpy.ndarray, shape (2, n_frames)
+        Coarse onset envelope: full band, low band.
+    candidates_bpm : list of float
+        Tempi (BPM) of the candidate levels.
+    frame_rate_hz : float, keyword-only
+        Envelope frames per second.
+    onset : numpy.ndarray
+        The combined onset envelope.
+    """
+    from cadence.core.tempo import _at, _autocorrelation, _comb_scores
+
+    bands = np.atleast_2d(np.asarray(bands, dtype=np.float64))
+    low = bands[1] if bands.shape[0] > 1 else bands[0]
+    acf = _autocorrelation(onset)
+    rows = []
+    for bpm in candidates_bpm:
+        period = 60.0 * frame_rate_hz / bpm
+        frames = dp_beats(onset, period_frames=period)
+        row = [math.log2(bpm / 120.0), math.log2(bpm / 120.0) ** 2]
+        for x in (onset, low):
+            s = _strength_at(x, frames) if len(frames) >= 2 else np.ones(2)
+            even, odd = s[0::2].mean(), s[1::2].mean()
+            row.append(min(even, odd) / max(even, odd, 1e-9))
+        row.append(float(_comb_scores(acf, np.array([bpm]), frame_rate_hz=frame_rate_hz)[0]))
+        row.append(float(_at(acf, np.array([period]))[0]))
+        rows.append(row)
+    features = np.array(rows, dtype=np.float64).reshape(len(candidates_bpm), len(LEVEL_FEATURES))
+    best_comb = features[:, 4].max() if len(features) else 0.0
+    features[:, 4] = features[:, 4] / best_comb if best_comb > 0 else 0.0
+    return features
+
+
+def level_candidates(bpm: float) -> list[float]:
+    """The estimate, its half and its double, those inside :data:`LEVEL_BPM_RANGE`."""
+    lo, hi = LEVEL_BPM_RANGE
+    found = [c for c in (bpm / 2, bpm, bpm * 2) if lo <= c <= hi]
+    return found or [bpm]
+
+
 def choose_beat_level(
     bands: np.ndarray,
-    estimate,
+    bpm: float,
     *,
     frame_rate_hz: float,
-    onset: np.ndarray | None = None,
+    onset: np.ndarray,
+    weights: tuple[float, ...] = LEVEL_WEIGHTS,
 ) -> float:
-    """The tempo (BPM) listeners tap, from the tempo estimate and its octave neighbours."""
-    return float(estimate.bpm)
+    """The tempo listeners tap: `bpm`, its half or its double, by the beat-level model.
+
+    Parameters
+    ----------
+    bands : numpy.ndarray, shape (2, n_frames)
+        Coarse onset envelope: full band, low band.
+    bpm : float
+        The tempo estimate (BPM).
+    frame_rate_hz : float, keyword-only
+        Envelope frames per second.
+    onset : numpy.ndarray, keyword-only
+        The combined onset envelope.
+    weights : tuple of float, keyword-only
+        The model (:data:`LEVEL_WEIGHTS`).
+
+    Returns
+    -------
+    float
+        The chosen tempo (BPM).
+    """
+    candidates = level_candidates(bpm)
+    if len(candidates) == 1:
+        return candidates[0]
+    features = level_features(bands, candidates, frame_rate_hz=frame_rate_hz, onset=onset)
+    w = np.asarray(weights, dtype=np.float64)
+    scores = features @ w[:-1] + w[-1]
+    return float(candidates[int(np.argmax(scores))])
 
 
 def drifts(residual_p95_ms: float) -> bool:

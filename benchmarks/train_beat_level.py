@@ -130,8 +130,11 @@ def main() -> None:
                     f"{acc1(res, 'drums')[0]:7.3f}"
                 )
     held_out = leave_one_out(args.C, args.music_weight)
-    if len(LEVEL_WEIGHTS) != usable[0][4].shape[1] + 1:
-        sys.exit(f"LEVEL_WEIGHTS has {len(LEVEL_WEIGHTS)} values for {usable[0][4].shape[1]} features")
+    n_features = usable[0][4].shape[1]
+    if len(LEVEL_WEIGHTS) != n_features + 1:  # the features changed: refit before judging
+        weights = fit(usable)
+        print(f"LEVEL_WEIGHTS has {len(LEVEL_WEIGHTS)} values for {n_features} features; refitted:")
+        sys.exit("LEVEL_WEIGHTS = (" + ", ".join(f"{w:.3f}" for w in weights) + ")")
     in_code = [(d[0], hit(choose(LEVEL_WEIGHTS, d), d[2])) for d in usable]
     in_code += [(d[0], False) for d in data if d[3] is None]
     print(f"{'acc1 of the chosen level':44s} {'music':>7s} {'drums':>7s}")

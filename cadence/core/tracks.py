@@ -6,8 +6,38 @@ returns it, the cache stores it, the scan ranks it, the CLI prints it.
 
 from __future__ import annotations
 
+import base64
+import sys
+from array import array
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+
+#: The fields that hold lists of beat times.
+BEAT_LISTS = ("beats", "downbeats")
+
+
+def pack_ms(times_s: list[float]) -> str:
+    """Times in seconds (3 decimals) as base64 of little-endian int32 milliseconds.
+
+    Examples
+    --------
+    >>> unpack_ms(pack_ms([0.5, 1.25, 1801.999]))
+    [0.5, 1.25, 1801.999]
+    """
+    ms = array("i", (round(t * 1000) for t in times_s))
+    if sys.byteorder != "little":
+        ms.byteswap()
+    return base64.b64encode(ms.tobytes()).decode("ascii")
+
+
+def unpack_ms(text: str) -> list[float]:
+    """The times :func:`pack_ms` packed, in seconds."""
+    ms = array("i")
+    ms.frombytes(base64.b64decode(text))
+    if sys.byteorder != "little":
+        ms.byteswap()
+    return [m / 1000 for m in ms]
 
 
 @dataclass
@@ -85,16 +115,28 @@ class TrackResult:
         return asdict(self)
 
     def cache_entry(self) -> dict[str, Any]:
-        """Every field but the path (the cache's key), JSON-ready."""
+        """Every field but the path (the cache's key), JSON-ready.
+
+        The beat lists are packed (whole milliseconds, as the 3 decimals they
+        carry, in base64): a song's 600 beats cost 3 kB instead of 5 kB of
+        JSON numbers, and loading 10,000 entries parses no floats.
+        """
         entry = self.to_dict()
         del entry["path"]
+        for key in BEAT_LISTS:
+            if entry[key] is not None:
+                entry[key] = {"ms_b64": pack_ms(entry[key])}
         return entry
 
     @classmethod
     def from_cache(cls, path: str, entry: dict[str, Any]) -> TrackResult:
         """A result back from its cache entry; keys this version does not know are dropped."""
         known = {f.name for f in fields(cls)} - {"path"}
-        return cls(path=path, **{k: v for k, v in entry.items() if k in known})
+        values = {k: v for k, v in entry.items() if k in known}
+        for key in BEAT_LISTS:
+            if isinstance(values.get(key), dict):
+                values[key] = unpack_ms(values[key]["ms_b64"])
+        return cls(path=path, **values)
 
     def with_path(self, path: str) -> TrackResult:
         """The same result under another path."""

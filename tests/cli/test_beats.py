@@ -1,0 +1,157 @@
+"""`cadence beats` through click's CliRunner, on real audio files; the beat grid in bpm and scan."""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cadence.cli import main
+from tests.music import drums_on_beats, write
+
+BPM = 150.0
+TRUE_BEATS = 0.3 + np.arange(75) * 60 / BPM
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    """30 s of drums at 150 BPM, beats known, as FLAC."""
+    folder = tmp_path_factory.mktemp("beats")
+    return write(folder / "song.flac", drums_on_beats(TRUE_BEATS, seconds=30.5))
+
+
+def test_beats_json_has_every_key_and_the_beats_of_the_whole_track(song, runner):
+    result = runner.invoke(main, ["beats", str(song), "--json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)
+    for key in (
+        "path",
+        "bpm",
+        "beats",
+        "first_beat_s",
+        "period_s",
+        "grid_residual_ms",
+        "confidence",
+        "downbeats",
+        "error",
+    ):
+        assert key in entry
+    assert entry["error"] is None
+    assert entry["bpm"] == pytest.approx(BPM, abs=0.3)
+    assert set(entry["grid_residual_ms"]) == {"median", "p95"}
+    beats = np.array(entry["beats"])
+    assert len(beats) >= len(TRUE_BEATS) - 2
+    assert beats[0] < 0.8 and beats[-1] > 29.0  # from the start to the end of the track
+    assert all(round(b, 3) == b for b in entry["beats"])
+    assert np.median(np.abs(beats[:, None] - TRUE_BEATS[None, :]).min(axis=1)) < 0.005
+
+
+def test_beats_table_lists_each_file_and_a_bad_one_does_not_stop_the_others(song, runner, tmp_path):
+    bad = tmp_path / "broken.mp3"
+    bad.write_bytes(b"not audio at all" * 100)
+    result = runner.invoke(main, ["beats", str(bad), str(song)])
+    assert result.exit_code == 1
+    assert "broken.mp3" in result.output and "error:" in result.output
+    assert "150.0" in result.output and "song.flac" in result.output
+
+
+def test_beats_click_writes_the_song_with_a_click_on_each_beat(song, runner, tmp_path):
+    out = tmp_path / "clicked.wav"
+    result = runner.invoke(main, ["beats", str(song), "--click", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    beats = np.array(json.loads(result.stdout)[0]["beats"])
+    clicked, sr = sf.read(out, always_2d=True)
+    music, sr_in = sf.read(song, always_2d=True)
+    assert sr == sr_in and clicked.shape == music.shape
+    # What was added to the music (at its gain) is the clicks: each starts on its beat's sample.
+    from cadence.beat_click import MUSIC_GAIN_DB
+    from cadence.core.synth import db_to_gain
+
+    added = clicked[:, 0] - music[:, 0] * db_to_gain(MUSIC_GAIN_DB)
+    loud = np.abs(added) > 0.01
+    starts = np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]]))
+    starts = starts[np.concatenate([[True], np.diff(starts) > 0.1 * sr])]
+    assert len(starts) == len(beats)
+    np.testing.assert_allclose(starts / sr, beats, atol=2.5 / sr)
+
+
+def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp_path):
+    precious = tmp_path / "precious.wav"
+    sf.write(precious, np.zeros((1000, 1)), 22050)
+    before = precious.read_bytes()
+    result = runner.invoke(main, ["beats", str(song), "--click", str(precious)])
+    assert result.exit_code != 0
+    assert "Error: click:" in result.output and "--force" in result.output
+    assert precious.read_bytes() == before
+    # Its own render it replaces.
+    own = tmp_path / "own.wav"
+    assert runner.invoke(main, ["beats", str(song), "--click", str(own)]).exit_code == 0
+    assert runner.invoke(main, ["beats", str(song), "--click", str(own)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--click", "OUT.wav", "OTHER"], "click: takes one FILE, got 2"),
+        (["--click", "OUT.xyz"], "click"),
+        (["--click", "OUT.wav", "--voice", "kazoo"], "voice: must be one of"),
+    ],
+)
+def test_beats_click_bad_arguments_are_one_error_line(song, runner, tmp_path, extra, message):
+    args = [a.replace("OUT", str(tmp_path / "out")).replace("OTHER", str(song)) for a in extra]
+    result = runner.invoke(main, ["beats", str(song), *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_bpm_and_scan_report_the_tempo_of_the_beat_grid(song, runner, tmp_path):
+    beats = json.loads(runner.invoke(main, ["beats", str(song), "--json"]).output)[0]
+    bpm = json.loads(runner.invoke(main, ["bpm", str(song), "--json"]).output)[0]
+    assert bpm["bpm"] == beats["bpm"]
+    assert "beats" not in bpm  # the beat list is for `beats`
+    assert bpm["first_beat_s"] == beats["first_beat_s"]
+    cache = tmp_path / "cache.sqlite3"
+    scan = runner.invoke(
+        main,
+        ["scan", str(song.parent), "--target", "150", "--format", "json", "--cache", str(cache)],
+    )
+    (entry,) = [e for e in json.loads(scan.stdout) if e["path"].endswith("song.flac")]
+    assert entry["bpm"] == beats["bpm"]
+    for key in ("first_beat_s", "period_s", "grid_residual_ms"):
+        assert entry[key] == beats[key]
+
+
+def test_scan_caches_the_beats_so_a_rescan_needs_no_analysis(song, runner, tmp_path):
+    cache = tmp_path / "cache.sqlite3"
+    args = ["scan", str(song.parent), "--target", "150", "--format", "json", "--cache", str(cache)]
+    first = runner.invoke(main, args)
+    assert "1 analysed" in first.stderr
+    with sqlite3.connect(cache) as db:
+        ((version, stored),) = db.execute("SELECT version, result FROM tracks").fetchall()
+    entry = json.loads(stored)
+    assert version.startswith("beats-")
+    assert entry["period_s"] and "ms_b64" in entry["beats"]
+    from cadence.cache import TrackCache
+    from cadence.core.tracks import TrackResult
+
+    with TrackCache(cache, analyzer_version=version) as c:
+        (size_mtime_result,) = c.load().values()
+    cached = TrackResult.from_cache(str(song), size_mtime_result[2])
+    fresh = json.loads(runner.invoke(main, ["beats", str(song), "--json"]).output)[0]
+    assert cached.beats == fresh["beats"]
+    second = runner.invoke(main, args)
+    assert "0 analysed, 1 from the cache" in second.stderr
+    assert json.loads(second.stdout) == json.loads(first.stdout)
+
+
+def test_an_older_analysers_cache_entries_are_redone_once(song, runner, tmp_path):
+    cache = tmp_path / "cache.sqlite3"
+    args = ["scan", str(song.parent), "--target", "150", "--cache", str(cache)]
+    assert runner.invoke(main, args).exit_code == 0
+    with sqlite3.connect(cache) as db:
+        db.execute("UPDATE tracks SET version = 'tempo-6'")
+    again = runner.invoke(main, args)
+    assert "1 analysed" in again.stderr
+    assert "0 analysed" in runner.invoke(main, args).stderr

@@ -55,6 +55,8 @@ ANALYSIS_FMAX_HZ = 5000.0
 MEL_FLOOR = 1e-4
 #: Mel bands (from the bottom) that make the low-band envelope (up to ~300 Hz).
 LOW_BANDS = 12
+#: Zeros before the audio: frame k of the envelope is centred on sample k * hop.
+LEAD_SAMPLES = ANALYSIS_N_FFT // 2
 #: Mel bands that hold the kick and the bass line, not a snare's body (below ~150 Hz).
 BASS_BANDS = 2
 #: Samples (at the analysis rate) per spectrogram chunk.
@@ -171,8 +173,10 @@ class Envelope:
     sounding_s: float
     warning: str | None = None
     fine: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
-    frame_start_s: float = ANALYSIS_N_FFT / 2 / ANALYSIS_SR
-    fine_start_s: float = FINE_N_FFT / 2 / ANALYSIS_SR + FINE_ATTACK_AFTER_PEAK_S
+    frame_start_s: float = 0.0
+    fine_start_s: float = (
+        FINE_N_FFT / 2 - ANALYSIS_N_FFT / 2
+    ) / ANALYSIS_SR + FINE_ATTACK_AFTER_PEAK_S
 
 
 class _EnvelopeBuilder:
@@ -199,7 +203,10 @@ class _EnvelopeBuilder:
         self._fine_edges = np.unique(np.geomspace(2, n_bins, FINE_N_BANDS + 1).round().astype(int))
         self._last_fine: np.ndarray | None = None
         self._fine: list[np.ndarray] = []
-        self._pending = np.zeros(0, dtype=np.float32)
+        # Half a window of silence first, so frame 0 is centred on the first
+        # sample and an attack there shows (without it, a song that starts on
+        # the beat lost its first beats).
+        self._pending = np.zeros(LEAD_SAMPLES, dtype=np.float32)
         self._pieces: list[np.ndarray] = []
         self._pieces_len = 0
         self._last_log_mel: np.ndarray | None = None
@@ -425,8 +432,10 @@ def _read_window(
     return Envelope(
         bands=bands,
         fine=builder.fine(),
-        frame_start_s=start_s + ANALYSIS_N_FFT / 2 / ANALYSIS_SR,
-        fine_start_s=start_s + FINE_N_FFT / 2 / ANALYSIS_SR + FINE_ATTACK_AFTER_PEAK_S,
+        frame_start_s=start_s + (ANALYSIS_N_FFT / 2 - LEAD_SAMPLES) / ANALYSIS_SR,
+        fine_start_s=start_s
+        + (FINE_N_FFT / 2 - LEAD_SAMPLES) / ANALYSIS_SR
+        + FINE_ATTACK_AFTER_PEAK_S,
         frame_rate_hz=FRAME_RATE_HZ,
         duration_s=frames / source_sr,
         analysed_s=builder.samples_in / ANALYSIS_SR,

@@ -199,7 +199,10 @@ def memory(tmp: Path) -> None:
             f"  (+{rss - base_mb:.0f} MB over the imports; bpm {bpm})"
         )
         path.unlink()
-    print("  (decoded audio: 10 MB a minute at 44.1 kHz; the middle 2 minutes are analysed)")
+    print(
+        "  (decoded audio: 10 MB a minute at 44.1 kHz; a song is analysed whole,"
+        " a recording longer than 30 minutes for its middle 30)"
+    )
 
 
 def main() -> None:

@@ -212,10 +212,11 @@ def test_click_track_at_180_is_read_at_180_with_beats_on_the_clicks(tmp_path):
     assert len(offsets) >= 170 and np.percentile(np.abs(offsets), 95) < 4
 
 
-def test_bpm_is_the_tempo_of_the_beat_grid(tmp_path):
+def test_bpm_is_the_tempo_the_beats_are_tracked_at(tmp_path):
     true = 0.3 + np.arange(120) * 60 / 123
     r = analysed(tmp_path, "grid.flac", drums_on_beats(true, seconds=60.0))
-    assert r.bpm == round(60 / r.period_s, 1)
+    assert r.bpm == pytest.approx(123, abs=0.15)
+    assert 60 / r.period_s == pytest.approx(r.bpm, abs=0.15)
 
 
 # --- real music with hand-synced beats ----------------------------------------

@@ -313,15 +313,23 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
 
     from cadence.core.beats import drifts
 
-    t = table(
+    out = console()
+    # Narrow terminals drop the columns a runner needs least, so the file's
+    # name keeps room to be read.
+    dropped = set() if out.width >= 72 else {"Period s", "Conf"}
+    if out.width < 56:
+        dropped |= {"First s", "Beats"}
+    columns = [
         ("BPM", "right"),
         ("Beats", "right"),
-        ("First", "right"),
-        ("Period", "right"),
-        ("Off grid", "right"),
+        ("First s", "right"),
+        ("Period s", "right"),
+        ("Off ms", "right"),
         ("Conf", "right"),
         ("File", "left"),
-    )
+    ]
+    keep = [name not in dropped for name, _ in columns]
+    t = table(*(c for c, k in zip(columns, keep) if k))
     for r in results:
         name = escape(one_line(r.path))
         res = r.grid_residual_ms
@@ -331,20 +339,21 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
             name += f"  [yellow]{escape(one_line(r.note))}[/]"
         if res and drifts(res["p95"]):
             name += "  [yellow]beat drifts: a poor metronome[/]"
-        t.add_row(
+        cells = (
             fmt(r.bpm, ".1f"),
             fmt(len(r.beats) if r.beats else None, "d"),
-            fmt(r.first_beat_s, ".3f", "-") + ("" if r.first_beat_s is None else " s"),
-            fmt(r.period_s, ".4f", "-") + ("" if r.period_s is None else " s"),
-            "-" if not res else f"{res['median']:.0f}/{res['p95']:.0f} ms",
+            fmt(r.first_beat_s, ".3f"),
+            fmt(r.period_s, ".4f"),
+            MISSING if not res else f"{res['median']:.0f}/{res['p95']:.0f}",
             fmt(r.confidence, ".2f"),
             name,
         )
-    console().print(t)
+        t.add_row(*(c for c, k in zip(cells, keep) if k))
+    out.print(t)
     if any(r.beats for r in results):
-        console().print(
-            "Off grid: median/95th percentile distance of the beats from the steady grid."
-            " --json lists every beat.",
+        out.print(
+            "Off: how far the beats stray from their steady grid (median/95th"
+            " percentile). --json lists every beat.",
             highlight=False,
         )
 

@@ -83,3 +83,22 @@ class Terminated(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         self.signum = signum
         super().__init__(signum)
+
+
+# A stop signal's exception can be swallowed where Python cannot raise it: in
+# a C library's callback into Python (soundfile reads through one), where it
+# is printed as "Exception ignored" and dropped. The handlers note the stop
+# here too, and long loops call :func:`raise_if_stopped`.
+_stop: KeyboardInterrupt | None = None
+
+
+def note_stop(exc: KeyboardInterrupt | None) -> None:
+    """Remember a stop the signal handler raises (None forgets it: a new command)."""
+    global _stop
+    _stop = exc
+
+
+def raise_if_stopped() -> None:
+    """Raise again a stop that was noted but swallowed on the way."""
+    if _stop is not None:
+        raise type(_stop)(*_stop.args)

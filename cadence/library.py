@@ -23,7 +23,7 @@ from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
 from cadence.cache import CacheWriteError, TrackCache
 from cadence.core.matching import ScanReport, ScanTally, fit_tracks
 from cadence.core.tracks import TrackResult
-from cadence.errors import STOP_SIGNALS, CadenceError
+from cadence.errors import STOP_SIGNALS, CadenceError, note_stop
 from cadence.files import display_path, is_cadence_temp, not_a_file_reason, remove_if_abandoned
 
 #: Tags are written only for tempi at least this sure, unless told otherwise.
@@ -149,6 +149,7 @@ def _worker_init(parent_pid: int) -> None:
     # of SIGTERM and SIGHUP (the parent's handlers, inherited by fork, would
     # only raise inside the pool's loop).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    note_stop(None)  # a stop the parent noted is not the worker's
     for name in STOP_SIGNALS:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)

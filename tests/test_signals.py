@@ -104,3 +104,58 @@ def test_a_scan_removes_what_a_killed_tag_write_left_and_says_so(track, runner, 
     assert result.exit_code == 0, result.output
     assert f"{leftover.name}: removed: left by a tag write that was killed" in result.stderr
     assert sorted(p.name for p in music.iterdir()) == [other.name, "t.wav"]
+
+
+def _reading(pid: int, folder) -> bool:
+    """Whether process `pid` has a file of `folder` open (it is decoding)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(folder)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.2, 0.5, 1.0])
+@pytest.mark.parametrize("command", ["beats", "bpm"])
+def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
+    tmp_path, cadence_cmd, subprocess_env, delay_s, command
+):
+    # Ctrl-C while libsndfile decodes lands in soundfile's callback into Python,
+    # where the KeyboardInterrupt used to be dropped ("Exception ignored from
+    # cffi callback", a traceback) and the command ran on to exit 0.
+    import numpy as np
+    import soundfile as sf
+
+    from tests.music import groove
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "a.ogg", np.stack([groove(150, 40)] * 2, axis=1), 22050)
+    for i in range(1, 12):
+        os.link(folder / "a.ogg", folder / f"{chr(97 + i)}.ogg")
+    files = sorted(str(p) for p in folder.iterdir())
+    proc = subprocess.Popen(
+        [*cadence_cmd, command, *files],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env,
+        text=True,
+    )
+    _wait_for(lambda: _reading(proc.pid, folder))
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.endswith("Interrupted.\n")
+    measured = out.count(".ogg")
+    if measured:
+        assert f"Stopped after {measured} of 12 files." in err
+    assert measured < 12

@@ -29,7 +29,7 @@ from cadence.audio.readers import (  # noqa: F401 (read_audio and the readers, f
     _reason,
     read_audio,
 )
-from cadence.errors import AudioFileError
+from cadence.errors import AudioFileError, raise_if_stopped
 from cadence.files import display_path, not_a_file_reason
 
 #: Analysis sample rate, FFT size and hop: 86.1 envelope frames per second.
@@ -403,6 +403,7 @@ def _read_window(
     broke_off = None
     try:
         for mono in blocks:
+            raise_if_stopped()  # a Ctrl-C swallowed inside the decoder's callback
             decoded += len(mono)
             builder.add(mono)
             if builder.full:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import os
 import re
+import sys
 from typing import Any
 
 # One thread per process for the numeric libraries: the analyzer parallelises
@@ -27,7 +28,13 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import click  # noqa: E402
 
 from cadence import __version__  # noqa: E402
-from cadence.errors import STOP_SIGNALS, CadenceError, ParameterError, Terminated  # noqa: E402
+from cadence.errors import (  # noqa: E402
+    STOP_SIGNALS,
+    CadenceError,
+    ParameterError,
+    Terminated,
+    note_stop,
+)
 
 
 class ExitStatus(enum.IntEnum):
@@ -96,12 +103,22 @@ def _ignore_further_stops() -> None:
 
 def _interrupted(signum: int, frame: Any) -> None:
     _ignore_further_stops()
+    note_stop(KeyboardInterrupt())
     raise KeyboardInterrupt
 
 
 def _terminated(signum: int, frame: Any) -> None:
     _ignore_further_stops()
+    note_stop(Terminated(signum))
     raise Terminated(signum)
+
+
+def _quiet_about_stops(unraisable: Any) -> None:
+    """A stop raised inside a C library's callback is dropped there ("Exception
+    ignored ..." and a traceback): say nothing, it is raised again outside."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def catch_stop_signals() -> dict:
@@ -113,6 +130,8 @@ def catch_stop_signals() -> dict:
 
     if threading.current_thread() is not threading.main_thread():
         return {}
+    note_stop(None)
+    sys.unraisablehook = _quiet_about_stops
     wanted = {signal.SIGINT: _interrupted}
     wanted.update({getattr(signal, n): _terminated for n in STOP_SIGNALS if hasattr(signal, n)})
     return {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}

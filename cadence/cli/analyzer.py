@@ -38,10 +38,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
       cadence bpm song.mp3
       cadence bpm *.flac --json
     """
-    from cadence.analysis import analyze_file
-
-    results = [analyze_file(f) for f in files]
-    reports.bpm_results(results, as_json=as_json)
+    results = _analyse_each(files, report=lambda rs: reports.bpm_results(rs, as_json=as_json))
     if any(r.error for r in results):
         sys.exit(ExitStatus.ERROR)
 
@@ -75,8 +72,6 @@ def beats(
       cadence beats song.mp3 --click song-beats.wav
       cadence beats *.flac --json
     """
-    from cadence.analysis import analyze_file
-
     if click_out is not None:
         from cadence.audio.write import check_render_path
         from cadence.core.session import VOICES
@@ -86,8 +81,7 @@ def beats(
         if voice not in VOICES:
             raise ParameterError("voice", f"must be one of {', '.join(VOICES)}, got {voice!r}")
         check_render_path(click_out, parameter="click", force=force, kind="a file cadence rendered")
-    results = [analyze_file(f) for f in files]
-    reports.beats_results(results, as_json=as_json)
+    results = _analyse_each(files, report=lambda rs: reports.beats_results(rs, as_json=as_json))
     if click_out is not None and results[0].beats:
         from cadence.beat_click import write_click_track
 
@@ -98,6 +92,26 @@ def beats(
         output.warn(f"no beats found in {output.one_line(files[0])}: --click not written")
     if any(r.error or not r.beats for r in results):
         sys.exit(ExitStatus.ERROR)
+
+
+def _analyse_each(files: tuple[str, ...], *, report) -> list:
+    """Analyse the files one by one and report them; when stopped (Ctrl-C, a
+    signal), report the ones already measured before the stop goes on."""
+    from cadence.analysis import analyze_file
+    from cadence.errors import raise_if_stopped
+
+    results = []
+    try:
+        for f in files:
+            results.append(analyze_file(f))
+            raise_if_stopped()
+    except BaseException:
+        if results:
+            report(results)
+            output.note(f"Stopped after {len(results)} of {len(files)} files.")
+        raise
+    report(results)
+    return results
 
 
 def _warn_problem(path: str, reason: str) -> None:

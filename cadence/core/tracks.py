@@ -12,7 +12,6 @@ from array import array
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-
 #: The fields that hold lists of beat times.
 BEAT_LISTS = ("beats", "downbeats")
 

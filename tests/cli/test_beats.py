@@ -179,3 +179,19 @@ def test_beats_table_fits_a_narrow_terminal_with_room_for_the_name(song, cadence
     assert all(len(line) <= columns for line in lines), lines
     assert "Off ms" in header and any("150.0" in line for line in lines)  # what matters stays
     assert len(header) - header.index("File") >= 16, header
+
+
+def test_scan_table_marks_a_track_whose_beat_drifts(runner, tmp_path):
+    # 30 s at 146 BPM, then 30 s at 160: fine to run to, useless under a steady click.
+    first = 0.25 + np.arange(73) * 60 / 146
+    true = np.concatenate([first, first[-1] + 60 / 146 + np.arange(80) * 60 / 160])
+    write(tmp_path / "live band.flac", drums_on_beats(true, seconds=61.0))
+    write(tmp_path / "programmed.flac", drums_on_beats(0.3 + np.arange(150) * 0.4, seconds=61.0))
+    result = runner.invoke(
+        main, ["scan", str(tmp_path), "--target", "150", "--tolerance", "15", "--no-cache", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = {ln.split()[-1]: ln for ln in lines if ".flac" in ln and "beat drifts" not in ln}
+    assert "~" in rows["band.flac"] and "~" not in rows["programmed.flac"]
+    assert "beat drifts" in result.output and "live band.flac" in result.output

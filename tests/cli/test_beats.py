@@ -159,22 +159,9 @@ def test_an_older_analysers_cache_entries_are_redone_once(song, runner, tmp_path
 
 @pytest.mark.parametrize("columns", [80, 60, 45])
 def test_beats_table_fits_a_narrow_terminal_with_room_for_the_name(song, cadence_cmd, columns):
-    import os
-    import re
-    import subprocess
+    from tests.tty import lines_at_width
 
-    from tests.conftest import REPO
-
-    command = " ".join([*cadence_cmd, "beats", f"'{song}'"])
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": str(columns), "LINES": "50"}
-    done = subprocess.run(
-        ["script", "-qec", f"stty cols {columns}; {command}", "/dev/null"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip("\r") for line in done.stdout.splitlines()]
+    lines = lines_at_width([*cadence_cmd, "beats", song], columns)
     header = next(line for line in lines if "BPM" in line)
     assert all(len(line) <= columns for line in lines), lines
     assert "Off ms" in header and any("150.0" in line for line in lines)  # what matters stays

@@ -1,5 +1,6 @@
 # Two commands on a fresh machine (Debian/Ubuntu or macOS, with Python >= 3.10 and make):
-#   make demo   create .venv, install cadence, run calculator, a recorded run, scan of audio/, 8 metronome beats
+#   make demo   create .venv, install cadence, run calculator, a recorded run, scan of audio/,
+#               the beats of one song (with clicks), 8 metronome beats
 #   make test   create .venv with the test extras, run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -28,6 +29,9 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo "== cadence scan audio --target 164 --playlist out/run-164.m3u8   (the bundled demo library)"
 	@mkdir -p out
 	@$(BIN)/cadence scan audio --target 164 --playlist out/run-164.m3u8 --cache out/demo-cache.sqlite3
+	@echo
+	@echo "== cadence beats audio/sunrise-run.mp3 --click out/sunrise-run-beats.wav   (where its beats fall; listen to the clicks)"
+	@$(BIN)/cadence beats audio/sunrise-run.mp3 --click out/sunrise-run-beats.wav
 	@echo
 	@echo "== cadence metronome 164 --beats 8   (the +5 % target; rendered to a file if there is no sound card)"
 	@mkdir -p out

@@ -7,8 +7,9 @@ song at the gain it was mixed at is the clicks alone, and each click's first
 sample is its time. It prints how far the clicks fall from
 
 * the song's chart beats (the truth: hand-synced rhythm-game charts), and
-* the song's own onsets (librosa's onset detector, backtracked to the start
-  of each attack), which is what an ear hears the click against.
+* the song's own onsets, which is what an ear hears the click against:
+  librosa's onset peaks on a 1024-point spectrogram every 128 samples (the
+  detector music-dev's README used to check its charts).
 
     .venv/bin/python benchmarks/click_offsets.py [--limit N] [--mp3-only]
 """
@@ -62,7 +63,7 @@ def music_onsets(path: Path) -> np.ndarray:
     import librosa
 
     y, sr = librosa.load(path, sr=None, mono=True)
-    return librosa.onset.onset_detect(y=y, sr=sr, units="time", backtrack=True)
+    return librosa.onset.onset_detect(y=y, sr=sr, units="time", hop_length=128, n_fft=1024)
 
 
 def main() -> None:

@@ -383,7 +383,7 @@ LEVEL_BPM_RANGE = (55.0, 215.0)
 #: reports its accuracy with one source (music) or drummer (drums) left out
 #: at a time. The first two make a log-Gaussian preference over tempo; the
 #: rest read how the onsets fall on that level's beats.
-LEVEL_WEIGHTS = (3.264, -10.140, -3.068, 0.536, 8.638, 0.719, -4.301)
+LEVEL_WEIGHTS = (3.237, -10.151, -3.531, 0.953, 8.627, 0.731, -4.276)
 LEVEL_FEATURES = (
     "log2(bpm/120)",
     "log2(bpm/120)^2",

@@ -239,3 +239,26 @@ def test_real_songs_beats_match_their_chart_grids():
     assert np.mean(scores) > 0.85
     assert np.mean(np.array(scores) > 0.95) >= 0.6
     assert np.median(np.abs(np.concatenate(offsets))) < 12
+
+
+def test_no_beat_is_placed_before_the_start_of_the_track():
+    # The attacks fall 20 ms before each coarse beat, the first one before the
+    # file's first sample: its local grid slides it there, and it is dropped.
+    fr, fine_rate = 100.0, 400.0
+    bands = np.zeros((3, 3000))
+    bands[:2, ::40] = 1.0  # 150 BPM from frame 0
+    fine_start_s = -0.05
+    fine = np.zeros(int(30 * fine_rate))
+    attacks = np.arange(0, 30, 0.4) - 0.02
+    fine[np.round((attacks - fine_start_s) * fine_rate).astype(int)] = 1.0
+    grid = track_beats(
+        bands,
+        fine,
+        bpm=150.0,
+        frame_rate_hz=fr,
+        frame_start_s=0.0,
+        fine_rate_hz=fine_rate,
+        fine_start_s=fine_start_s,
+    )
+    assert grid.beats_s.min() >= 0.0
+    assert grid.beats_s[0] == pytest.approx(0.38, abs=0.003)

@@ -353,6 +353,11 @@ def track_beats(
         return None
     rough_s = frame_start_s + frames / frame_rate_hz
     beats_s = place_beats(rough_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
+    # A local grid may slide the first beat of a track before its start.
+    inside = beats_s >= frame_start_s - 0.5 / frame_rate_hz
+    beats_s, frames, strength = np.maximum(beats_s[inside], 0.0), frames[inside], strength[inside]
+    if len(beats_s) < MIN_BEATS:
+        return None
     first, period, residual = fit_grid(beats_s)
     abs_ms = np.abs(residual) * 1000.0
     phase = None

@@ -38,3 +38,10 @@ def test_api_recorded_run_example_reports_errors_without_traceback(subprocess_en
     result = run_example("api_recorded_run.py", subprocess_env, str(empty))
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: {empty} is empty (0 bytes)"
+
+
+def test_api_beats_example(subprocess_env):
+    result = run_example("api_beats.py", subprocess_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("164.0 BPM, 71 beats, first at 0.050 s")
+    assert "array: 50 beats, the missing one bridged; grid 0.10 s + k x 0.40 s" in result.stdout

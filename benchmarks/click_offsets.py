@@ -63,7 +63,8 @@ def music_onsets(path: Path) -> np.ndarray:
     import librosa
 
     y, sr = librosa.load(path, sr=None, mono=True)
-    return librosa.onset.onset_detect(y=y, sr=sr, units="time", hop_length=128, n_fft=1024)
+    strength = librosa.onset.onset_strength(y=y, sr=sr, hop_length=128, n_fft=1024)
+    return librosa.onset.onset_detect(onset_envelope=strength, sr=sr, hop_length=128, units="time")
 
 
 def main() -> None:

@@ -71,3 +71,20 @@ def test_playlist_order_is_by_step_tempo(fits):
 def test_fit_json_joins_track_and_match():
     d = TrackFit(TrackResult("a.wav", bpm=86.0), TempoMatch(2, 172.0, 0.0, 0.0)).to_dict()
     assert (d["path"], d["match_factor"], d["step_bpm"], d["note"]) == ("a.wav", 2, 172.0, None)
+
+
+def test_beats_go_through_the_cache_exactly_and_unpack_only_when_used():
+    import json
+
+    from cadence.core.tracks import PackedTimes, TrackResult
+
+    beats = [round(0.123 + 0.4 * k, 3) for k in range(5000)]  # to 2000 s
+    song = TrackResult(path="a.mp3", bpm=150.0, beats=beats, downbeats=beats[::4])
+    entry = json.loads(json.dumps(song.cache_entry()))
+    assert set(entry["beats"]) == {"ms_b64"}  # packed, not 5000 JSON numbers
+    back = TrackResult.from_cache("a.mp3", entry)
+    assert isinstance(back.beats, PackedTimes) and back.beats._times is None
+    assert back.cache_entry() == entry  # stored again without unpacking
+    assert back.beats._times is None
+    assert back.beats == beats and list(back.downbeats) == beats[::4]
+    assert back.to_dict()["beats"] == beats and len(back.beats) == 5000

@@ -7,10 +7,11 @@ returns it, the cache stores it, the scan ranks it, the CLI prints it.
 from __future__ import annotations
 
 import base64
-import sys
-from array import array
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+import numpy as np
 
 #: The fields that hold lists of beat times.
 BEAT_LISTS = ("beats", "downbeats")
@@ -24,19 +25,55 @@ def pack_ms(times_s: list[float]) -> str:
     >>> unpack_ms(pack_ms([0.5, 1.25, 1801.999]))
     [0.5, 1.25, 1801.999]
     """
-    ms = array("i", (round(t * 1000) for t in times_s))
-    if sys.byteorder != "little":
-        ms.byteswap()
+    ms = np.round(np.asarray(times_s, dtype=np.float64) * 1000).astype("<i4")
     return base64.b64encode(ms.tobytes()).decode("ascii")
 
 
 def unpack_ms(text: str) -> list[float]:
-    """The times :func:`pack_ms` packed, in seconds."""
-    ms = array("i")
-    ms.frombytes(base64.b64decode(text))
-    if sys.byteorder != "little":
-        ms.byteswap()
-    return [m / 1000 for m in ms]
+    """The times :func:`pack_ms` packed, in seconds (10,000 songs' beats in a
+    fraction of a second: the division is numpy's, the same IEEE one as Python's)."""
+    return (np.frombuffer(base64.b64decode(text), dtype="<i4") / 1000).tolist()
+
+
+class PackedTimes(Sequence):
+    """Times packed by :func:`pack_ms`, unpacked on first use.
+
+    A rescan of 10,000 cached songs reads their beats without unpacking them
+    (6 million numbers); a command that uses a song's beats unpacks that song's.
+    It compares equal to the list of the same times.
+    """
+
+    __slots__ = ("_text", "_times")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._times: list[float] | None = None
+
+    @property
+    def packed(self) -> str:
+        return self._text
+
+    def _unpacked(self) -> list[float]:
+        if self._times is None:
+            self._times = unpack_ms(self._text)
+        return self._times
+
+    def __len__(self) -> int:
+        return len(self._unpacked())
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._unpacked()[index]
+
+    def __iter__(self):
+        return iter(self._unpacked())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedTimes):
+            return self._text == other._text
+        return self._unpacked() == other
+
+    def __repr__(self) -> str:
+        return f"PackedTimes({self._unpacked()!r})"
 
 
 @dataclass
@@ -111,7 +148,11 @@ class TrackResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready, in the documented order."""
-        return asdict(self)
+        entry = asdict(self)
+        for key in BEAT_LISTS:
+            if isinstance(entry[key], PackedTimes):
+                entry[key] = list(entry[key])
+        return entry
 
     def cache_entry(self) -> dict[str, Any]:
         """Every field but the path (the cache's key), JSON-ready.
@@ -120,11 +161,16 @@ class TrackResult:
         carry, in base64): a song's 600 beats cost 3 kB instead of 5 kB of
         JSON numbers, and loading 10,000 entries parses no floats.
         """
-        entry = self.to_dict()
+        entry = {k: v for k, v in asdict(self).items() if k not in BEAT_LISTS}
         del entry["path"]
         for key in BEAT_LISTS:
-            if entry[key] is not None:
-                entry[key] = {"ms_b64": pack_ms(entry[key])}
+            times = getattr(self, key)
+            if isinstance(times, PackedTimes):
+                entry[key] = {"ms_b64": times.packed}
+            elif times is not None:
+                entry[key] = {"ms_b64": pack_ms(times)}
+            else:
+                entry[key] = None
         return entry
 
     @classmethod
@@ -134,7 +180,7 @@ class TrackResult:
         values = {k: v for k, v in entry.items() if k in known}
         for key in BEAT_LISTS:
             if isinstance(values.get(key), dict):
-                values[key] = unpack_ms(values[key]["ms_b64"])
+                values[key] = PackedTimes(values[key]["ms_b64"])
         return cls(path=path, **values)
 
     def with_path(self, path: str) -> TrackResult:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_accuracy import MATCH_WINDOW_S, REPO, music_rows  # noqa: E402
+from beat_accuracy import MATCH_WINDOW_S, REPO, music_rows
 
 CADENCE = REPO / ".venv" / "bin" / "cadence"
 

@@ -31,6 +31,5 @@ onset[10::40] = 1.0
 onset[490] = 0.0
 frames = dp_beats(onset, period_frames=40.0)
 first_s, period_s, _ = fit_grid(frames / 100.0)
-print(
-    f"array: {len(frames)} beats, the missing one bridged; grid {first_s:.2f} s + k x {period_s:.2f} s"
-)
+print(f"array: {len(frames)} beats, the missing one bridged;", end=" ")
+print(f"grid {first_s:.2f} s + k x {period_s:.2f} s")

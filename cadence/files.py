@@ -83,6 +83,8 @@ def check_output_folder(path: str | os.PathLike, *, parameter: str) -> None:
     """
     folder = os.path.dirname(os.path.abspath(path))
     shown = display_path(path)
+    if os.fspath(path).endswith(("/", os.sep)):  # "out.wav/" names a folder, not a file
+        raise ParameterError(parameter, f"{shown} ends with a slash; give a file name")
     if not os.path.isdir(folder):
         raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -125,8 +127,8 @@ def check_replaceable(
         For a missing or read-only folder, a folder given as the file, or an
         existing file not of `kind` (without `force`).
     """
+    check_output_folder(path, parameter=parameter)  # before Path() drops a trailing slash
     p = Path(path)
-    check_output_folder(p, parameter=parameter)
     if force or not os.path.lexists(p):
         return
     try:

@@ -58,7 +58,10 @@ def check_render_path(
     that is not a session cadence rendered (without `force`)."""
     from cadence.files import check_replaceable
 
-    output_format(path)
+    try:
+        output_format(path)
+    except ParameterError as exc:  # in the words of the option that named the file
+        raise ParameterError(parameter, exc.detail) from None
     check_replaceable(
         path,
         parameter=parameter,

@@ -18,6 +18,7 @@ from cadence.cli import (
     reports,
 )
 from cadence.core.matching import DEFAULT_TOLERANCE_SPM
+from cadence.core.session import VOICES
 from cadence.errors import ParameterError
 
 
@@ -53,7 +54,13 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
     help="Write the song with a click on every beat (accent on downbeats) to this file"
     " (.wav/.flac/.ogg/.mp3); one FILE only.",
 )
-@click.option("--voice", default="click", show_default=True, help="The click's sound.")
+@click.option(
+    "--voice",
+    type=click.Choice(VOICES),
+    default="click",
+    show_default=True,
+    help="The click's sound (with --click).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing --click file of any kind.")
 def beats(
     files: tuple[str, ...], as_json: bool, click_out: str | None, voice: str, force: bool
@@ -74,22 +81,22 @@ def beats(
     """
     if click_out is not None:
         from cadence.audio.write import check_render_path
-        from cadence.core.session import VOICES
 
         if len(files) != 1:
             raise ParameterError("click", f"takes one FILE, got {len(files)}")
-        if voice not in VOICES:
-            raise ParameterError("voice", f"must be one of {', '.join(VOICES)}, got {voice!r}")
+        song = files[0]
+        if os.path.exists(click_out) and os.path.exists(song) and os.path.samefile(click_out, song):
+            # Even with --force: that would write over the song.
+            raise ParameterError("click", f"{click_out} is the song itself; give another name")
         check_render_path(click_out, parameter="click", force=force, kind="a file cadence rendered")
     results = _analyse_each(files, report=lambda rs: reports.beats_results(rs, as_json=as_json))
     if click_out is not None and results[0].beats:
         from cadence.beat_click import write_click_track
 
-        summary = write_click_track(results[0], click_out, voice=voice)
-        if not as_json:
-            output.note(summary)
-    elif click_out is not None and not results[0].error:
-        output.warn(f"no beats found in {output.one_line(files[0])}: --click not written")
+        output.note(write_click_track(results[0], click_out, voice=voice))
+    elif click_out is not None:
+        why = results[0].error or results[0].note or "no beats found"
+        output.warn(f"{output.one_line(files[0])}: {output.one_line(why)}: --click not written")
     if any(r.error or not r.beats for r in results):
         sys.exit(ExitStatus.ERROR)
 

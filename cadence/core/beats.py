@@ -229,15 +229,83 @@ def place_beats(
     return np.maximum.accumulate(out)
 
 
+#: Beats whose line makes a track's start or end: a leading or trailing beat
+#: further than :data:`END_TOLERANCE_S` from it is put back on it.
+END_WINDOW_BEATS = 8
+END_TOLERANCE_S = 0.025
+
+
+def _line_through(times: np.ndarray, at: float) -> tuple[float, float]:
+    """The least-squares line through `times` (index 0, 1, ...), evaluated at index `at`,
+    and the largest distance of `times` from it."""
+    k = np.arange(len(times), dtype=np.float64)
+    slope, intercept = np.polyfit(k, times, 1)
+    return intercept + slope * at, float(np.abs(times - (intercept + slope * k)).max())
+
+
+def mend_ends(
+    beats_s: np.ndarray,
+    fine: np.ndarray,
+    *,
+    fine_rate_hz: float,
+    fine_start_s: float,
+    window: int = END_WINDOW_BEATS,
+    tolerance_s: float = END_TOLERANCE_S,
+) -> np.ndarray:
+    """Put a track's first and last beats back on the grid the beats next to them keep.
+
+    At the ends the dynamic programme has no beats on one side to hold it,
+    and in a soft intro it can run ahead of the beat for a few bars. From
+    the first (last) `window` beats that keep a steady local line, each
+    earlier (later) beat is predicted from the `window` beats after (before)
+    it; one off by more than `tolerance_s` is moved to the prediction and
+    then to the strongest fine onset within `tolerance_s` of it.
+    """
+    beats = np.asarray(beats_s, dtype=np.float64).copy()
+    n = len(beats)
+    if n < 2 * window:
+        return beats
+    f = _smooth(np.asarray(fine, dtype=np.float64), 3)
+
+    def snap(t: float) -> float:
+        lo = max(0, int(np.floor((t - tolerance_s - fine_start_s) * fine_rate_hz)))
+        hi = min(len(f), int(np.ceil((t + tolerance_s - fine_start_s) * fine_rate_hz)) + 1)
+        if hi - lo < 3:
+            return t
+        j = lo + int(np.argmax(f[lo:hi]))
+        return fine_start_s + j / fine_rate_hz if f[j] > np.median(f) else t
+
+    for order in (1, -1):  # the start, then (reversed) the end
+        b = beats if order == 1 else beats[::-1].copy()
+        steady = next(
+            (
+                i
+                for i in range(n - window)
+                if _line_through(b[i : i + window], 0)[1] <= tolerance_s / 2
+            ),
+            None,
+        )
+        for i in range(steady - 1, -1, -1) if steady else ():
+            predicted, _ = _line_through(b[i + 1 : i + 1 + window], -1)
+            if abs(b[i] - predicted) > tolerance_s:
+                b[i] = snap(predicted)
+        beats = b if order == 1 else b[::-1].copy()
+    return np.maximum.accumulate(beats)
+
+
 def fit_grid(beats_s: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """Least-squares steady grid through beat times.
+    """The steady grid through beat times: a least-squares line, beat index against time.
 
     Returns
     -------
-    first_beat_s, period_s : float
-        The grid's first beat and period (seconds).
+    first_beat_s : float
+        The grid beat nearest the first beat found (the next one when that
+        is before the start of the file): beat k of the grid is at
+        ``first_beat_s + k * period_s``.
+    period_s : float
+        The grid's period (seconds).
     residual_s : numpy.ndarray
-        ``beats_s - grid`` (seconds).
+        Each beat's distance from the grid (seconds).
 
     Examples
     --------
@@ -247,8 +315,12 @@ def fit_grid(beats_s: np.ndarray) -> tuple[float, float, np.ndarray]:
     """
     beats_s = np.asarray(beats_s, dtype=np.float64)
     k = np.arange(len(beats_s), dtype=np.float64)
-    period, first = np.polyfit(k, beats_s, 1)
-    return float(first), float(period), beats_s - (first + period * k)
+    period, origin = np.polyfit(k, beats_s, 1)
+    residual = beats_s - (origin + period * k)
+    first = origin + period * round((beats_s[0] - origin) / period)
+    if first < 0:
+        first += period * math.ceil(-first / period)
+    return float(first), float(period), residual
 
 
 def _strength_at(x: np.ndarray, frames: np.ndarray, reach: int = 2) -> np.ndarray:
@@ -353,6 +425,7 @@ def track_beats(
         return None
     rough_s = frame_start_s + frames / frame_rate_hz
     beats_s = place_beats(rough_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
+    beats_s = mend_ends(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
     # A local grid may slide the first beat of a track before its start.
     inside = beats_s >= frame_start_s - 0.5 / frame_rate_hz
     beats_s, frames, strength = np.maximum(beats_s[inside], 0.0), frames[inside], strength[inside]

@@ -95,15 +95,40 @@ def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp
     [
         (["--click", "OUT.wav", "OTHER"], "click: takes one FILE, got 2"),
         (["--click", "OUT.xyz"], "click"),
-        (["--click", "OUT.wav", "--voice", "kazoo"], "voice: must be one of"),
+        (["--click", "OUT.wav", "--voice", "kazoo"], "'kazoo' is not one of 'click', 'beep'"),
+        (["--click", "OUT.wav/"], "click: OUT.wav/ ends with a slash; give a file name"),
+        (["--click", "OUT.xyz"], "click: 'OUT.xyz': unknown format .xyz"),
     ],
 )
 def test_beats_click_bad_arguments_are_one_error_line(song, runner, tmp_path, extra, message):
-    args = [a.replace("OUT", str(tmp_path / "out")).replace("OTHER", str(song)) for a in extra]
+    out = str(tmp_path / "out")
+    args = [a.replace("OUT", out).replace("OTHER", str(song)) for a in extra]
     result = runner.invoke(main, ["beats", str(song), *args])
     assert result.exit_code == 2
-    assert message in result.output and "Traceback" not in result.output
+    assert message.replace("OUT", out) in result.output and "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
+
+
+def test_beats_click_never_writes_over_the_song_itself_even_with_force(song, runner, tmp_path):
+    own = tmp_path / "own.flac"
+    own.write_bytes(song.read_bytes())
+    result = runner.invoke(main, ["beats", str(own), "--click", str(own), "--force"])
+    assert result.exit_code == 2
+    assert "is the song itself" in result.output
+    assert own.read_bytes() == song.read_bytes()
+
+
+def test_beats_click_says_why_nothing_was_written_and_what_was(song, runner, tmp_path):
+    missing = runner.invoke(
+        main, ["beats", str(tmp_path / "no.mp3"), "--click", str(tmp_path / "a.wav")]
+    )
+    assert missing.exit_code == 1
+    assert "no such file: --click not written" in missing.stderr
+    out = tmp_path / "b.wav"
+    written = runner.invoke(main, ["beats", str(song), "--click", str(out), "--json"])
+    assert written.exit_code == 0 and out.exists()
+    json.loads(written.stdout)  # stdout stays pure JSON
+    assert written.stderr.startswith(f"Wrote {out}:")
 
 
 def test_bpm_and_scan_report_the_tempo_of_the_beat_grid(song, runner, tmp_path):

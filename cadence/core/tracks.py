@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-import numpy as np
-
 #: The fields that hold lists of beat times.
 BEAT_LISTS = ("beats", "downbeats")
 
@@ -25,6 +23,8 @@ def pack_ms(times_s: list[float]) -> str:
     >>> unpack_ms(pack_ms([0.5, 1.25, 1801.999]))
     [0.5, 1.25, 1801.999]
     """
+    import numpy as np  # here: the cheap commands import this module, and not numpy
+
     ms = np.round(np.asarray(times_s, dtype=np.float64) * 1000).astype("<i4")
     return base64.b64encode(ms.tobytes()).decode("ascii")
 
@@ -32,6 +32,8 @@ def pack_ms(times_s: list[float]) -> str:
 def unpack_ms(text: str) -> list[float]:
     """The times :func:`pack_ms` packed, in seconds (10,000 songs' beats in a
     fraction of a second: the division is numpy's, the same IEEE one as Python's)."""
+    import numpy as np
+
     return (np.frombuffer(base64.b64decode(text), dtype="<i4") / 1000).tolist()
 
 

@@ -1,9 +1,9 @@
-"""Fit the beat-level model (`cadence.core.beats.LEVEL_WEIGHTS`); report how it generalizes.
+"""Fit the beat-level model (`cadence.core.beat_level.LEVEL_WEIGHTS`); report how it generalizes.
 
 The tempo estimate is read at one level of the metre; listeners may tap at
 its half or its double. For every track of both development sets (see
 ``benchmarks/beat_accuracy.py``) this computes
-:func:`cadence.core.beats.level_features` for each candidate level, labels
+:func:`cadence.core.beat_level.level_features` for each candidate level, labels
 the candidate within 4 % of the true tempo, and fits a logistic regression
 (scikit-learn, which librosa already installs) that scores the candidates.
 
@@ -38,7 +38,7 @@ from beat_accuracy import DEFAULT_GMD, gmd_rows, music_rows
 
 def features_of(path: str):
     from cadence.audio.decode import onset_envelope
-    from cadence.core.beats import level_candidates, level_features
+    from cadence.core.beat_level import level_candidates, level_features
     from cadence.core.tempo import _combined_envelope, estimate_tempo
 
     env = onset_envelope(path)
@@ -72,7 +72,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from sklearn.linear_model import LogisticRegression
 
-    from cadence.core.beats import LEVEL_WEIGHTS
+    from cadence.core.beat_level import LEVEL_WEIGHTS
 
     gmd = gmd_rows(args.gmd_dir)
     items = [("music", r) for r in music_rows()] + [

@@ -37,7 +37,8 @@ def reason_of(exc: CadenceError, path: str) -> str:
 
 def _add_beats(result: TrackResult, env, est) -> None:
     """Track the beats at the chosen beat level; the grid's tempo becomes the result's."""
-    from cadence.core.beats import choose_beat_level, track_beats
+    from cadence.core.beat_level import choose_beat_level
+    from cadence.core.beats import track_beats
     from cadence.core.tempo import _combined_envelope
 
     onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)

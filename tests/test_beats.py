@@ -9,14 +9,13 @@ import pytest
 
 from cadence.analysis import analyze_file
 from cadence.audio.decode import FINE_RATE_HZ, onset_envelope
+from cadence.core.beat_level import choose_beat_level, level_candidates
 from cadence.core.beats import (
     DRIFT_P95_MS,
-    choose_beat_level,
     downbeat_phase,
     dp_beats,
     drifts,
     fit_grid,
-    level_candidates,
     place_beats,
     track_beats,
 )

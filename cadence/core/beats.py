@@ -4,6 +4,9 @@ Given the tempo (:mod:`cadence.core.tempo`) and two onset functions of a
 track, a coarse one (86 frames a second) and a fine one (345 frames a
 second), :func:`track_beats` finds where every beat falls:
 
+The beat level (the tempo, its half or its double) is chosen first, by
+:mod:`cadence.core.beat_level`.
+
 1. Dynamic programming on the coarse envelope (Ellis, "Beat tracking by
    dynamic programming", 2007): the chain of beats that lands on the
    strongest onsets while keeping each gap near the beat period, so the
@@ -451,108 +454,6 @@ def track_beats(
         downbeats_s=downbeats,
         confidence=round(on_onsets, 3),
     )
-
-
-#: The beat level is chosen among the estimate, its half and its double, in this range (BPM).
-LEVEL_BPM_RANGE = (55.0, 215.0)
-#: Weights of the beat-level model over :func:`level_features` (and the
-#: intercept last): a logistic regression fitted by
-#: ``benchmarks/train_beat_level.py`` on both development sets, which also
-#: reports its accuracy with one source (music) or drummer (drums) left out
-#: at a time. The first two make a log-Gaussian preference over tempo; the
-#: rest read how the onsets fall on that level's beats.
-LEVEL_WEIGHTS = (3.237, -10.151, -3.531, 0.953, 8.627, 0.731, -4.276)
-LEVEL_FEATURES = (
-    "log2(bpm/120)",
-    "log2(bpm/120)^2",
-    "even/odd balance (all bands)",
-    "even/odd balance (low band)",
-    "comb score / best candidate's",
-    "autocorrelation at one beat",
-)
-
-
-def level_features(
-    bands: np.ndarray, candidates_bpm: list[float], *, frame_rate_hz: float, onset: np.ndarray
-) -> np.ndarray:
-    """Features of each candidate beat level, shape (n_candidates, 6) (see :data:`LEVEL_FEATURES`).
-
-    Parameters
-    ----------
-    bands : numpy.ndarray, shape (2, n_frames)
-        Coarse onset envelope: full band, low band.
-    candidates_bpm : list of float
-        Tempi (BPM) of the candidate levels.
-    frame_rate_hz : float, keyword-only
-        Envelope frames per second.
-    onset : numpy.ndarray
-        The combined onset envelope.
-    """
-    from cadence.core.tempo import _at, _autocorrelation, _comb_scores
-
-    bands = np.atleast_2d(np.asarray(bands, dtype=np.float64))
-    low = bands[1] if bands.shape[0] > 1 else bands[0]
-    acf = _autocorrelation(onset)
-    rows = []
-    for bpm in candidates_bpm:
-        period = 60.0 * frame_rate_hz / bpm
-        frames = dp_beats(onset, period_frames=period)
-        row = [math.log2(bpm / 120.0), math.log2(bpm / 120.0) ** 2]
-        for x in (onset, low):
-            s = _strength_at(x, frames) if len(frames) >= 2 else np.ones(2)
-            even, odd = s[0::2].mean(), s[1::2].mean()
-            row.append(min(even, odd) / max(even, odd, 1e-9))
-        row.append(float(_comb_scores(acf, np.array([bpm]), frame_rate_hz=frame_rate_hz)[0]))
-        row.append(float(_at(acf, np.array([period]))[0]))
-        rows.append(row)
-    features = np.array(rows, dtype=np.float64).reshape(len(candidates_bpm), len(LEVEL_FEATURES))
-    best_comb = features[:, 4].max() if len(features) else 0.0
-    features[:, 4] = features[:, 4] / best_comb if best_comb > 0 else 0.0
-    return features
-
-
-def level_candidates(bpm: float) -> list[float]:
-    """The estimate, its half and its double, those inside :data:`LEVEL_BPM_RANGE`."""
-    lo, hi = LEVEL_BPM_RANGE
-    found = [c for c in (bpm / 2, bpm, bpm * 2) if lo <= c <= hi]
-    return found or [bpm]
-
-
-def choose_beat_level(
-    bands: np.ndarray,
-    bpm: float,
-    *,
-    frame_rate_hz: float,
-    onset: np.ndarray,
-    weights: tuple[float, ...] = LEVEL_WEIGHTS,
-) -> float:
-    """The tempo listeners tap: `bpm`, its half or its double, by the beat-level model.
-
-    Parameters
-    ----------
-    bands : numpy.ndarray, shape (2, n_frames)
-        Coarse onset envelope: full band, low band.
-    bpm : float
-        The tempo estimate (BPM).
-    frame_rate_hz : float, keyword-only
-        Envelope frames per second.
-    onset : numpy.ndarray, keyword-only
-        The combined onset envelope.
-    weights : tuple of float, keyword-only
-        The model (:data:`LEVEL_WEIGHTS`).
-
-    Returns
-    -------
-    float
-        The chosen tempo (BPM).
-    """
-    candidates = level_candidates(bpm)
-    if len(candidates) == 1:
-        return candidates[0]
-    features = level_features(bands, candidates, frame_rate_hz=frame_rate_hz, onset=onset)
-    w = np.asarray(weights, dtype=np.float64)
-    scores = features @ w[:-1] + w[-1]
-    return float(candidates[int(np.argmax(scores))])
 
 
 def drifts(residual_p95_ms: float) -> bool:

@@ -180,6 +180,15 @@ def json_option(help: str) -> Any:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
+def voice_option(help: str) -> Any:
+    """The ``--voice`` choice of the metronome's sounds, as ``voice``."""
+    from cadence.core.session import VOICES
+
+    return click.option(
+        "--voice", type=click.Choice(VOICES), default="click", show_default=True, help=help
+    )
+
+
 @click.group(cls=CadenceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cadence")
 def main() -> None:

@@ -16,9 +16,9 @@ from cadence.cli import (
     main,
     output,
     reports,
+    voice_option,
 )
 from cadence.core.matching import DEFAULT_TOLERANCE_SPM
-from cadence.core.session import VOICES
 from cadence.errors import ParameterError
 
 
@@ -54,13 +54,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
     help="Write the song with a click on every beat (accent on downbeats) to this file"
     " (.wav/.flac/.ogg/.mp3); one FILE only.",
 )
-@click.option(
-    "--voice",
-    type=click.Choice(VOICES),
-    default="click",
-    show_default=True,
-    help="The click's sound (with --click).",
-)
+@voice_option("The click's sound (with --click).")
 @click.option("--force", is_flag=True, help="Replace an existing --click file of any kind.")
 def beats(
     files: tuple[str, ...], as_json: bool, click_out: str | None, voice: str, force: bool

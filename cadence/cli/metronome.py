@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from cadence.cli import OUTPUT_PATH, ExitStatus, json_option, main, output, reports
-from cadence.core.session import VOICES
+from cadence.cli import OUTPUT_PATH, ExitStatus, json_option, main, output, reports, voice_option
 from cadence.errors import ParameterError
 
 #: Longer renders show a progress bar (on a terminal).
@@ -93,13 +92,7 @@ def _parse_latency(text: str) -> str | float:
     "--duration", metavar="TIME", help="How long: 90s, 20m, 1h, 1:30:00.  [default: until stopped]"
 )
 @click.option("--beats", type=click.IntRange(1, 100_000), help="Play exactly this many beats.")
-@click.option(
-    "--voice",
-    type=click.Choice(VOICES),
-    default="click",
-    show_default=True,
-    help="The beat's sound.",
-)
+@voice_option("The beat's sound.")
 @click.option(
     "--volume", type=float, default=-6.0, show_default=True, help="Level in dB (0 is loudest)."
 )

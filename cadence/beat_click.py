@@ -26,7 +26,7 @@ def write_click_track(result: TrackResult, out_path: str, *, voice: str = "click
     ParameterError
         For an output of an unknown format or in a missing folder.
     """
-    from cadence.audio.decode import read_audio
+    from cadence.audio.readers import read_audio
     from cadence.audio.write import CLICK_TRACK_COMMENT, write_audio
     from cadence.core.synth import mix_clicks, voice_bank
     from cadence.files import display_path

@@ -8,7 +8,7 @@ interrupted render leaves no half-written file.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -138,9 +138,7 @@ def write_session(
     AudioFileError
         If the file cannot be written (the message names it).
     """
-    import soundfile as sf
-
-    fmt, subtype = output_format(path)
+    output_format(path)  # refuse an unknown extension first
     if renderer.total_samples is None:
         raise ParameterError(
             "output", "an endless session cannot be written to a file; give --duration or --repeat"
@@ -151,26 +149,45 @@ def write_session(
     check_output_folder(target, parameter="output")
     block = np.zeros((RENDER_BLOCK, channels), dtype=np.float32)
     total = renderer.total_samples
-    written = 0
+
+    def rendered():
+        written = 0
+        while not renderer.finished:
+            n = renderer.render(block)
+            yield block[:n]  # written before the loop goes on
+            written += n
+            if progress is not None:
+                progress(written, total)
+
+    return _write_blocks(
+        target, rendered(), sr=renderer.sr, channels=channels, comment=RENDER_COMMENT
+    )
+
+
+def _write_blocks(
+    target: Path, blocks: Iterable[np.ndarray], *, sr: int, channels: int, comment: str
+) -> int:
+    """Write (n, channels) blocks into `target` atomically, with `comment`; samples written."""
+    import soundfile as sf
+
+    fmt, subtype = output_format(target)
 
     def failed(exc: BaseException) -> AudioFileError:
         # Asked while the temporary still takes its room: a full disk shows as full.
         why = write_failure(exc, folder=target.parent)
-        return AudioFileError(f"{display_path(path)}: cannot write ({why})")
+        return AudioFileError(f"{display_path(target)}: cannot write ({why})")
 
+    written = 0
     try:
         with atomic_path(target) as tmp:
             try:
                 with sf.SoundFile(
-                    tmp, "w", samplerate=renderer.sr, channels=channels, format=fmt, subtype=subtype
+                    tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype
                 ) as f:
-                    f.comment = RENDER_COMMENT
-                    while not renderer.finished:
-                        n = renderer.render(block)
-                        f.write(block[:n])
-                        written += n
-                        if progress is not None:
-                            progress(written, total)
+                    f.comment = comment
+                    for block in blocks:
+                        f.write(block)
+                        written += len(block)
             except (sf.LibsndfileError, OSError) as exc:
                 raise failed(exc) from exc
     except OSError as exc:  # the temporary could not be made or moved into place
@@ -248,23 +265,10 @@ def write_audio(
     AudioFileError
         If the file cannot be written (the message names it).
     """
-    import soundfile as sf
-
-    fmt, subtype = output_format(path)
+    fmt, _ = output_format(path)
     target = Path(path)
     check_output_folder(target, parameter="output")
     if fmt == "WAV":
         _check_wav_size(len(samples), sr=sr, channels=samples.shape[1])
-    try:
-        with (
-            atomic_path(target) as tmp,
-            sf.SoundFile(
-                tmp, "w", samplerate=sr, channels=samples.shape[1], format=fmt, subtype=subtype
-            ) as f,
-        ):
-            f.comment = comment
-            for start in range(0, len(samples), RENDER_BLOCK):
-                f.write(samples[start : start + RENDER_BLOCK])
-    except (sf.LibsndfileError, OSError) as exc:
-        why = write_failure(exc, folder=target.parent)
-        raise AudioFileError(f"{display_path(path)}: cannot write ({why})") from exc
+    blocks = (samples[i : i + RENDER_BLOCK] for i in range(0, len(samples), RENDER_BLOCK))
+    _write_blocks(target, blocks, sr=sr, channels=samples.shape[1], comment=comment)

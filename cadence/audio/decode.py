@@ -236,9 +236,7 @@ class _EnvelopeBuilder:
         n_frames = (len(self._pending) - ANALYSIS_N_FFT) // ANALYSIS_HOP + 1
         if n_frames <= 0:
             return
-        span = self._pending[: (n_frames - 1) * ANALYSIS_HOP + ANALYSIS_N_FFT]
-        frames = np.lib.stride_tricks.sliding_window_view(span, ANALYSIS_N_FFT)[::ANALYSIS_HOP]
-        spec = np.abs(self._rfft(frames * self._window, axis=1)) ** 2
+        spec = self._power(n_frames, n_fft=ANALYSIS_N_FFT, hop=ANALYSIS_HOP, window=self._window)
         self._loud.append(spec.sum(axis=1) > SOUNDING_FRAME_POWER)
         log_mel = 10.0 * np.log10(np.maximum(spec @ self._mel.T, MEL_FLOOR)).T  # (n_mels, n_frames)
         if self._last_log_mel is not None:
@@ -259,11 +257,15 @@ class _EnvelopeBuilder:
         self._fine_frames(n_frames * (ANALYSIS_HOP // FINE_HOP))
         self._pending = self._pending[n_frames * ANALYSIS_HOP :].copy()
 
+    def _power(self, n_frames: int, *, n_fft: int, hop: int, window: np.ndarray) -> np.ndarray:
+        """Power spectra of `n_frames` windowed frames of the pending samples, `hop` apart."""
+        span = self._pending[: (n_frames - 1) * hop + n_fft]
+        frames = np.lib.stride_tricks.sliding_window_view(span, n_fft)[::hop]
+        return np.abs(self._rfft(frames * window, axis=1)) ** 2
+
     def _fine_frames(self, n_fine: int) -> None:
         """The fine flux of the `n_fine` short frames that start in the consumed samples."""
-        span = self._pending[: (n_fine - 1) * FINE_HOP + FINE_N_FFT]
-        frames = np.lib.stride_tricks.sliding_window_view(span, FINE_N_FFT)[::FINE_HOP]
-        spec = np.abs(self._rfft(frames * self._fine_window, axis=1)) ** 2
+        spec = self._power(n_fine, n_fft=FINE_N_FFT, hop=FINE_HOP, window=self._fine_window)
         edges = self._fine_edges
         bands = np.add.reduceat(spec[:, : edges[-1]], edges[:-1], axis=1)
         log_bands = 10.0 * np.log10(np.maximum(bands, MEL_FLOOR))

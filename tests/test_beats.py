@@ -263,8 +263,8 @@ def test_no_beat_is_placed_before_the_start_of_the_track():
     assert grid.beats_s[0] == pytest.approx(0.38, abs=0.003)
 
 
-def test_mend_ends_puts_a_soft_intros_early_beats_back_on_the_grid():
-    from cadence.core.beats import mend_ends
+def test_mend_start_puts_a_soft_intros_early_beats_back_on_the_grid():
+    from cadence.core.beats import mend_start
 
     rate = 300.0
     true = 0.1 + 0.43 * np.arange(60)
@@ -272,7 +272,7 @@ def test_mend_ends_puts_a_soft_intros_early_beats_back_on_the_grid():
     fine[np.round(true * rate).astype(int)] = 1.0
     found = true.copy()
     found[:5] -= np.array([0.098, 0.090, 0.084, 0.079, 0.074])  # ran ahead, as in a real intro
-    mended = mend_ends(found, fine, fine_rate_hz=rate, fine_start_s=0.0)
+    mended = mend_start(found, fine, fine_rate_hz=rate, fine_start_s=0.0)
     assert np.abs(mended - true).max() < 1.5 / rate
-    steady = mend_ends(true, fine, fine_rate_hz=rate, fine_start_s=0.0)
+    steady = mend_start(true, fine, fine_rate_hz=rate, fine_start_s=0.0)
     np.testing.assert_array_equal(steady, true)  # a steady track is left as it is

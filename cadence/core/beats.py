@@ -233,9 +233,9 @@ def place_beats(
 
 
 #: Beats whose line makes a track's start: a leading beat further than
-#: :data:`END_TOLERANCE_S` from it is put back on it.
-END_WINDOW_BEATS = 8
-END_TOLERANCE_S = 0.025
+#: :data:`START_TOLERANCE_S` from it is put back on it.
+START_WINDOW_BEATS = 8
+START_TOLERANCE_S = 0.025
 
 
 def _line_through(times: np.ndarray, at: float) -> tuple[float, float]:
@@ -246,14 +246,14 @@ def _line_through(times: np.ndarray, at: float) -> tuple[float, float]:
     return intercept + slope * at, float(np.abs(times - (intercept + slope * k)).max())
 
 
-def mend_ends(
+def mend_start(
     beats_s: np.ndarray,
     fine: np.ndarray,
     *,
     fine_rate_hz: float,
     fine_start_s: float,
-    window: int = END_WINDOW_BEATS,
-    tolerance_s: float = END_TOLERANCE_S,
+    window: int = START_WINDOW_BEATS,
+    tolerance_s: float = START_TOLERANCE_S,
 ) -> np.ndarray:
     """Put a track's first beats back on the grid the beats after them keep.
 
@@ -427,7 +427,7 @@ def track_beats(
         return None
     rough_s = frame_start_s + frames / frame_rate_hz
     beats_s = place_beats(rough_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
-    beats_s = mend_ends(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
+    beats_s = mend_start(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
     # A local grid may slide the first beat of a track before its start.
     inside = beats_s >= frame_start_s - 0.5 / frame_rate_hz
     beats_s, frames, strength = np.maximum(beats_s[inside], 0.0), frames[inside], strength[inside]

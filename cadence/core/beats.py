@@ -73,8 +73,6 @@ class BeatGrid:
         Median and 95th percentile of ``|beat - grid|`` (milliseconds).
     downbeats_s : numpy.ndarray
         The beats that start a bar, where the bar phase could be told; empty otherwise.
-    confidence : float
-        0 to 1: how much of the beat grid lands on clear onsets.
     """
 
     beats_s: np.ndarray
@@ -83,7 +81,6 @@ class BeatGrid:
     residual_median_ms: float
     residual_p95_ms: float
     downbeats_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    confidence: float = 0.0
 
     @property
     def bpm(self) -> float:
@@ -422,7 +419,7 @@ def track_beats(
     frames = dp_beats(x, period_frames=period_frames)
     strength = _strength_at(x, frames)
     keep = _trim_weak_ends(strength)
-    frames, strength = frames[keep], strength[keep]
+    frames = frames[keep]
     if len(frames) < MIN_BEATS:
         return None
     rough_s = frame_start_s + frames / frame_rate_hz
@@ -430,7 +427,7 @@ def track_beats(
     beats_s = mend_start(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
     # A local grid may slide the first beat of a track before its start.
     inside = beats_s >= frame_start_s - 0.5 / frame_rate_hz
-    beats_s, frames, strength = np.maximum(beats_s[inside], 0.0), frames[inside], strength[inside]
+    beats_s, frames = np.maximum(beats_s[inside], 0.0), frames[inside]
     if len(beats_s) < MIN_BEATS:
         return None
     first, period, residual = fit_grid(beats_s)
@@ -441,9 +438,6 @@ def track_beats(
         reach = max(1, round(0.035 * frame_rate_hz))
         phase = downbeat_phase(_strength_at(bands[2], frames + reach / 2, reach=reach // 2 + 1))
     downbeats = beats_s[phase::BEATS_PER_BAR] if phase is not None else np.zeros(0)
-    # Confidence: the share of beats on an onset well above the envelope's typical level.
-    typical = float(np.median(x)) + 1e-9
-    on_onsets = float(np.mean(strength > 3.0 * typical))
     return BeatGrid(
         beats_s=beats_s,
         first_beat_s=first,
@@ -451,7 +445,6 @@ def track_beats(
         residual_median_ms=float(np.median(abs_ms)),
         residual_p95_ms=float(np.percentile(abs_ms, 95)),
         downbeats_s=downbeats,
-        confidence=round(on_onsets, 3),
     )
 
 

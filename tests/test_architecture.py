@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cadence"
-HEAVY = {"librosa", "scipy", "numba", "sounddevice", "matplotlib", "soundfile", "av", "jack"}
+HEAVY = {
+    "librosa",
+    "scipy",
+    "numba",
+    "sounddevice",
+    "matplotlib",
+    "soundfile",
+    "av",
+    "jack",
+    "python_stretch",
+}
 #: Parsers of recorded activities: light, but only needed by `--from FILE`.
 ACTIVITY_PARSERS = {"fitdecode", "defusedxml"}
 
@@ -46,7 +56,8 @@ def test_no_heavy_library_at_module_level(path):
 
 
 @pytest.mark.parametrize(
-    "library", ["sounddevice", "librosa", "matplotlib", *sorted(ACTIVITY_PARSERS)]
+    "library",
+    ["sounddevice", "librosa", "matplotlib", "python_stretch", *sorted(ACTIVITY_PARSERS)],
 )
 def test_one_module_talks_to_each_heavy_io_library(library):
     users = [p.name for p in _modules() if any(n.split(".")[0] == library for n in _imports(p))]

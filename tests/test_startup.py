@@ -18,6 +18,7 @@ HEAVY = (
     "fitdecode",
     "gpxpy",
     "defusedxml",
+    "python_stretch",
 )
 
 PROBE = """

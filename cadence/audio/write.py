@@ -32,7 +32,9 @@ RENDER_BLOCK = 65536
 RENDER_COMMENT = "rendered by cadence metronome"
 #: The comment of a song written with its beats clicked (``cadence beats --click``).
 CLICK_TRACK_COMMENT = "rendered by cadence beats --click"
-_OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT)
+#: The comment of a song stretched to a cadence (``cadence stretch``).
+STRETCH_COMMENT = "rendered by cadence stretch"
+_OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT, STRETCH_COMMENT)
 
 
 def is_rendered_session(path: Path) -> bool:
@@ -162,6 +164,28 @@ def write_session(
     return _write_blocks(
         target, rendered(), sr=renderer.sr, channels=channels, comment=RENDER_COMMENT
     )
+
+
+def write_blocks(
+    target: Path, blocks: Iterable[np.ndarray], *, sr: int, channels: int, comment: str
+) -> int:
+    """Write (n, channels) float blocks into `target` atomically, marked with `comment`.
+
+    Returns
+    -------
+    int
+        Samples written per channel.
+
+    Raises
+    ------
+    ParameterError
+        Unknown extension, a missing or read-only folder.
+    AudioFileError
+        If the file cannot be written (the message names it).
+    """
+    output_format(target)
+    check_output_folder(target, parameter="output")
+    return _write_blocks(target, blocks, sr=sr, channels=channels, comment=comment)
 
 
 def _write_blocks(

@@ -203,4 +203,4 @@ def main() -> None:
 
 
 # The commands register themselves on `main`.
-from cadence.cli import analyzer, calculator, metronome  # noqa: E402, F401
+from cadence.cli import analyzer, calculator, metronome, music  # noqa: E402, F401

@@ -150,10 +150,10 @@ class VoiceBank:
 SOUND_IDS = {"beat": 0, "accent": 1, "count_in": 2, "pip": 3, "change": 4}
 
 
-def check_volume_db(volume_db: float) -> float:
-    """`volume_db` if it is a level from -60 to 0 dB; else ParameterError naming --volume."""
+def check_volume_db(volume_db: float, *, parameter: str = "volume_db") -> float:
+    """`volume_db` if it is a level from -60 to 0 dB; else ParameterError naming `parameter`."""
     if not -60.0 <= volume_db <= 0.0:
-        raise ParameterError("volume_db", f"must be between -60 and 0 dB, got {volume_db:g}")
+        raise ParameterError(parameter, f"must be between -60 and 0 dB, got {volume_db:g}")
     return float(volume_db)
 
 
@@ -247,3 +247,52 @@ def mix_clicks(
         end = min(n, start + len(sound))
         out[start:end] += sound[: end - start, None]
     return np.clip(out, -1.0, 1.0, out=out)
+
+
+def add_clicks(
+    block: np.ndarray,
+    *,
+    start: int,
+    click_samples: np.ndarray,
+    accents: np.ndarray,
+    bank: VoiceBank,
+) -> None:
+    """Add, in place, the clicks that sound in `block`, which starts at sample `start`.
+
+    A click that began in an earlier block goes on into this one, so a stream
+    of blocks gets the same clicks as the whole at once.
+
+    Parameters
+    ----------
+    block : numpy.ndarray, shape (n, n_channels), float32
+        Audio, changed in place.
+    start : int, keyword-only
+        The stream sample of ``block[0]``.
+    click_samples : numpy.ndarray of int, keyword-only
+        The stream samples where clicks start, increasing.
+    accents : numpy.ndarray of bool, keyword-only
+        Which clicks get the accented sound.
+    bank : VoiceBank, keyword-only
+
+    Examples
+    --------
+    >>> bank = voice_bank("click", sr=8000)
+    >>> clicks, accents = np.array([90]), np.array([False])
+    >>> whole = np.zeros((200, 1), np.float32)
+    >>> add_clicks(whole, start=0, click_samples=clicks, accents=accents, bank=bank)
+    >>> a, b = np.zeros((100, 1), np.float32), np.zeros((100, 1), np.float32)
+    >>> for blk, s in ((a, 0), (b, 100)):
+    ...     add_clicks(blk, start=s, click_samples=clicks, accents=accents, bank=bank)
+    >>> bool(np.array_equal(np.concatenate([a, b]), whole)), bool(whole[90, 0] != 0)
+    (True, True)
+    """
+    n = len(block)
+    longest = max(len(bank.beat), len(bank.accent))
+    lo = int(np.searchsorted(click_samples, start - longest, side="right"))
+    hi = int(np.searchsorted(click_samples, start + n, side="left"))
+    for c, accent in zip(click_samples[lo:hi], accents[lo:hi]):
+        sound = bank.accent if accent else bank.beat
+        a = int(c) - start
+        s0, s1 = max(0, -a), min(len(sound), n - a)
+        if s1 > s0:
+            block[a + s0 : a + s1] += sound[s0:s1, None]

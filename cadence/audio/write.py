@@ -34,7 +34,9 @@ RENDER_COMMENT = "rendered by cadence metronome"
 CLICK_TRACK_COMMENT = "rendered by cadence beats --click"
 #: The comment of a song stretched to a cadence (``cadence stretch``).
 STRETCH_COMMENT = "rendered by cadence stretch"
-_OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT, STRETCH_COMMENT)
+#: The comment of a session of songs (``cadence play -o``) and of its stems.
+SESSION_MUSIC_COMMENT = "rendered by cadence play"
+_OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT, STRETCH_COMMENT, SESSION_MUSIC_COMMENT)
 
 
 def is_rendered_session(path: Path) -> bool:
@@ -192,30 +194,83 @@ def _write_blocks(
     target: Path, blocks: Iterable[np.ndarray], *, sr: int, channels: int, comment: str
 ) -> int:
     """Write (n, channels) blocks into `target` atomically, with `comment`; samples written."""
+    return write_many([target], ((b,) for b in blocks), sr=sr, channels=channels, comment=comment)
+
+
+def write_many(
+    targets: list[Path],
+    blocks: Iterable[tuple[np.ndarray, ...]],
+    *,
+    sr: int,
+    channels: int,
+    comment: str,
+) -> int:
+    """Write several files at once, block by block: ``blocks`` yields one array per target.
+
+    Every file is written to a temporary beside it and moved into place only
+    when all are complete: an interrupted render leaves none half-written.
+
+    Returns
+    -------
+    int
+        Samples written per channel (to each file).
+
+    Raises
+    ------
+    AudioFileError
+        If a file cannot be written (the message names it).
+    """
+    import contextlib
+
     import soundfile as sf
 
-    fmt, subtype = output_format(target)
-
-    def failed(exc: BaseException) -> AudioFileError:
+    def failed(target: Path, exc: BaseException) -> AudioFileError:
         # Asked while the temporary still takes its room: a full disk shows as full.
         why = write_failure(exc, folder=target.parent)
         return AudioFileError(f"{display_path(target)}: cannot write ({why})")
 
     written = 0
+    current = targets[0]
     try:
-        with atomic_path(target) as tmp:
-            try:
-                with sf.SoundFile(
-                    tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype
-                ) as f:
+        with contextlib.ExitStack() as temps:
+            tmps = []
+            for target in targets:
+                current = target
+                tmps.append(temps.enter_context(atomic_path(target)))
+            with contextlib.ExitStack() as files:
+                handles = []
+                for target, tmp in zip(targets, tmps, strict=True):
+                    current = target
+                    fmt, subtype = output_format(target)
+                    try:
+                        f = files.enter_context(
+                            sf.SoundFile(
+                                tmp,
+                                "w",
+                                samplerate=sr,
+                                channels=channels,
+                                format=fmt,
+                                subtype=subtype,
+                            )
+                        )
+                    except (sf.LibsndfileError, OSError) as exc:
+                        raise failed(target, exc) from exc
                     f.comment = comment
-                    for block in blocks:
-                        f.write(block)
-                        written += len(block)
-            except (sf.LibsndfileError, OSError) as exc:
-                raise failed(exc) from exc
-    except OSError as exc:  # the temporary could not be made or moved into place
-        raise failed(exc) from exc
+                    handles.append((target, f))
+                for arrays in blocks:
+                    for (target, f), block in zip(handles, arrays, strict=True):
+                        try:
+                            f.write(block)
+                        except (sf.LibsndfileError, OSError) as exc:
+                            raise failed(target, exc) from exc
+                    written += len(arrays[0])
+                for target, f in handles:  # closing flushes: a full disk may show here
+                    try:
+                        f.close()
+                    except (sf.LibsndfileError, OSError) as exc:
+                        raise failed(target, exc) from exc
+    except OSError as exc:  # a temporary could not be made or moved into place
+        raise failed(current, exc) from exc
     return written
 
 

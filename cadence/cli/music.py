@@ -137,3 +137,187 @@ def stretch(
 def _minutes(seconds: float) -> str:
     m, s = divmod(round(seconds), 60)
     return f"{m}:{s:02d}"
+
+
+@main.command()
+@click.argument("spm", type=float)
+@click.argument("sources", nargs=-1, required=True, type=INPUT_PATH)
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    type=OUTPUT_PATH,
+    help="Render the session to this file (.wav/.flac/.ogg/.mp3), for a phone or a watch.",
+)
+@click.option("--duration", help="Session length (20m, 1h, 45:00); default: the songs once.")
+@click.option("--stems", is_flag=True, help="Also write the music and the click beside --output.")
+@click_options
+@max_stretch_option
+@click.option(
+    "--order",
+    type=click.Choice(["fit", "tempo", "shuffle"]),
+    default="fit",
+    show_default=True,
+    help="Closest to the cadence first, slowest first, or shuffled.",
+)
+@click.option("--seed", type=int, help="Shuffle the same way every time.")
+@click.option(
+    "--min-confidence", type=click.FloatRange(0, 1), default=0.0, help="Leave out unsure tempi."
+)
+@click.option("--count-in", type=click.IntRange(0, 64), default=0, help="Clicks before the music.")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
+@click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
+@click.option("--force", is_flag=True, help="Replace an existing output file of any kind.")
+@json_option("Print the session at the end: each song, where it starts, its stretch, its time map.")
+def play(
+    spm: float,
+    sources: tuple[str, ...],
+    out: str | None,
+    duration: str | None,
+    stems: bool,
+    click_mode: str,
+    click_volume: float,
+    voice: str,
+    every: int,
+    max_stretch: float,
+    order: str,
+    seed: int | None,
+    min_confidence: float,
+    count_in: int,
+    jobs: int | None,
+    cache_path: str | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Run to your own music at exactly SPM steps a minute.
+
+    The songs of the FOLDERs, playlists (.m3u8) and FILEs that fit within
+    --max-stretch (at a step a beat, or at half time) are time-stretched to
+    the cadence, pitch unchanged, their beats on the metronome's steps, each
+    fading into the next on the beat. A folder is scanned first (cached, as
+    `cadence scan`). Songs that cannot be used are left out, one line each.
+
+    \b
+      cadence play 170 ~/Music -o run-170.mp3 --duration 30m
+      cadence play 165 run.m3u8 -o run.flac --click accent --stems --json
+    """
+    from cadence.audio.write import check_render_path
+    from cadence.core.durations import parse_duration_s
+    from cadence.core.session import check_metronome_spm
+    from cadence.core.synth import check_volume_db
+
+    check_metronome_spm(spm)
+    check_volume_db(click_volume, parameter="click_volume")
+    duration_s = parse_duration_s(duration, parameter="duration") if duration else None
+    if out is None:
+        raise ParameterError(
+            "output",
+            "playing songs live is not built yet: render the session with -o FILE"
+            " (and play that), or use `cadence metronome` for the click alone",
+        )
+    if stems and out is None:
+        raise ParameterError("stems", "needs --output")
+    from cadence.mixer import stem_paths
+
+    for target in [out, *(stem_paths(out) if stems else [])]:
+        for source in sources:
+            if (
+                os.path.exists(target)
+                and os.path.exists(source)
+                and os.path.samefile(target, source)
+            ):
+                raise ParameterError("output", f"{target} is one of the songs; give another name")
+        check_render_path(target, parameter="output", force=force, kind="a file cadence rendered")
+
+    session, skipped = _session(
+        spm,
+        sources,
+        duration_s=duration_s,
+        count_in=count_in,
+        click=click_mode,
+        click_volume_db=click_volume,
+        voice=voice,
+        every=every,
+        max_stretch_pct=max_stretch,
+        order=order,
+        seed=seed,
+        min_confidence=min_confidence,
+        jobs=jobs,
+        cache_path=cache_path,
+    )
+    from cadence.mixer import render_session_file
+
+    showing = sys.stderr.isatty()
+    with output.ProgressDisplay(f"Rendering {out}", enabled=showing) as bar:
+        written = render_session_file(session, out, stems=stems, progress=bar.update)
+    if as_json:
+        output.print_json(written)
+    else:
+        _session_table(written, skipped)
+
+
+def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **options):
+    """The session of the songs the sources hold that fit; the skipped ones reported."""
+    from cadence.mixer import MusicSession
+    from cadence.songs import choose_songs, gather_tracks
+
+    def problem(path: str, reason: str) -> None:
+        output.warn(f"{output.one_line(path)}: {output.one_line(reason)}")
+
+    showing = sys.stderr.isatty()
+    with output.ProgressDisplay("Analysing", enabled=showing, rate_unit="files") as bar:
+        tracks, from_folders = gather_tracks(
+            list(sources),
+            cache_path=cache_path,
+            jobs=jobs or os.cpu_count() or 1,
+            on_problem=problem,
+            on_progress=bar.update,
+        )
+    session_keys = ("duration_s", "count_in", "click", "click_volume_db", "voice", "every")
+    session_options = {k: options.pop(k) for k in session_keys}
+    songs, skipped = choose_songs(tracks, spm, from_folders=from_folders, **options)
+    for path, reason in skipped.reasons:
+        problem(path, f"left out: {reason}")
+    if skipped.too_far_in_folders:
+        output.note(
+            f"{output.count(skipped.too_far_in_folders, 'song')} of the folders need more than"
+            f" --max-stretch {options['max_stretch_pct']:g} % and are left out."
+        )
+    return MusicSession(songs, spm, **session_options), skipped
+
+
+def _session_table(written: dict, skipped) -> None:
+    from cadence.files import display_path
+
+    songs = written["songs"]
+    t = output.table(
+        ("Start", "right"),
+        ("BPM", "right"),
+        ("Stretch", "right"),
+        ("Beat", "left"),
+        ("Song", "left"),
+    )
+    for s in songs:
+        beat = "½ time" if s["steps_per_beat"] == 2 else "1 step"
+        if not s["steady"]:
+            beat += ", mapped"
+        t.add_row(
+            _minutes(s["start_s"]),
+            f"{s['bpm']:.1f}",
+            f"{s['stretch_pct']:+.1f} %",
+            beat,
+            display_path(s["path"]),
+        )
+    output.console().print(t)
+    stems = written["stems"]
+    output.note(
+        f"Wrote {display_path(written['output'])}: {_minutes(written['duration_s'])} at"
+        f" {written['spm']:g} spm, {output.count(len(songs), 'song')} played"
+        + (f", {len(skipped.reasons)} left out" if skipped.reasons else "")
+        + (
+            f"; stems {display_path(stems['music'])}, {display_path(stems['click'])}"
+            if stems
+            else ""
+        )
+        + "."
+    )

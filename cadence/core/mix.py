@@ -1,0 +1,202 @@
+"""A session of songs on one step grid: where each song plays, and its fades (numpy-free).
+
+Every song of a session is stretched so that its beats fall on the steps
+(:mod:`cadence.core.songplan`); :func:`place_songs` then decides where in the
+session each plays. The steps are the metronome's: step ``j`` at sample
+``anchor + round(j * 60 * sr / spm)``. Each song is placed so that a downbeat
+of it (its first, or its first beat when downbeats are unknown) lands on a
+step that starts a bar (``j`` a multiple of `bar_steps`); the next song
+fades in over `crossfade_steps` steps while the one before fades out, their
+beats on the same steps, so the runner's step never changes. A song's intro
+before its first downbeat is cut to the crossfade (or, for the first song,
+to less than a bar), and it ends a step after its last beat (an outro's
+silence is not played).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cadence.errors import ParameterError
+
+#: Steps over which one song fades into the next.
+CROSSFADE_STEPS = 8
+#: Steps in a bar: downbeats of every song land on a multiple of it.
+BAR_STEPS = 4
+#: The fade-in where a song's intro is cut, and the fade-out where the session is (seconds).
+EDGE_FADE_S = 0.05
+
+
+@dataclass(frozen=True)
+class SongTiming:
+    """What placing needs to know of a stretched song (samples of its own output).
+
+    Attributes
+    ----------
+    length : int
+        Samples of the stretched song.
+    downbeat : int
+        A beat of it to put on a bar's first step: its first downbeat, or its
+        first beat.
+    last_beat : int
+        Its last beat.
+    """
+
+    length: int
+    downbeat: int
+    last_beat: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one song plays in the session.
+
+    Attributes
+    ----------
+    song : int
+        Index of the song in the list given.
+    start : int
+        Session sample where its playing starts.
+    first, end : int
+        The samples of the song's own output played: ``[first, end)``.
+    fade_in, fade_out : int
+        Samples of fade at the start and at the end.
+    """
+
+    song: int
+    start: int
+    first: int
+    end: int
+    fade_in: int
+    fade_out: int
+
+    @property
+    def stop(self) -> int:
+        """Session sample where its playing ends."""
+        return self.start + self.end - self.first
+
+    def to_session(self, own_sample: float) -> float:
+        """The session sample of a sample of the song's own output."""
+        return self.start + own_sample - self.first
+
+
+def step_sample(j: int, *, anchor: int, step: float) -> int:
+    """Session sample of step `j`: ``anchor + round(j * step)`` (the metronome's closed form)."""
+    return anchor + round(j * step)
+
+
+def place_songs(
+    songs: list[SongTiming],
+    *,
+    sr: int,
+    spm: float,
+    anchor: int = 0,
+    total: int | None = None,
+    crossfade_steps: int = CROSSFADE_STEPS,
+    bar_steps: int = BAR_STEPS,
+) -> list[Placement]:
+    """Place `songs` one after the other on the step grid, each fading into the next.
+
+    Parameters
+    ----------
+    songs : list of SongTiming
+        In playing order. With `total`, the list is played again from the
+        start while the session lasts.
+    sr : int, keyword-only
+        Sample rate (Hz).
+    spm : float, keyword-only
+        The cadence: steps a minute.
+    anchor : int, keyword-only
+        Session sample of step 0 (where the music starts: after a count-in).
+    total : int, optional, keyword-only
+        Session length (samples); the music fades out at its end. None: the
+        songs once, and the session ends with the last one.
+    crossfade_steps, bar_steps : int, keyword-only
+
+    Returns
+    -------
+    list of Placement
+        In playing order; each song's chosen downbeat on a step that starts a bar.
+
+    Raises
+    ------
+    ParameterError
+        For no songs, a bad cadence, sample rate or lengths.
+
+    Examples
+    --------
+    >>> a = SongTiming(length=441000, downbeat=22050, last_beat=430000)
+    >>> p = place_songs([a, a], sr=44100, spm=180.0)
+    >>> p[1].start < p[0].stop, p[1].fade_in == p[0].fade_out
+    (True, True)
+    """
+    if not songs:
+        raise ParameterError("songs", "no song to place")
+    if not (math.isfinite(spm) and spm > 0):
+        raise ParameterError("spm", f"must be positive, got {spm!r}")
+    if sr <= 0:
+        raise ParameterError("sr", f"must be positive, got {sr!r}")
+    for s in songs:
+        if not 0 <= s.downbeat <= s.last_beat < s.length:
+            raise ParameterError("songs", f"a song's beats must lie inside it, got {s}")
+    step = 60.0 * sr / spm
+    xfade = round(crossfade_steps * step)
+    edge = round(EDGE_FADE_S * sr)
+    bar = bar_steps
+
+    # The first song: its downbeat on the first bar step it can reach from
+    # its own start, so that less than a bar of its intro is cut.
+    s0 = songs[0]
+    j = max(0, math.floor(s0.downbeat / (bar * step))) * bar
+    first = s0.downbeat - (step_sample(j, anchor=anchor, step=step) - anchor)
+    first = max(0, first)
+    placed = [_Open(0, anchor, first, edge if first > 0 else 0)]
+    i = 1
+    while True:
+        prev = placed[-1]
+        p_song = songs[prev.song]
+        natural_end = min(p_song.length, p_song.last_beat + round(step))
+        if total is not None and prev.start + natural_end - prev.first >= total:
+            break
+        if total is None and i >= len(songs):
+            break
+        nxt_index = i % len(songs)
+        nxt = songs[nxt_index]
+        lead = min(nxt.downbeat, xfade)  # the next song plays from `lead` before its downbeat
+        fade_start = prev.start + natural_end - prev.first - xfade
+        fade_start = max(fade_start, prev.start + (p_song.downbeat - prev.first))
+        # The bar at or before: the fade ends before this song's own end.
+        j = math.floor((fade_start + lead - anchor) / (bar * step)) * bar
+        start = step_sample(j, anchor=anchor, step=step) - lead
+        if start <= prev.start:  # a song shorter than the crossfade: the next after it
+            j += bar
+            start = step_sample(j, anchor=anchor, step=step) - lead
+        placed.append(_Open(nxt_index, start, nxt.downbeat - lead, xfade))
+        i += 1
+        if i > 100_000:  # a day of one-second songs: never reached by a real session
+            raise ParameterError("songs", "too many songs for one session")
+
+    out = []
+    for k, p in enumerate(placed):
+        song = songs[p.song]
+        if k + 1 < len(placed):
+            nxt = placed[k + 1]
+            end = min(song.length, nxt.start + nxt.fade_in - p.start + p.first)
+            fade_out = max(0, min(nxt.fade_in, end - (nxt.start - p.start + p.first)))
+        else:
+            end = song.length
+            fade_out = 0
+            if total is not None and p.start + end - p.first > total:
+                end = total - p.start + p.first
+                fade_out = min(xfade // 2, end - p.first)
+        out.append(Placement(p.song, p.start, p.first, end, p.fade_in, fade_out))
+    return out
+
+
+@dataclass(frozen=True)
+class _Open:
+    song: int
+    start: int
+    first: int
+    fade_in: int

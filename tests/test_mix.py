@@ -1,0 +1,70 @@
+"""Placing songs on one step grid: downbeats on bars, crossfades that meet, no gap."""
+
+from __future__ import annotations
+
+import pytest
+
+from cadence.core.mix import Placement, SongTiming, place_songs, step_sample
+from cadence.errors import ParameterError
+
+SR, SPM = 44100, 170.0
+STEP = 60 * SR / SPM
+
+
+def song(seconds: float, *, downbeat_s: float = 1.3, last_beat_s: float | None = None) -> SongTiming:
+    length = round(seconds * SR)
+    last = round((last_beat_s if last_beat_s is not None else seconds - 2.0) * SR)
+    return SongTiming(length=length, downbeat=round(downbeat_s * SR), last_beat=last)
+
+
+def on_a_bar(p: Placement, s: SongTiming, *, anchor: int = 0) -> bool:
+    at = p.to_session(s.downbeat) - anchor
+    j = round(at / STEP)
+    return j % 4 == 0 and at == step_sample(j, anchor=0, step=STEP)
+
+
+SONGS = [song(200.0), song(185.5, downbeat_s=7.9), song(240.2, downbeat_s=0.0), song(61.0)]
+
+
+@pytest.mark.parametrize("anchor", [0, 4 * round(STEP)])
+def test_every_songs_downbeat_lands_on_the_first_step_of_a_bar(anchor):
+    placed = place_songs(SONGS, sr=SR, spm=SPM, anchor=anchor)
+    assert [p.song for p in placed] == [0, 1, 2, 3]
+    for p in placed:
+        assert on_a_bar(p, SONGS[p.song], anchor=anchor)
+    assert placed[0].start == anchor  # the music starts with the session's first step
+
+
+def test_each_song_fades_out_while_the_next_fades_in_with_no_gap():
+    placed = place_songs(SONGS, sr=SR, spm=SPM)
+    for a, b in zip(placed[:-1], placed[1:], strict=True):
+        assert b.start == a.stop - a.fade_out  # the two fades are the same samples
+        assert a.fade_out == b.fade_in == round(8 * STEP)
+        assert b.start > a.start
+    assert placed[-1].end == SONGS[3].length and placed[-1].fade_out == 0
+
+
+def test_an_intro_is_cut_to_the_crossfade():
+    placed = place_songs(SONGS, sr=SR, spm=SPM)
+    second = placed[1]
+    assert SONGS[1].downbeat - second.first == round(8 * STEP)
+
+
+def test_a_long_session_plays_the_songs_again_and_ends_on_time():
+    total = 30 * 60 * SR
+    placed = place_songs(SONGS, sr=SR, spm=SPM, total=total)
+    assert placed[-1].stop == total and placed[-1].fade_out > 0
+    assert [p.song for p in placed[:6]] == [0, 1, 2, 3, 0, 1]
+    assert all(on_a_bar(p, SONGS[p.song]) for p in placed)
+
+
+def test_a_short_session_cuts_the_first_song():
+    placed = place_songs(SONGS, sr=SR, spm=SPM, total=60 * SR)
+    assert len(placed) == 1 and placed[0].stop == 60 * SR
+
+
+def test_placing_refuses_no_songs_and_beats_outside_a_song():
+    with pytest.raises(ParameterError):
+        place_songs([], sr=SR, spm=SPM)
+    with pytest.raises(ParameterError):
+        place_songs([SongTiming(length=100, downbeat=50, last_beat=200)], sr=SR, spm=SPM)

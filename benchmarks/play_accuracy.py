@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from beat_accuracy import music_rows  # noqa: E402
+import itertools
+
+from beat_accuracy import music_rows
 
 WINDOW_S = 10.0
 
@@ -84,10 +86,7 @@ def warped_lags_ms(song: dict, source_path: str, stem_env, *, fades: list) -> li
 def step_rms_db(music: np.ndarray, clicks_s: np.ndarray, *, sr: int) -> np.ndarray:
     """Level (dB) of the music in each step between clicks."""
     edges = np.round(clicks_s * sr).astype(int)
-    rms = [
-        np.sqrt(np.mean(music[a:b] ** 2)) + 1e-9
-        for a, b in zip(edges[:-1], edges[1:], strict=True)
-    ]
+    rms = [np.sqrt(np.mean(music[a:b] ** 2)) + 1e-9 for a, b in itertools.pairwise(edges)]
     return 20 * np.log10(np.array(rms))
 
 

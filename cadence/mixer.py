@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cadence.core.mix import Placement, SongTiming, place_songs
+from cadence.core.mix import Placement, SongTiming, loudness_gain, place_songs
 from cadence.core.songfit import CLICK_MODES, CLICK_VOLUME_DB
 from cadence.core.songplan import SongPlan
 from cadence.core.timemap import crossfade_gains
@@ -26,8 +26,6 @@ from cadence.errors import CadenceError, ParameterError
 #: The session's sample rate (Hz) and channels: songs at another rate are resampled.
 SESSION_SR = 44100
 SESSION_CHANNELS = 2
-#: The music's level under the click (dB).
-MUSIC_UNDER_CLICK_DB = -3.0
 
 
 @dataclass(frozen=True)
@@ -124,12 +122,6 @@ class MusicSession:
             spm, duration_s=(self.total_samples - self.anchor) / self.sr, cues=False, **options
         )
 
-    @property
-    def music_gain(self) -> float:
-        from cadence.core.synth import db_to_gain
-
-        return db_to_gain(0.0 if self.click == "off" else MUSIC_UNDER_CLICK_DB)
-
     def click_renderer(self):
         """A fresh renderer of the session's clicks; None with ``click="off"``."""
         from cadence.core.render import BeatRenderer
@@ -156,7 +148,7 @@ class MusicSession:
         samples = _channels(samples, SESSION_CHANNELS)
         fade_in = crossfade_gains(p.fade_in)[1][:, None]
         fade_out = crossfade_gains(p.fade_out)[0][:, None]
-        gain = np.float32(self.music_gain)
+        gain = np.float32(loudness_gain(samples, sr=self.sr))
         own = 0
         for block in stretched_blocks(song.plan, samples, sr=self.sr):
             lo, hi = max(own, p.first), min(own + len(block), p.end)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from cadence.core.mix import Placement, SongTiming, place_songs, step_sample
@@ -11,7 +13,9 @@ SR, SPM = 44100, 170.0
 STEP = 60 * SR / SPM
 
 
-def song(seconds: float, *, downbeat_s: float = 1.3, last_beat_s: float | None = None) -> SongTiming:
+def song(
+    seconds: float, *, downbeat_s: float = 1.3, last_beat_s: float | None = None
+) -> SongTiming:
     length = round(seconds * SR)
     last = round((last_beat_s if last_beat_s is not None else seconds - 2.0) * SR)
     return SongTiming(length=length, downbeat=round(downbeat_s * SR), last_beat=last)
@@ -37,7 +41,7 @@ def test_every_songs_downbeat_lands_on_the_first_step_of_a_bar(anchor):
 
 def test_each_song_fades_out_while_the_next_fades_in_with_no_gap():
     placed = place_songs(SONGS, sr=SR, spm=SPM)
-    for a, b in zip(placed[:-1], placed[1:], strict=True):
+    for a, b in itertools.pairwise(placed):
         assert b.start == a.stop - a.fade_out  # the two fades are the same samples
         assert a.fade_out == b.fade_in == round(8 * STEP)
         assert b.start > a.start

@@ -1,4 +1,4 @@
-"""A session of songs on one step grid: where each song plays, and its fades (numpy-free).
+"""A session of songs on one step grid: where each song plays, its fades, its level.
 
 Every song of a session is stretched so that its beats fall on the steps
 (:mod:`cadence.core.songplan`); :func:`place_songs` then decides where in the
@@ -10,13 +10,16 @@ fades in over `crossfade_steps` steps while the one before fades out, their
 beats on the same steps, so the runner's step never changes. A song's intro
 before its first downbeat is cut to the crossfade (or, for the first song,
 to less than a bar), and it ends a step after its last beat (an outro's
-silence is not played).
+silence is not played). Each song is brought to one loudness
+(:func:`loudness_gain`), so the runner does not reach for the volume.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from cadence.errors import ParameterError
 
@@ -26,6 +29,54 @@ CROSSFADE_STEPS = 8
 BAR_STEPS = 4
 #: The fade-in where a song's intro is cut, and the fade-out where the session is (seconds).
 EDGE_FADE_S = 0.05
+#: Every song is brought to this level (dBFS RMS over its sounding parts) ...
+TARGET_LEVEL_DB = -16.0
+#: ... lifted by at most this much (a quiet recording's noise is not blown up),
+MAX_LIFT_DB = 9.0
+#: ... and never so far that its peaks pass this (dBFS).
+PEAK_CEILING_DB = -1.0
+#: Blocks (seconds) whose level is measured; those 20 dB under the loudest
+#: tenth are silence or a fade and do not count (a gate, as loudness meters have).
+LEVEL_BLOCK_S = 0.4
+LEVEL_GATE_DB = 20.0
+
+
+def loudness_gain(samples: np.ndarray, *, sr: int) -> float:
+    """The gain that brings a song to :data:`TARGET_LEVEL_DB`, within the limits.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray, shape (n_samples, n_channels)
+    sr : int, keyword-only
+
+    Returns
+    -------
+    float
+        A linear gain; 1.0 for silence.
+
+    Examples
+    --------
+    >>> t = np.arange(44100) / 44100
+    >>> loud = 0.9 * np.sin(2 * np.pi * 440 * t)[:, None]  # -3.9 dBFS RMS
+    >>> round(float(20 * np.log10(loudness_gain(loud, sr=44100))), 1)
+    -12.1
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    n = max(1, round(LEVEL_BLOCK_S * sr))
+    blocks = len(x) // n
+    if blocks == 0:
+        return 1.0
+    power = np.mean(x[: blocks * n].reshape(blocks, -1).astype(np.float64) ** 2, axis=1)
+    if not np.any(power > 1e-10):
+        return 1.0
+    loud = np.percentile(power, 90)
+    gated = power[power >= loud * 10 ** (-LEVEL_GATE_DB / 10)]
+    level_db = 10 * np.log10(np.mean(gated))
+    gain_db = min(TARGET_LEVEL_DB - level_db, MAX_LIFT_DB)
+    peak = float(np.max(np.abs(x)))
+    if peak > 0:
+        gain_db = min(gain_db, PEAK_CEILING_DB - 20 * np.log10(peak))
+    return float(10 ** (gain_db / 20))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,108 @@
+"""`cadence play` through click's CliRunner: a folder, files and a playlist at a cadence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cadence.cli import main
+from tests.music import drums_on_beats, write
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Songs at 158, 163 and 84 BPM, one at 120 (too far from 165), and a broken file."""
+    root = tmp_path_factory.mktemp("music")
+    for name, bpm in (
+        ("one.flac", 158.0),
+        ("two.ogg", 163.0),
+        ("slow.wav", 84.0),
+        ("far.flac", 120.0),
+    ):
+        beats = 0.3 + np.arange(int(24 * bpm / 60)) * 60 / bpm
+        write(root / name, drums_on_beats(beats, seconds=25.0))
+    (root / "broken.mp3").write_bytes(b"not audio" * 200)
+    return root
+
+
+def play(runner, *args):
+    return runner.invoke(main, ["play", *map(str, args)])
+
+
+def test_play_renders_the_fitting_songs_of_a_folder(folder, runner, tmp_path):
+    out = tmp_path / "run.mp3"
+    result = play(runner, 165, folder, "-o", out, "--cache", tmp_path / "c.sqlite")
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.output and "3 songs played" in result.output
+    assert "broken.mp3" in result.output  # one line for the file that cannot be read
+    assert "1 song of the folders need more than --max-stretch 8 %" in result.output
+    for name in ("one.flac", "two.ogg", "slow.wav"):
+        assert name in result.output
+    assert "far.flac" not in result.output.split("Wrote")[0].split("Song")[-1]
+    info = sf.info(str(out))
+    assert info.samplerate == 44100 and info.channels == 2 and info.duration > 50
+
+
+def test_play_json_lists_each_song_with_its_time_map_and_the_stems(folder, runner, tmp_path):
+    out = tmp_path / "run.flac"
+    result = play(
+        runner,
+        165,
+        folder / "one.flac",
+        folder / "two.ogg",
+        "-o",
+        out,
+        "--stems",
+        "--json",
+        "--order",
+        "tempo",
+    )
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert [s["path"].rsplit("/", 1)[-1] for s in info["songs"]] == ["one.flac", "two.ogg"]
+    for song in info["songs"]:
+        assert {"start_s", "end_s", "stretch_pct", "speed", "steps_per_beat", "time_map"} <= set(
+            song
+        )
+        pairs = np.array(song["time_map"])
+        # The found beats, through the map: a step apart, within their own few ms.
+        assert np.all(np.diff(pairs[:, 1]) == pytest.approx(60 / 165, abs=0.005))
+    music, click = info["stems"]["music"], info["stems"]["click"]
+    assert music.endswith("run.music.flac") and click.endswith("run.click.flac")
+    assert sf.info(music).frames == sf.info(click).frames == sf.info(str(out)).frames
+
+
+def test_play_reads_a_playlist_and_plays_for_the_duration(folder, runner, tmp_path):
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text(f"#EXTM3U\n{folder / 'two.ogg'}\n{folder / 'far.flac'}\n")
+    out = tmp_path / "run.wav"
+    result = play(runner, 165, playlist, "-o", out, "--duration", "1m", "--click", "off")
+    assert result.exit_code == 0, result.output
+    assert "far.flac: left out: needs" in result.output
+    assert sf.info(str(out)).duration == pytest.approx(60.0, abs=0.001)
+
+
+def test_no_fitting_song_is_one_clear_error(folder, runner, tmp_path):
+    result = play(runner, 200, folder / "one.flac", "-o", tmp_path / "x.wav")
+    assert result.exit_code == 1
+    assert "no song fits 200 spm within --max-stretch 8 %" in result.output
+    assert "one.flac (+26.6 %)" in result.output
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_play_refuses_to_write_over_a_song_or_a_file_not_its_own(folder, runner, tmp_path):
+    result = play(runner, 165, folder / "one.flac", "-o", folder / "one.flac", "--force")
+    assert result.exit_code == 2 and "is one of the songs" in result.output
+    mine = tmp_path / "mine.wav"
+    sf.write(str(mine), np.zeros(100), 8000)
+    result = play(runner, 165, folder / "one.flac", "-o", mine)
+    assert result.exit_code == 2 and "--force" in result.output
+
+
+def test_live_playback_says_it_is_not_built_yet_rather_than_pretending(folder, runner):
+    result = play(runner, 165, folder / "one.flac")
+    assert result.exit_code == 2
+    assert "not built yet" in result.output and "-o FILE" in result.output

@@ -1,0 +1,133 @@
+"""A session of real songs at a cadence: clicks on the grid and on the beats, no gap, no dip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from cadence.analysis import analyze_file
+from cadence.core.mix import step_sample
+from cadence.mixer import MusicSession, render_session_file
+from cadence.songs import choose_songs
+from tests.music import drums_on_beats, write
+
+SPM = 165.0
+
+
+def song_beats(bpm: float, seconds: float, first_s: float = 0.4) -> np.ndarray:
+    return first_s + np.arange(int((seconds - first_s - 0.5) * bpm / 60)) * 60 / bpm
+
+
+def hummed(beats: np.ndarray, seconds: float, *, level: float, sr: int = 22050) -> np.ndarray:
+    """Drums over a steady hum (a level that should not dip), scaled to `level`."""
+    t = np.arange(int(seconds * sr)) / sr
+    x = 0.6 * drums_on_beats(beats, seconds=seconds, sr=sr) + 0.2 * np.sin(2 * np.pi * 110 * t)
+    return (level * x).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    """Three songs with known beats: 160 and 168 BPM, and 83 (half time), 7 dB apart in level."""
+    folder = tmp_path_factory.mktemp("session")
+    made = []
+    for name, bpm, level in (("a.flac", 160.0, 0.9), ("b.flac", 168.0, 0.4), ("c.flac", 83.0, 0.6)):
+        beats = song_beats(bpm, 40.0)
+        path = write(folder / name, hummed(beats, 40.0, level=level))
+        made.append((analyze_file(str(path)), beats))
+    return made
+
+
+@pytest.fixture(scope="module")
+def rendered(songs, tmp_path_factory):
+    chosen, _skipped = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0, order="tempo")
+    session = MusicSession(chosen, SPM, count_in=4)
+    out = tmp_path_factory.mktemp("out") / "run.flac"
+    info = render_session_file(session, str(out), stems=True)
+    music, sr = sf.read(info["stems"]["music"], dtype="float64")
+    click, _ = sf.read(info["stems"]["click"], dtype="float64")
+    return session, info, music, click[:, 0], sr
+
+
+def click_starts(click: np.ndarray, sr: int) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(click) > 1e-3)
+    return loud[np.concatenate([[True], np.diff(loud) > 0.1 * sr])]
+
+
+def test_every_song_is_played_and_the_session_is_as_long_as_it_says(rendered, songs):
+    session, info, music, _click, sr = rendered
+    assert len(info["songs"]) == 3
+    assert len(music) == session.total_samples == round(info["duration_s"] * sr)
+    assert info["count_in_s"] == pytest.approx(4 * 60 / SPM, abs=1e-4)
+
+
+def test_the_clicks_are_the_metronomes_grid_to_the_sample(rendered):
+    session, _info, _music, click, sr = rendered
+    found = click_starts(click, sr)
+    step = 60 * sr / SPM
+    count_in = [round(k * step) for k in range(4)]  # the count-in's own grid, from 0
+    grid = [step_sample(j, anchor=session.anchor, step=step) for j in range(len(found) - 4)]
+    assert np.array_equal(found, count_in + grid)
+    assert found[-1] > len(click) - 2 * step  # clicks to the end
+
+
+def test_each_songs_true_beats_land_on_the_clicks(rendered, songs):
+    _session, info, _music, click, sr = rendered
+    clicks_s = click_starts(click, sr) / sr
+    by_path = {r.path: beats for r, beats in songs}
+    for song in info["songs"]:
+        pairs = np.array(song["time_map"])
+        true = by_path[song["path"]]
+        true = true[(true > pairs[0, 0]) & (true < pairs[-1, 0])]
+        mapped = np.interp(true, pairs[:, 0], pairs[:, 1])
+        off = np.abs(mapped[:, None] - clicks_s[None, :]).min(axis=1)
+        assert np.median(off) < 0.004 and np.max(off) < 0.010, song["path"]
+
+
+def test_the_music_has_no_gap_and_no_dip_across_the_crossfades(rendered):
+    session, _info, music, _click, sr = rendered
+    start, end = round(session.anchor), len(music) - sr
+    x = music[start:end, 0]
+    step = round(60 * sr / SPM)
+    bars = len(x) // (4 * step)
+    # Per bar (the drums' pattern repeats each bar): songs made at levels
+    # 7 dB apart are brought to one loudness, and the crossfades keep it.
+    rms = np.sqrt(np.mean(x[: bars * 4 * step].reshape(bars, -1) ** 2, axis=1))
+    level_db = 20 * np.log10(rms / np.median(rms))
+    assert np.all(np.abs(np.diff(level_db)) < 3.0), np.round(level_db, 1)
+    assert np.all(np.abs(level_db) < 3.0)
+    quiet = np.abs(x) < 1e-4
+    longest = max((len(r) for r in np.split(quiet, np.flatnonzero(~quiet)) if len(r)), default=0)
+    assert longest < 0.01 * sr  # the hum never stops: no gap between songs
+
+
+def test_a_session_longer_than_the_songs_plays_them_again_and_ends_on_time(songs, tmp_path):
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    session = MusicSession(chosen, SPM, duration_s=150.0, click="off")
+    out = tmp_path / "long.wav"
+    info = render_session_file(session, str(out))
+    assert info["duration_s"] == pytest.approx(150.0, abs=1 / 44100)
+    assert len(info["songs"]) >= 4 and info["songs"][3]["path"] == info["songs"][0]["path"]
+    y, _sr = sf.read(str(out))
+    assert np.max(np.abs(y[-200:])) < 0.01  # faded out at the end, not cut
+
+
+def test_songs_too_far_or_without_a_beat_are_left_out_with_why(songs, tmp_path):
+    far = write(tmp_path / "far.flac", hummed(song_beats(120.0, 30.0), 30.0, level=0.5))
+    silent = write(tmp_path / "silent.flac", np.zeros(22050 * 10, np.float32))
+    tracks = [songs[0][0], analyze_file(str(far)), analyze_file(str(silent))]
+    chosen, skipped = choose_songs(tracks, SPM, max_stretch_pct=8.0)
+    assert [s.result.path for s in chosen] == [songs[0][0].path]
+    reasons = dict(skipped.reasons)
+    assert "more than --max-stretch 8" in reasons[str(far)]
+    assert str(silent) in reasons
+
+
+def test_no_fitting_song_is_one_error_naming_the_nearest(songs):
+    from cadence.errors import CadenceError
+
+    with pytest.raises(CadenceError) as err:
+        choose_songs([r for r, _ in songs], 200.0, max_stretch_pct=5.0)
+    message = str(err.value)
+    assert "no song fits 200 spm" in message and "b.flac (+19.0 %)" in message
+    assert "--max-stretch 20" in message

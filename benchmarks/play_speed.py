@@ -1,0 +1,107 @@
+"""How fast ``cadence play -o`` renders a session, and whether its memory grows with the session.
+
+Each run is a fresh process pinned to one core (``taskset -c 0`` where
+available): analyse the songs (decode, beats; no cache), choose and plan
+them, then render the session (decode, stretch, crossfade, click, encode)
+to an MP3 file, as for a phone. The songs are ``../shared/bench/music-dev/``'s
+real ones (60-s excerpts, OGG); a session longer than they last plays them
+again, decoded and stretched again each time, as a real one would.
+
+Printed per session length: seconds taken, throughput (× real time; the
+goal is >= 20× for 30 minutes) and peak memory. Peak memory should not grow
+with the session's length: the 30-minute run against the 10-minute one.
+
+    .venv/bin/python benchmarks/play_speed.py [--minutes 10,30] [--spm 165] [--format mp3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MUSIC_DEV = REPO.parent / "shared" / "bench" / "music-dev" / "audio"
+
+CHILD = r"""
+import json, os, resource, sys, time
+for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[v] = "1"
+from cadence.audio.decode import warm_up
+warm_up()
+import python_stretch  # noqa: F401  (imports are not the work measured)
+from cadence.mixer import MusicSession, render_session_file
+from cadence.songs import choose_songs, gather_tracks
+folder, out, spm, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+t0 = time.process_time()
+tracks, from_folders = gather_tracks([folder], use_cache=False, on_problem=lambda p, r: None)
+t1 = time.process_time()
+songs, skipped = choose_songs(tracks, spm, max_stretch_pct=8.0, from_folders=from_folders)
+session = MusicSession(songs, spm, duration_s=minutes * 60)
+info = render_session_file(session, out)
+t2 = time.process_time()
+print(json.dumps({
+    "analyse_s": t1 - t0, "render_s": t2 - t1, "audio_s": info["duration_s"],
+    "songs": len(songs), "placed": len(info["songs"]),
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def run(minutes: float, *, spm: float, fmt: str, folder: Path) -> dict:
+    out = Path(tempfile.mkdtemp(prefix="cadence-play-speed-")) / f"session.{fmt}"
+    cmd = [sys.executable, "-c", CHILD, str(folder), str(out), str(spm), str(minutes)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0", *cmd]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"the run failed:\n{exc.stderr}")
+    finally:
+        shutil.rmtree(out.parent, ignore_errors=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--minutes", default="10,30")
+    ap.add_argument("--spm", type=float, default=165.0)
+    ap.add_argument("--format", default="mp3", choices=["mp3", "ogg", "flac", "wav"])
+    ap.add_argument("--folder", type=Path, default=MUSIC_DEV)
+    args = ap.parse_args()
+    if not args.folder.is_dir():
+        sys.exit(f"no songs at {args.folder} (../shared beside the checkout)")
+    print(
+        f"{'session':>8s} {'songs':>5s} {'analyse s':>9s} {'render s':>8s} {'total s':>7s} "
+        f"{'x real time':>11s} {'peak MB':>7s}"
+    )
+    rows = []
+    for minutes in (float(m) for m in args.minutes.split(",")):
+        r = run(minutes, spm=args.spm, fmt=args.format, folder=args.folder)
+        total = r["analyse_s"] + r["render_s"]
+        rows.append(r)
+        print(
+            f"{minutes:6g} m {r['placed']:5d} {r['analyse_s']:9.1f} {r['render_s']:8.1f}"
+            f" {total:7.1f} {r['audio_s'] / total:10.1f}x {r['peak_mb']:7.0f}"
+        )
+    print(
+        f"({rows[0]['songs']} songs fit {args.spm:g} spm; CPU seconds on one core; "
+        f"{args.format.upper()} out; goal: >= 20x real time for 30 minutes)"
+    )
+    if len(rows) > 1:
+        print(
+            f"peak memory, longest against shortest session: "
+            f"{rows[-1]['peak_mb'] / rows[0]['peak_mb']:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    main()

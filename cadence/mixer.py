@@ -110,6 +110,16 @@ class MusicSession:
         self.click = click
         self.click_volume_db = click_volume_db
         self.voice = voice
+        #: What makes the same session at another sample rate: ``MusicSession(songs, spm,
+        #: sr=..., **options)``.
+        self.options = {
+            "duration_s": duration_s,
+            "count_in": count_in,
+            "click": click,
+            "click_volume_db": click_volume_db,
+            "voice": voice,
+            "every": every,
+        }
         options = {"count_in": count_in, "every": every, "accent": 4 if click == "accent" else 0}
         self.anchor = count_in_samples(Session(spm, **options), sr=self.sr)
         total = None if duration_s is None else self.anchor + round(duration_s * self.sr)

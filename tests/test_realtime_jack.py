@@ -198,3 +198,82 @@ def test_a_server_that_dies_mid_session_ends_it_with_one_line(
     assert metronome.returncode == 1, err
     assert err.startswith("Error: the audio output ") and "stopped after" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_play_through_jack_sounds_the_offline_session_sample_for_sample(
+    jack_server, cadence_cmd, subprocess_env
+):
+    """Two songs and a transition, live: the recording is the rendered session, exactly."""
+    from cadence.analysis import analyze_file
+    from cadence.mixer import MusicSession
+    from cadence.songs import choose_songs
+    from tests.conftest import REPO
+
+    songs = [str(REPO / "audio" / n) for n in ("sunrise-run.mp3", "neon-stride.ogg")]
+    spm, count_in = 165, 2
+    chosen, _ = choose_songs([analyze_file(p) for p in songs], spm, max_stretch_pct=8.0)
+    session = MusicSession(chosen, spm, count_in=count_in, sr=SR)
+    assert len(session.placements) == 2  # a transition between them
+    music = np.concatenate(list(session.music()))
+    click = np.zeros_like(music)
+    session.click_renderer().render(click)
+    expected = np.clip(music + click, -1, 1)[:, 0]
+
+    recorder = Recorder(jack_server, seconds=len(expected) / SR + 20)
+    recorder.client.activate()
+    try:
+        env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
+        player = subprocess.Popen(
+            [
+                *cadence_cmd,
+                "play",
+                str(spm),
+                *songs,
+                "--count-in",
+                str(count_in),
+                "--device",
+                "JACK",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        connected = threading.Thread(target=recorder.connect_first_output, args=(player,))
+        connected.start()
+        out, err = player.communicate(timeout=180)
+        connected.join()
+        time.sleep(0.5)
+    finally:
+        recorder.client.deactivate()
+        recorder.client.close()
+    assert player.returncode == 0, err
+    import json
+
+    summary = json.loads(out)
+    assert summary["completed"] is True and summary["sr"] == SR
+    assert summary["music_late_s"] == 0.0  # the producer kept ahead all the way
+    recorded = recorder.buffer[: recorder.pos]
+    start = int(np.flatnonzero(recorded != 0)[0])
+    # The recorder connects a little after the first sound: find where it came in.
+    probe_at = start + SR
+    lag = probe_at - _find(expected, recorded[probe_at : probe_at + 4096])
+    lo, hi = max(0, start - lag), min(len(expected), len(recorded) - lag)
+    got, want = recorded[lo + lag : hi + lag], expected[lo:hi]
+    n = len(got)
+    assert n > len(expected) - 5 * SR  # nearly all of the session was heard
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert np.max(np.abs(got)) > 0.1  # the music is there, not only clicks
+
+
+def _find(haystack: np.ndarray, needle: np.ndarray) -> int:
+    """Where `needle` occurs exactly in `haystack` (first sample)."""
+    first = np.flatnonzero(np.abs(haystack - needle[0]) < 1e-7)
+    for i in first:
+        if i + len(needle) <= len(haystack) and np.allclose(
+            haystack[i : i + len(needle)], needle, atol=1e-6
+        ):
+            return int(i)
+    raise AssertionError("the recording does not hold the session")

@@ -167,6 +167,10 @@ def _minutes(seconds: float) -> str:
 @click.option("--count-in", type=click.IntRange(0, 64), default=0, help="Clicks before the music.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
+@click.option("--device", help="Output device (name or number; see `cadence devices`).")
+@click.option(
+    "--latency", default="high", show_default=True, help="Output latency: low, high or seconds."
+)
 @click.option("--force", is_flag=True, help="Replace an existing output file of any kind.")
 @json_option("Print the session at the end: each song, where it starts, its stretch, its time map.")
 def play(
@@ -186,6 +190,8 @@ def play(
     count_in: int,
     jobs: int | None,
     cache_path: str | None,
+    device: str | None,
+    latency: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -196,8 +202,11 @@ def play(
     the cadence, pitch unchanged, their beats on the metronome's steps, each
     fading into the next on the beat. A folder is scanned first (cached, as
     `cadence scan`). Songs that cannot be used are left out, one line each.
+    Without -o the session plays live: space pauses, q quits (the tempo is
+    the music's: to change it, start again at another SPM).
 
     \b
+      cadence play 170 ~/Music --duration 30m
       cadence play 170 ~/Music -o run-170.mp3 --duration 30m
       cadence play 165 run.m3u8 -o run.flac --click accent --stems --json
     """
@@ -209,17 +218,11 @@ def play(
     check_metronome_spm(spm)
     check_volume_db(click_volume, parameter="click_volume")
     duration_s = parse_duration_s(duration, parameter="duration") if duration else None
-    if out is None:
-        raise ParameterError(
-            "output",
-            "playing songs live is not built yet: render the session with -o FILE"
-            " (and play that), or use `cadence metronome` for the click alone",
-        )
     if stems and out is None:
         raise ParameterError("stems", "needs --output")
     from cadence.mixer import stem_paths
 
-    for target in [out, *(stem_paths(out) if stems else [])]:
+    for target in [] if out is None else [out, *(stem_paths(out) if stems else [])]:
         for source in sources:
             if (
                 os.path.exists(target)
@@ -245,6 +248,9 @@ def play(
         jobs=jobs,
         cache_path=cache_path,
     )
+    if out is None:
+        _play_live(session, device=device, latency=latency, as_json=as_json)
+        return
     from cadence.mixer import render_session_file
 
     showing = sys.stderr.isatty()
@@ -321,3 +327,57 @@ def _session_table(written: dict, skipped) -> None:
         )
         + "."
     )
+
+
+def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> None:
+    """Play the session through the output device until its end, q or Ctrl-C."""
+    import shutil
+
+    from cadence.cli.metronome import _parse_latency
+    from cadence.core.musicrender import MusicRenderer
+    from cadence.live import play_session
+    from cadence.liveplay import LiveMusic
+    from cadence.mixer import MusicSession
+    from cadence.playback import Player
+    from cadence.terminal import stdin_is_terminal
+
+    lives = []
+
+    def make_renderer(device_sr: int):
+        at_rate = MusicSession(session.songs, session.spm, sr=device_sr, **session.options)
+        live = LiveMusic(at_rate)
+        lives.append(live)
+        live.wait_ready()
+        return MusicRenderer(at_rate.click_renderer(), live.ring, click_on=session.click != "off")
+
+    try:
+        player = Player(make_renderer, device=device, latency=_parse_latency(latency))
+        with player:
+            names = ", ".join(output.one_line(s.result.path) for s in session.songs[:3])
+            more = f" and {len(session.songs) - 3} more" if len(session.songs) > 3 else ""
+            output.note(
+                f"Playing {output.count(len(session.songs), 'song')} at {session.spm:g} spm"
+                f" on {player.device.name}: {names}{more}. q or Ctrl-C stops."
+            )
+            result = play_session(
+                player,
+                interactive=stdin_is_terminal() and sys.stderr.isatty(),
+                echo=lambda s: click.echo(s, err=True, nl=False),
+                width=shutil.get_terminal_size().columns,
+            )
+            music_late_s = player.renderer.music_late / player.sr
+    finally:
+        for live in lives:
+            error = live.error
+            live.close()
+            if error:
+                output.warn(f"the music stopped: {output.one_line(error)}")
+    summary = {**result.to_dict(), "music_late_s": round(music_late_s, 3)}
+    if as_json:
+        output.print_json(summary)
+    else:
+        from cadence.cli import reports
+
+        reports.play_summary(result)
+        if music_late_s:
+            output.warn(f"{music_late_s:.2f} s of music was not ready in time (played as silence)")

@@ -1,4 +1,4 @@
-"""Live music: the shared ring, the producer process, and the callback's renderer on plain buffers."""
+"""Live music: the shared ring, the producer process, the callback's renderer on plain buffers."""
 
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo "== cadence beats audio/sunrise-run.mp3 --click out/sunrise-run-beats.wav   (where its beats fall; listen to the clicks)"
 	@$(BIN)/cadence beats audio/sunrise-run.mp3 --click out/sunrise-run-beats.wav
 	@echo
+	@echo "== cadence play 164 audio -o out/run-164.mp3 --duration 2m   (your songs at exactly 164 spm, the click on their beats)"
+	@$(BIN)/cadence play 164 audio -o out/run-164.mp3 --duration 2m --cache out/demo-cache.sqlite3
+	@echo
 	@echo "== cadence metronome 164 --beats 8   (the +5 % target; rendered to a file if there is no sound card)"
 	@mkdir -p out
 	@# A render of an older cadence carries no mark of its own, and cadence replaces only its own renders.

@@ -11,6 +11,12 @@ Printed per session length: seconds taken, throughput (× real time; the
 goal is >= 20× for 30 minutes) and peak memory. Peak memory should not grow
 with the session's length: the 30-minute run against the 10-minute one.
 
+Then live play, without a sound card (what happens before and inside the
+audio callback): the time from the command to the first music ready to
+sound (folder scanned and cached before, as a runner's library is; and with
+no cache), and the callback's cost: :class:`cadence.core.musicrender.MusicRenderer`
+rendering 256-frame periods at 48 kHz from the ring, as a share of one core.
+
     .venv/bin/python benchmarks/play_speed.py [--minutes 10,30] [--spm 165] [--format mp3]
 """
 
@@ -51,6 +57,46 @@ print(json.dumps({
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """
+
+
+LIVE = r"""
+import json, os, sys, time
+t_start = time.perf_counter()
+for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[v] = "1"
+from cadence.core.musicrender import MusicRenderer
+from cadence.core.ring import DONE
+from cadence.liveplay import LiveMusic
+from cadence.mixer import MusicSession
+from cadence.songs import choose_songs, gather_tracks
+folder, cache, spm = sys.argv[1], sys.argv[2], float(sys.argv[3])
+tracks, ff = gather_tracks([folder], cache_path=cache, on_problem=lambda p, r: None)
+songs, _ = choose_songs(tracks, spm, max_stretch_pct=8.0, from_folders=ff)
+session = MusicSession(songs, spm, sr=48000)
+with LiveMusic(session) as live:
+    live.wait_ready()
+    first_sound_s = time.perf_counter() - t_start
+    while live.ring.room > 0 and not live.ring.counters[DONE]:
+        time.sleep(0.01)  # let the producer fill the ring
+    time.sleep(0.5)
+    r = MusicRenderer(session.click_renderer(), live.ring)
+    import numpy as np
+    out = np.zeros((256, 2), np.float32)
+    calls = min(1000, live.ring.available // 256)
+    t = time.perf_counter()
+    for _ in range(calls):
+        r.render(out)
+    per_call = (time.perf_counter() - t) / calls
+print(json.dumps({"first_sound_s": first_sound_s, "callback_share": per_call / (256 / 48000)}))
+"""
+
+
+def live(folder: Path, cache: Path, *, spm: float) -> dict:
+    cmd = [sys.executable, "-c", LIVE, str(folder), str(cache), str(spm)]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "0", *cmd]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run(minutes: float, *, spm: float, fmt: str, folder: Path) -> dict:

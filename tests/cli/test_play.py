@@ -102,7 +102,11 @@ def test_play_refuses_to_write_over_a_song_or_a_file_not_its_own(folder, runner,
     assert result.exit_code == 2 and "--force" in result.output
 
 
-def test_live_playback_says_it_is_not_built_yet_rather_than_pretending(folder, runner):
-    result = play(runner, 165, folder / "one.flac")
-    assert result.exit_code == 2
-    assert "not built yet" in result.output and "-o FILE" in result.output
+def test_live_play_without_a_sound_device_is_one_error_and_leaves_nothing(folder, runner):
+    from cadence.liveplay import PREFIX, SHM_FOLDER
+
+    before = set(SHM_FOLDER.glob(f"{PREFIX}*"))
+    result = play(runner, 165, folder / "one.flac", "--device", "no-such-device")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert set(SHM_FOLDER.glob(f"{PREFIX}*")) == before

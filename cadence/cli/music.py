@@ -128,7 +128,7 @@ def stretch(
     clicks = f"{written['clicks']} clicks" if click_mode != "off" else "no click"
     output.note(
         f"Wrote {display_path(out)}: {display_path(file)} at {spm:g} spm "
-        f"({written['bpm']:.1f} BPM {written['stretch_pct']:+.1f} %, {beat}"
+        f"({written['bpm']:.1f} BPM {round(written['stretch_pct'], 1) + 0.0:+.1f} %, {beat}"
         f"{'' if written['steady'] else ', beat by beat'}), "
         f"{_minutes(written['duration_s'])}, {clicks}."
     )
@@ -286,8 +286,8 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
         problem(path, f"left out: {reason}")
     if skipped.too_far_in_folders:
         output.note(
-            f"{output.count(skipped.too_far_in_folders, 'song')} of the folders need more than"
-            f" --max-stretch {options['max_stretch_pct']:g} % and are left out."
+            f"Left out, beyond --max-stretch {options['max_stretch_pct']:g} %:"
+            f" {output.count(skipped.too_far_in_folders, 'song')} of the folders."
         )
     return MusicSession(songs, spm, **session_options), skipped
 
@@ -310,7 +310,7 @@ def _session_table(written: dict, skipped) -> None:
         t.add_row(
             _minutes(s["start_s"]),
             f"{s['bpm']:.1f}",
-            f"{s['stretch_pct']:+.1f} %",
+            f"{round(s['stretch_pct'], 1) + 0.0:+.1f} %",
             beat,
             display_path(s["path"]),
         )

@@ -38,7 +38,7 @@ def test_play_renders_the_fitting_songs_of_a_folder(folder, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.output and "3 songs played" in result.output
     assert "broken.mp3" in result.output  # one line for the file that cannot be read
-    assert "1 song of the folders need more than --max-stretch 8 %" in result.output
+    assert "Left out, beyond --max-stretch 8 %: 1 song of the folders." in result.output
     for name in ("one.flac", "two.ogg", "slow.wav"):
         assert name in result.output
     assert "far.flac" not in result.output.split("Wrote")[0].split("Song")[-1]

@@ -203,7 +203,7 @@ def test_a_server_that_dies_mid_session_ends_it_with_one_line(
 def test_play_through_jack_sounds_the_offline_session_sample_for_sample(
     jack_server, cadence_cmd, subprocess_env
 ):
-    """Two songs and a transition, live: the recording is the rendered session, exactly."""
+    """60 s of two songs and their transitions, live: the recording is the rendered session."""
     from cadence.analysis import analyze_file
     from cadence.mixer import MusicSession
     from cadence.songs import choose_songs
@@ -212,8 +212,8 @@ def test_play_through_jack_sounds_the_offline_session_sample_for_sample(
     songs = [str(REPO / "audio" / n) for n in ("sunrise-run.mp3", "neon-stride.ogg")]
     spm, count_in = 165, 2
     chosen, _ = choose_songs([analyze_file(p) for p in songs], spm, max_stretch_pct=8.0)
-    session = MusicSession(chosen, spm, count_in=count_in, sr=SR)
-    assert len(session.placements) == 2  # a transition between them
+    session = MusicSession(chosen, spm, duration_s=60.0, count_in=count_in, sr=SR)
+    assert len(session.placements) >= 3  # the two songs, the first again: two transitions
     music = np.concatenate(list(session.music()))
     click = np.zeros_like(music)
     session.click_renderer().render(click)
@@ -231,6 +231,8 @@ def test_play_through_jack_sounds_the_offline_session_sample_for_sample(
                 *songs,
                 "--count-in",
                 str(count_in),
+                "--duration",
+                "60s",
                 "--device",
                 "JACK",
                 "--json",

@@ -101,45 +101,46 @@ class Recorder:
         raise AssertionError("the metronome never registered a JACK output port")
 
 
-def test_metronome_plays_every_beat_on_its_sample_through_jack(
-    jack_server, cadence_cmd, subprocess_env
-):
-    spm, duration_s, count_in = 172, 15, 2
-    recorder = Recorder(jack_server, seconds=duration_s + 10)
+def record_cadence(jack_server, cadence_cmd, subprocess_env, args, *, seconds, timeout_s=180):
+    """Run ``cadence ARGS --device JACK --json`` while a second client records it.
+
+    Returns (return code, its JSON summary or None, its stderr, the recording).
+    """
+    import json
+
+    recorder = Recorder(jack_server, seconds=seconds)
     recorder.client.activate()
     try:
         env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
-        metronome = subprocess.Popen(
-            [
-                *cadence_cmd,
-                "metronome",
-                str(spm),
-                "--duration",
-                f"{duration_s}s",
-                "--count-in",
-                str(count_in),
-                "--device",
-                "JACK",
-                "--json",
-            ],
+        proc = subprocess.Popen(
+            [*cadence_cmd, *args, "--device", "JACK", "--json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             env=env,
             text=True,
         )
-        connected = threading.Thread(target=recorder.connect_first_output, args=(metronome,))
+        connected = threading.Thread(target=recorder.connect_first_output, args=(proc,))
         connected.start()
-        out, err = metronome.communicate(timeout=120)
+        out, err = proc.communicate(timeout=timeout_s)
         connected.join()
         time.sleep(0.5)
     finally:
         recorder.client.deactivate()
         recorder.client.close()
-    assert metronome.returncode == 0, err
-    import json
+    summary = json.loads(out) if proc.returncode == 0 else None
+    return proc.returncode, summary, err, recorder.buffer[: recorder.pos]
 
-    summary = json.loads(out)
+
+def test_metronome_plays_every_beat_on_its_sample_through_jack(
+    jack_server, cadence_cmd, subprocess_env
+):
+    spm, duration_s, count_in = 172, 15, 2
+    args = ["metronome", str(spm), "--duration", f"{duration_s}s", "--count-in", str(count_in)]
+    code, summary, err, signal = record_cadence(
+        jack_server, cadence_cmd, subprocess_env, args, seconds=duration_s + 10, timeout_s=120
+    )
+    assert code == 0, err
     assert summary["completed"] is True
     # PortAudio reports the dummy driver's own xruns (its timer runs late on a busy,
     # non-real-time machine; seen even with an empty callback) as output underflows.
@@ -148,7 +149,6 @@ def test_metronome_plays_every_beat_on_its_sample_through_jack(
     assert isinstance(summary["underruns"], int)
     assert summary["sr"] == SR
 
-    signal = recorder.buffer[: recorder.pos]
     nz = np.flatnonzero(signal != 0)
     assert len(nz), "nothing was recorded"
     starts = np.concatenate([nz[:1], nz[1:][np.diff(nz) > 1]])
@@ -219,45 +219,13 @@ def test_play_through_jack_sounds_the_offline_session_sample_for_sample(
     session.click_renderer().render(click)
     expected = np.clip(music + click, -1, 1)[:, 0]
 
-    recorder = Recorder(jack_server, seconds=len(expected) / SR + 20)
-    recorder.client.activate()
-    try:
-        env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
-        player = subprocess.Popen(
-            [
-                *cadence_cmd,
-                "play",
-                str(spm),
-                *songs,
-                "--count-in",
-                str(count_in),
-                "--duration",
-                "60s",
-                "--device",
-                "JACK",
-                "--json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            text=True,
-        )
-        connected = threading.Thread(target=recorder.connect_first_output, args=(player,))
-        connected.start()
-        out, err = player.communicate(timeout=180)
-        connected.join()
-        time.sleep(0.5)
-    finally:
-        recorder.client.deactivate()
-        recorder.client.close()
-    assert player.returncode == 0, err
-    import json
-
-    summary = json.loads(out)
+    args = ["play", str(spm), *songs, "--count-in", str(count_in), "--duration", "60s"]
+    code, summary, err, recorded = record_cadence(
+        jack_server, cadence_cmd, subprocess_env, args, seconds=len(expected) / SR + 20
+    )
+    assert code == 0, err
     assert summary["completed"] is True and summary["sr"] == SR
     assert summary["music_late_s"] == 0.0  # the producer kept ahead all the way
-    recorded = recorder.buffer[: recorder.pos]
     start = int(np.flatnonzero(recorded != 0)[0])
     # The recorder connects a little after the first sound: find where it came in.
     probe_at = start + SR

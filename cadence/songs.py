@@ -25,6 +25,14 @@ NEAREST_SHOWN = 3
 PLAYLIST_SUFFIXES = (".m3u", ".m3u8")
 
 
+class NoSongToPlayError(CadenceError):
+    """No song can be played; ``skipped`` says why of each one found."""
+
+    def __init__(self, message: str, skipped: Skipped) -> None:
+        super().__init__(message)
+        self.skipped = skipped
+
+
 @dataclass
 class Skipped:
     """The songs left out, and why."""
@@ -45,16 +53,27 @@ def read_playlist(path: str) -> list[str]:
     from cadence.files import display_path
 
     try:
-        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         raise CadenceError(f"{display_path(path)}: cannot read the playlist ({why})") from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16, as some Windows tools write
+        text = raw.decode("utf-16", errors="replace")
+    else:
+        text = raw.decode("utf-8-sig", errors="replace")
     base = Path(path).parent
     out = []
-    for line in text.splitlines():
+    for line in text.replace("\0", "").splitlines():
         line = line.strip()
-        if line and not line.startswith("#"):
-            out.append(str(base / line) if not os.path.isabs(line) else line)
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            line = unquote(urlparse(line).path)
+        elif "://" in line:
+            continue  # a stream URL: not a file to play
+        out.append(os.path.normpath(line if os.path.isabs(line) else str(base / line)))
     return out
 
 
@@ -92,6 +111,11 @@ def gather_tracks(
                 on_problem=on_problem,
                 on_progress=on_progress,
             )
+            if result.interrupted:  # Ctrl-C or a signal during the scan: stop here too
+                from cadence.errors import raise_if_stopped
+
+                raise_if_stopped()
+                raise KeyboardInterrupt
             tracks += result.tracks
             from_folders |= {t.path for t in result.tracks}
         elif source.lower().endswith(PLAYLIST_SUFFIXES) and os.path.isfile(source):
@@ -128,6 +152,8 @@ def choose_songs(
 
     if order not in ORDERS:
         raise ParameterError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+    if seed is not None and order != "shuffle":
+        raise ParameterError("seed", "only orders a shuffle: give --order shuffle too")
     songs, skipped, near = [], Skipped(), []
     seen = set()
     for t in tracks:
@@ -158,7 +184,9 @@ def choose_songs(
             continue
         songs.append(SessionSong(t, plan_for(t, spm, max_stretch_pct=max_stretch_pct)))
     if not songs:
-        raise CadenceError(_none_fit(spm, max_stretch_pct, near, skipped))
+        raise NoSongToPlayError(
+            _none_fit(spm, max_stretch_pct, near, skipped, found=len(seen)), skipped
+        )
     if order == "fit":
         songs.sort(key=lambda s: abs(s.plan.fit.stretch_pct))
     elif order == "tempo":
@@ -168,11 +196,18 @@ def choose_songs(
     return songs, skipped
 
 
-def _none_fit(spm: float, max_stretch_pct: float, near: list, skipped: Skipped) -> str:
+def _none_fit(
+    spm: float, max_stretch_pct: float, near: list, skipped: Skipped, *, found: int
+) -> str:
     from cadence.files import display_path
 
+    if found == 0:
+        return "no music found in what was given (no audio files in the folders or playlists)"
     if not near:
-        return f"no song to play at {spm:g} spm: none has a beat that could be measured"
+        return (
+            f"no song to play at {spm:g} spm: none of the {found} found could be used"
+            " (each one's reason is above)"
+        )
     near.sort()
     shown = ", ".join(f"{display_path(p)} ({pct:+.1f} %)" for _, pct, p in near[:NEAREST_SHOWN])
     widest = near[0][0]

@@ -35,7 +35,7 @@ def click_options(func):
             voice_option("The click's sound."),
             click.option(
                 "--every",
-                type=click.IntRange(min=1),
+                type=click.IntRange(1, 16),
                 default=1,
                 show_default=True,
                 help="Click only every Nth step (2: once per stride).",
@@ -51,7 +51,7 @@ def max_stretch_option(func):
 
     return click.option(
         "--max-stretch",
-        type=click.FloatRange(min=0, max=50),
+        type=click.FloatRange(min=1, max=50),
         default=MAX_STRETCH_PCT,
         show_default=True,
         help="Largest speed change, in % either way (changes under about 4 % go unnoticed).",
@@ -158,13 +158,18 @@ def _minutes(seconds: float) -> str:
     type=click.Choice(["fit", "tempo", "shuffle"]),
     default="fit",
     show_default=True,
-    help="Closest to the cadence first, slowest first, or shuffled.",
+    help="Closest to the cadence first, slowest step rate first, or shuffled (--seed).",
 )
 @click.option("--seed", type=int, help="Shuffle the same way every time.")
 @click.option(
     "--min-confidence", type=click.FloatRange(0, 1), default=0.0, help="Leave out unsure tempi."
 )
-@click.option("--count-in", type=click.IntRange(0, 64), default=0, help="Clicks before the music.")
+@click.option(
+    "--count-in",
+    type=click.IntRange(0, 64),
+    default=0,
+    help="Clicks before the music (not counted in --duration).",
+)
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
 @click.option("--device", help="Output device (name or number; see `cadence devices`).")
@@ -201,7 +206,8 @@ def play(
     --max-stretch (at a step a beat, or at half time) are time-stretched to
     the cadence, pitch unchanged, their beats on the metronome's steps, each
     fading into the next on the beat. A folder is scanned first (cached, as
-    `cadence scan`). Songs that cannot be used are left out, one line each.
+    `cadence scan`). Songs that cannot be used are left out, one line each
+    (those of a folder too far from SPM in one line that counts them).
     Without -o the session plays live: space pauses, q quits (the tempo is
     the music's: to change it, start again at another SPM).
 
@@ -218,18 +224,17 @@ def play(
     check_metronome_spm(spm)
     check_volume_db(click_volume, parameter="click_volume")
     duration_s = parse_duration_s(duration, parameter="duration") if duration else None
+    from cadence.core.session import Session
+
+    Session(spm, duration_s=duration_s, count_in=count_in, every=every)  # refused before any work
+    if seed is not None and order != "shuffle":
+        raise ParameterError("seed", "only orders a shuffle: give --order shuffle too")
     if stems and out is None:
         raise ParameterError("stems", "needs --output")
     from cadence.mixer import stem_paths
 
     for target in [] if out is None else [out, *(stem_paths(out) if stems else [])]:
-        for source in sources:
-            if (
-                os.path.exists(target)
-                and os.path.exists(source)
-                and os.path.samefile(target, source)
-            ):
-                raise ParameterError("output", f"{target} is one of the songs; give another name")
+        _refuse_a_song(target, sources)
         check_render_path(target, parameter="output", force=force, kind="a file cadence rendered")
 
     session, skipped = _session(
@@ -248,6 +253,9 @@ def play(
         jobs=jobs,
         cache_path=cache_path,
     )
+    if out is not None:  # a playlist's songs, known only now
+        for target in [out, *(stem_paths(out) if stems else [])]:
+            _refuse_a_song(target, [s.result.path for s in session.songs])
     if out is None:
         _play_live(session, device=device, latency=latency, as_json=as_json)
         return
@@ -262,10 +270,26 @@ def play(
         _session_table(written, skipped)
 
 
+def _refuse_a_song(target: str, sources) -> None:
+    """Even with --force: an output that is one of the songs, or a file in a scanned folder."""
+    if not os.path.exists(target):
+        return
+    real = os.path.realpath(target)
+    for source in sources:
+        if not os.path.exists(source):
+            continue
+        if os.path.samefile(target, source):
+            raise ParameterError("output", f"{target} is one of the songs; give another name")
+        if os.path.isdir(source) and real.startswith(os.path.realpath(source) + os.sep):
+            raise ParameterError(
+                "output", f"{target} is a file in {source}, the music played; give another name"
+            )
+
+
 def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **options):
     """The session of the songs the sources hold that fit; the skipped ones reported."""
     from cadence.mixer import MusicSession
-    from cadence.songs import choose_songs, gather_tracks
+    from cadence.songs import NoSongToPlayError, choose_songs, gather_tracks
 
     def problem(path: str, reason: str) -> None:
         output.warn(f"{output.one_line(path)}: {output.one_line(reason)}")
@@ -281,7 +305,12 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
         )
     session_keys = ("duration_s", "count_in", "click", "click_volume_db", "voice", "every")
     session_options = {k: options.pop(k) for k in session_keys}
-    songs, skipped = choose_songs(tracks, spm, from_folders=from_folders, **options)
+    try:
+        songs, skipped = choose_songs(tracks, spm, from_folders=from_folders, **options)
+    except NoSongToPlayError as exc:
+        for path, reason in exc.skipped.reasons:
+            problem(path, f"left out: {reason}")
+        raise
     for path, reason in skipped.reasons:
         problem(path, f"left out: {reason}")
     if skipped.too_far_in_folders:

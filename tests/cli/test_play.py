@@ -110,3 +110,45 @@ def test_live_play_without_a_sound_device_is_one_error_and_leaves_nothing(folder
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "Traceback" not in result.output
     assert set(SHM_FOLDER.glob(f"{PREFIX}*")) == before
+
+
+def test_a_folders_song_is_never_written_over_even_with_force(folder, runner, tmp_path):
+    target = folder / "far.flac"  # in the folder, though not played: still the user's song
+    before = target.read_bytes()
+    result = play(runner, 165, folder, "-o", target, "--force", "--cache", tmp_path / "c.sq")
+    assert result.exit_code == 2 and "is a file in" in result.output
+    assert target.read_bytes() == before
+
+
+def test_a_utf16_playlist_with_file_urls_is_read(folder, runner, tmp_path):
+    playlist = tmp_path / "win.m3u8"
+    text = f"#EXTM3U\r\nfile://{folder / 'one.flac'}\r\n# a comment\r\n\r\n"
+    playlist.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    result = play(runner, 165, playlist, "-o", tmp_path / "o.wav", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["songs"][0]["path"] == str(folder / "one.flac")
+
+
+def test_nothing_to_play_says_why_of_each_source(runner, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = play(runner, 165, empty, "-o", tmp_path / "o.wav", "--cache", tmp_path / "c.sq")
+    assert result.exit_code == 1 and "no music found" in result.output
+    result = play(runner, 165, tmp_path / "missing.mp3", "-o", tmp_path / "o.wav")
+    assert result.exit_code == 1
+    assert "missing.mp3: left out: no such file" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--duration", "1000h"], "at most 24 h"),
+        (["--every", "17"], "--every"),
+        (["--seed", "3"], "--order shuffle"),
+        (["--max-stretch", "0"], "--max-stretch"),
+    ],
+)
+def test_bad_session_options_are_refused_before_the_scan(folder, runner, tmp_path, args, words):
+    result = play(runner, 165, folder / "one.flac", "-o", tmp_path / "o.wav", *args)
+    assert result.exit_code == 2, result.output
+    assert words in result.output

@@ -161,3 +161,48 @@ def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
     if measured:
         assert f"Stopped after {measured} of 12 files." in err
     assert measured < 12
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize("delay_s", [0.0, 0.3])
+def test_ctrl_c_during_plays_folder_scan_stops_it_and_writes_nothing(
+    tmp_path, cadence_cmd, subprocess_env, delay_s
+):
+    # The scan swallows Ctrl-C to keep what it measured; play used to go on and
+    # render a session of the songs scanned so far.
+    import numpy as np
+    import soundfile as sf
+
+    from tests.music import groove
+
+    folder = tmp_path / "music"
+    folder.mkdir()
+    sf.write(folder / "a.flac", np.stack([groove(165, 180)] * 2, axis=1), 22050)
+    for i in range(1, 12):
+        os.link(folder / "a.flac", folder / f"{chr(97 + i)}.flac")
+    out = tmp_path / "run.flac"
+    proc = subprocess.Popen(
+        [
+            *cadence_cmd,
+            "play",
+            "165",
+            str(folder),
+            "-o",
+            str(out),
+            "--jobs",
+            "1",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env,
+        text=True,
+    )
+    _wait_for(lambda: _reading(proc.pid, folder))
+    time.sleep(delay_s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.endswith("Interrupted.\n") and "Traceback" not in err
+    assert not out.exists() and not _temps(tmp_path)

@@ -78,6 +78,9 @@ def apply_key(renderer: BeatRenderer, key: str) -> bool:
     """Act on one key press; False means quit."""
     if key in QUIT_KEYS:
         return False
+    own_keys = getattr(renderer, "key", None)  # music: click on/off, its volume
+    if own_keys is not None and own_keys(key):
+        return True
     if key in KEY_NUDGES:
         renderer.nudge(KEY_NUDGES[key])
     elif key == "space":
@@ -136,7 +139,7 @@ def play_session(
             from cadence.terminal import KeyReader
 
             with KeyReader() as keys:
-                echo(HELP_LINE[: width - 1] + "\n")
+                echo(getattr(renderer, "help_line", HELP_LINE)[: width - 1] + "\n")
                 last = ""
                 while player.active and watchdog.alive():
                     if not all(apply_key(renderer, k) for k in keys.read(0.1)):

@@ -105,3 +105,22 @@ def test_a_ring_left_by_a_killed_run_is_removed_by_the_next(tmp_path):
     finally:
         for p in (stale, mine):
             p.unlink(missing_ok=True)
+
+
+def test_live_keys_turn_the_click_off_and_the_music_down_without_a_gap(session, offline):
+    from cadence.live import apply_key
+
+    with LiveMusic(session) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(session.click_renderer(), live.ring)
+        music = np.concatenate(list(session.music()))
+        out = np.zeros((4096, 2), np.float32)
+        renderer.render(out)
+        assert np.array_equal(out, offline[:4096])
+        assert apply_key(renderer, "c") and apply_key(renderer, "[")
+        while live.ring.available < 4096:
+            time.sleep(0.001)
+        renderer.render(out)
+    quieter = music[4096:8192] * np.float32(10 ** (-3 / 20))
+    np.testing.assert_allclose(out, np.clip(quieter, -1, 1), atol=1e-6)  # no click, 3 dB down
+    assert renderer.music_db == -3.0 and not renderer.click_on

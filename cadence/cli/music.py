@@ -208,8 +208,9 @@ def play(
     fading into the next on the beat. A folder is scanned first (cached, as
     `cadence scan`). Songs that cannot be used are left out, one line each
     (those of a folder too far from SPM in one line that counts them).
-    Without -o the session plays live: space pauses, q quits (the tempo is
-    the music's: to change it, start again at another SPM).
+    Without -o the session plays live: c turns the click on and off, [ and ]
+    turn the music down and up, space pauses, q quits (the tempo is the
+    music's: to change it, start again at another SPM).
 
     \b
       cadence play 170 ~/Music --duration 30m

@@ -38,7 +38,14 @@ class MusicRenderer:
     ----------
     music_late : int
         Frames of music that were not ready in time (played as silence).
+    music_db : float
+        The music's level change (dB, live: ``[`` and ``]``).
     """
+
+    #: What the live loop shows for the keys (cadence.live reads it).
+    help_line = "c click on/off · [ ] music −/+3 dB · space pause · q quit"
+    #: Limits of the music's level change (dB).
+    MUSIC_DB_RANGE = (-30.0, 6.0)
 
     def __init__(
         self, click: BeatRenderer, ring: FrameRing, *, click_on: bool = True, max_frames: int = 8192
@@ -53,6 +60,8 @@ class MusicRenderer:
         self.total_samples = click.total_samples
         self.count_in_samples = click.count_in_samples
         self.music_late = 0
+        self.music_db = 0.0
+        self._music_gain = np.float32(1.0)
         self._scratch = np.zeros((max_frames, ring.frames.shape[1]), dtype=np.float32)
         self._stereo = np.zeros((max_frames, 2), dtype=np.float32)  # a mono output's music
 
@@ -79,6 +88,21 @@ class MusicRenderer:
     def nudge(self, delta_spm: float) -> float:
         """No live tempo change: the music was stretched to this cadence (the click stays on it)."""
         return self.click.offset_spm
+
+    def key(self, key: str) -> bool:
+        """Act on a live key of its own (``c``, ``[``, ``]``); False if it is not one.
+
+        Only plain attributes change: the callback reads them at its next block.
+        """
+        if key in ("c", "C"):
+            self.click_on = not self.click_on
+        elif key in ("[", "]"):
+            lo, hi = self.MUSIC_DB_RANGE
+            self.music_db = min(hi, max(lo, self.music_db + (3.0 if key == "]" else -3.0)))
+            self._music_gain = np.float32(10 ** (self.music_db / 20))
+        else:
+            return False
+        return True
 
     def status(self) -> Status:
         return self.click.status()
@@ -111,6 +135,8 @@ class MusicRenderer:
             if not self.ring.counters[DONE]:
                 self.music_late += n - got
         out[n:] = 0.0
+        if self._music_gain != 1.0:
+            np.multiply(out[:got], self._music_gain, out=out[:got])
         np.add(out[:n], scratch[:n], out=out[:n])
         np.clip(out[:n], -1.0, 1.0, out=out[:n])
         return n

@@ -121,30 +121,25 @@ def _reading(pid: int, folder) -> bool:
     return False
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
-@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.5])
-@pytest.mark.parametrize("command", ["beats", "bpm"])
-def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
-    tmp_path, cadence_cmd, subprocess_env, delay_s, command
-):
-    # Ctrl-C while libsndfile decodes lands in soundfile's callback into Python,
-    # where the KeyboardInterrupt used to be dropped ("Exception ignored from
-    # cffi callback", a traceback) and the command ran on to exit 0.
+def _interrupted(cadence_cmd, subprocess_env, args, folder, *, delay_s: float, bpm: float = 150):
+    """Run ``cadence ARGS`` on twelve 3-minute FLACs made in `folder`; Ctrl-C it mid-decode.
+
+    Twelve 3-minute songs: seconds of work on any machine, so the signal always
+    lands mid-command, whatever the delay. FLAC: libsndfile reads it.
+    Returns (return code, stdout, stderr).
+    """
     import numpy as np
     import soundfile as sf
 
     from tests.music import groove
 
-    folder = tmp_path / "music"
     folder.mkdir()
-    # Twelve 3-minute songs: seconds of work on any machine, so the signal
-    # always lands mid-command, whatever the delay. FLAC: libsndfile reads it.
-    sf.write(folder / "a.flac", np.stack([groove(150, 180)] * 2, axis=1), 22050)
+    sf.write(folder / "a.flac", np.stack([groove(bpm, 180)] * 2, axis=1), 22050)
     for i in range(1, 12):
         os.link(folder / "a.flac", folder / f"{chr(97 + i)}.flac")
     files = sorted(str(p) for p in folder.iterdir())
     proc = subprocess.Popen(
-        [*cadence_cmd, command, *files],
+        [*cadence_cmd, *_expand(args, files)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=subprocess_env,
@@ -154,7 +149,30 @@ def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
     time.sleep(delay_s)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    return proc.returncode, out, err
+
+
+def _expand(args, files):
+    """`args` with the marker ``FILES`` replaced by the songs."""
+    out = []
+    for a in args:
+        out.extend(files if a == "FILES" else [a])
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize("delay_s", [0.0, 0.05, 0.15, 0.3, 0.5])
+@pytest.mark.parametrize("command", ["beats", "bpm"])
+def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
+    tmp_path, cadence_cmd, subprocess_env, delay_s, command
+):
+    # Ctrl-C while libsndfile decodes lands in soundfile's callback into Python,
+    # where the KeyboardInterrupt used to be dropped ("Exception ignored from
+    # cffi callback", a traceback) and the command ran on to exit 0.
+    code, out, err = _interrupted(
+        cadence_cmd, subprocess_env, [command, "FILES"], tmp_path / "music", delay_s=delay_s
+    )
+    assert code == 130, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert err.endswith("Interrupted.\n")
     measured = out.count(".flac")
@@ -170,39 +188,10 @@ def test_ctrl_c_during_plays_folder_scan_stops_it_and_writes_nothing(
 ):
     # The scan swallows Ctrl-C to keep what it measured; play used to go on and
     # render a session of the songs scanned so far.
-    import numpy as np
-    import soundfile as sf
-
-    from tests.music import groove
-
-    folder = tmp_path / "music"
-    folder.mkdir()
-    sf.write(folder / "a.flac", np.stack([groove(165, 180)] * 2, axis=1), 22050)
-    for i in range(1, 12):
-        os.link(folder / "a.flac", folder / f"{chr(97 + i)}.flac")
-    out = tmp_path / "run.flac"
-    proc = subprocess.Popen(
-        [
-            *cadence_cmd,
-            "play",
-            "165",
-            str(folder),
-            "-o",
-            str(out),
-            "--jobs",
-            "1",
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=subprocess_env,
-        text=True,
-    )
-    _wait_for(lambda: _reading(proc.pid, folder))
-    time.sleep(delay_s)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    folder, out = tmp_path / "music", tmp_path / "run.flac"
+    args = ["play", "165", str(folder), "-o", str(out), "--jobs", "1"]
+    args += ["--cache", str(tmp_path / "c.sqlite")]
+    code, _, err = _interrupted(cadence_cmd, subprocess_env, args, folder, delay_s=delay_s, bpm=165)
+    assert code == 130, err
     assert err.endswith("Interrupted.\n") and "Traceback" not in err
     assert not out.exists() and not _temps(tmp_path)

@@ -132,15 +132,18 @@ class MusicSession:
             spm, duration_s=(self.total_samples - self.anchor) / self.sr, cues=False, **options
         )
 
-    def click_renderer(self):
-        """A fresh renderer of the session's clicks; None with ``click="off"``."""
+    def beat_renderer(self):
+        """A fresh renderer of the session's steps (it keeps the session's time,
+        clicked or not: ``click="off"`` only leaves its sound out)."""
         from cadence.core.render import BeatRenderer
 
-        if self.click == "off":
-            return None
         return BeatRenderer(
             self.session, sr=self.sr, voice=self.voice, volume_db=self.click_volume_db
         )
+
+    def click_renderer(self):
+        """A fresh renderer of the session's clicks; None with ``click="off"``."""
+        return None if self.click == "off" else self.beat_renderer()
 
     def _window(self, p: Placement, on_song: Callable[[SessionSong], None] | None):
         """The placed part of one song, gained and faded, block by block."""
@@ -299,9 +302,10 @@ def render_session_file(
                 part = music[a : a + len(scratch)]
                 n = len(part)
                 click = scratch[:n]
-                click[:] = 0.0
                 if renderer is not None and not renderer.finished:
-                    renderer.render(click)
+                    renderer.render(click)  # writes every sample
+                else:
+                    click[:] = 0.0
                 mixed = np.clip(part + click, -1.0, 1.0)
                 yield (mixed, part, click) if stems else (mixed,)
                 done += n

@@ -124,3 +124,17 @@ def test_live_keys_turn_the_click_off_and_the_music_down_without_a_gap(session, 
     quieter = music[4096:8192] * np.float32(10 ** (-3 / 20))
     np.testing.assert_allclose(out, np.clip(quieter, -1, 1), atol=1e-6)  # no click, 3 dB down
     assert renderer.music_db == -3.0 and not renderer.click_on
+
+
+def test_a_session_without_the_click_plays_live_as_the_music_alone(session):
+    quiet = MusicSession(session.songs, 165, count_in=2, sr=SR, click="off")
+    assert quiet.click_renderer() is None
+    with LiveMusic(quiet) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(quiet.beat_renderer(), live.ring, click_on=False)
+        out = np.zeros((4096, 2), np.float32)
+        while live.ring.available < 4096:
+            time.sleep(0.001)
+        renderer.render(out)
+    music = np.concatenate(list(quiet.music()))[:4096]
+    np.testing.assert_allclose(out, np.clip(music, -1, 1), atol=1e-6)

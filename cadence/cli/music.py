@@ -378,7 +378,7 @@ def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> N
         live = LiveMusic(at_rate)
         lives.append(live)
         live.wait_ready()
-        return MusicRenderer(at_rate.click_renderer(), live.ring, click_on=session.click != "off")
+        return MusicRenderer(at_rate.beat_renderer(), live.ring, click_on=session.click != "off")
 
     try:
         player = Player(make_renderer, device=device, latency=_parse_latency(latency))

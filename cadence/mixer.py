@@ -145,14 +145,12 @@ class MusicSession:
         """A fresh renderer of the session's clicks; None with ``click="off"``."""
         return None if self.click == "off" else self.beat_renderer()
 
-    def _window(self, p: Placement, on_song: Callable[[SessionSong], None] | None):
+    def _window(self, p: Placement):
         """The placed part of one song, gained and faded, block by block."""
         from cadence.audio.readers import read_audio
         from cadence.music import stretched_blocks
 
         song = self.songs[p.song]
-        if on_song is not None:
-            on_song(song)
         samples, sr = read_audio(song.result.path)
         if sr != self.sr:
             import soxr
@@ -184,15 +182,8 @@ class MusicSession:
         if played < p.end - p.first:  # the stretcher ended early: silence to the end
             yield np.zeros((p.end - p.first - played, SESSION_CHANNELS), np.float32)
 
-    def music(
-        self, *, on_song: Callable[[SessionSong], None] | None = None
-    ) -> Iterator[np.ndarray]:
+    def music(self) -> Iterator[np.ndarray]:
         """The session's music (no click), from sample 0, block by block.
-
-        Parameters
-        ----------
-        on_song : callable, optional
-            Called with each :class:`SessionSong` as it starts to be decoded.
 
         Raises
         ------
@@ -207,7 +198,7 @@ class MusicSession:
             if gap > 0:
                 held = np.concatenate([held, np.zeros((gap, SESSION_CHANNELS), np.float32)])
             pos = p.start
-            for block in self._window(p, on_song):
+            for block in self._window(p):
                 off = pos - cursor
                 n = max(0, min(len(held) - off, len(block)))
                 if n:
@@ -270,7 +261,6 @@ def render_session_file(
     path: str,
     *,
     stems: bool = False,
-    on_song: Callable[[SessionSong], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Render `session` into `path` (and its stems, if asked), atomically.
@@ -297,7 +287,7 @@ def render_session_file(
 
     def blocks():
         done = 0
-        for music in session.music(on_song=on_song):
+        for music in session.music():
             for a in range(0, len(music), len(scratch)):
                 part = music[a : a + len(scratch)]
                 n = len(part)

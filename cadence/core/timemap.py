@@ -104,10 +104,6 @@ class TimeMap:
         """Source seconds heard at output seconds `t_s` (the inverse map)."""
         return _piecewise(np.asarray(t_s, dtype=np.float64), self.output_s, self.source_s)
 
-    def shifted(self, offset_s: float) -> TimeMap:
-        """The same map, its output later by `offset_s` seconds."""
-        return TimeMap(self.source_s, self.output_s + offset_s)
-
 
 def _piecewise(t: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     y = np.interp(t, xs, ys)

@@ -175,6 +175,36 @@ INPUT_PATH = click.Path(readable=False)
 OUTPUT_PATH = click.Path(dir_okay=False, readable=False)
 
 
+def refuse_a_song(
+    target: str, sources, *, parameter: str = "output", same: str = "is one of the songs"
+) -> None:
+    """Refuse, even with --force, an output that is a song read or a file in a folder read.
+
+    Parameters
+    ----------
+    target : str
+        The file to be written.
+    sources : iterable of str
+        The songs and folders the command reads.
+    parameter : str, keyword-only
+        The option that named `target`.
+    same : str, keyword-only
+        What the message says when `target` is one of `sources`.
+    """
+    if not os.path.exists(target):
+        return
+    real = os.path.realpath(target)
+    for source in sources:
+        if not os.path.exists(source):
+            continue
+        if os.path.samefile(target, source):
+            raise ParameterError(parameter, f"{target} {same}; give another name")
+        if os.path.isdir(source) and real.startswith(os.path.realpath(source) + os.sep):
+            raise ParameterError(
+                parameter, f"{target} is a file in {source}, the music played; give another name"
+            )
+
+
 def json_option(help: str) -> Any:
     """The ``--json`` flag, as ``as_json``."""
     return click.option("--json", "as_json", is_flag=True, help=help)

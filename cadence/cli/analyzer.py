@@ -15,6 +15,7 @@ from cadence.cli import (
     json_option,
     main,
     output,
+    refuse_a_song,
     reports,
     voice_option,
 )
@@ -79,9 +80,7 @@ def beats(
         if len(files) != 1:
             raise ParameterError("click", f"takes one FILE, got {len(files)}")
         song = files[0]
-        if os.path.exists(click_out) and os.path.exists(song) and os.path.samefile(click_out, song):
-            # Even with --force: that would write over the song.
-            raise ParameterError("click", f"{click_out} is the song itself; give another name")
+        refuse_a_song(click_out, [song], parameter="click", same="is the song itself")
         check_render_path(click_out, parameter="click", force=force, kind="a file cadence rendered")
     results = _analyse_each(files, report=lambda rs: reports.beats_results(rs, as_json=as_json))
     if click_out is not None and results[0].beats:

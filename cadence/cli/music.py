@@ -7,7 +7,15 @@ import sys
 
 import click
 
-from cadence.cli import INPUT_PATH, OUTPUT_PATH, json_option, main, output, voice_option
+from cadence.cli import (
+    INPUT_PATH,
+    OUTPUT_PATH,
+    json_option,
+    main,
+    output,
+    refuse_a_song,
+    voice_option,
+)
 from cadence.errors import AudioFileError, ParameterError
 
 
@@ -99,8 +107,7 @@ def stretch(
 
     check_metronome_spm(spm)
     check_volume_db(click_volume, parameter="click_volume")
-    if os.path.exists(out) and os.path.exists(file) and os.path.samefile(out, file):
-        raise ParameterError("output", f"{out} is the song itself; give another name")
+    refuse_a_song(out, [file], same="is the song itself")
     check_render_path(out, parameter="output", force=force, kind="a file cadence rendered")
     from cadence.analysis import analyze_file
     from cadence.files import display_path
@@ -235,7 +242,7 @@ def play(
     from cadence.mixer import stem_paths
 
     for target in [] if out is None else [out, *(stem_paths(out) if stems else [])]:
-        _refuse_a_song(target, sources)
+        refuse_a_song(target, sources)
         check_render_path(target, parameter="output", force=force, kind="a file cadence rendered")
 
     session, skipped = _session(
@@ -256,7 +263,7 @@ def play(
     )
     if out is not None:  # a playlist's songs, known only now
         for target in [out, *(stem_paths(out) if stems else [])]:
-            _refuse_a_song(target, [s.result.path for s in session.songs])
+            refuse_a_song(target, [s.result.path for s in session.songs])
     if out is None:
         _play_live(session, device=device, latency=latency, as_json=as_json)
         return
@@ -269,22 +276,6 @@ def play(
         output.print_json(written)
     else:
         _session_table(written, skipped)
-
-
-def _refuse_a_song(target: str, sources) -> None:
-    """Even with --force: an output that is one of the songs, or a file in a scanned folder."""
-    if not os.path.exists(target):
-        return
-    real = os.path.realpath(target)
-    for source in sources:
-        if not os.path.exists(source):
-            continue
-        if os.path.samefile(target, source):
-            raise ParameterError("output", f"{target} is one of the songs; give another name")
-        if os.path.isdir(source) and real.startswith(os.path.realpath(source) + os.sep):
-            raise ParameterError(
-                "output", f"{target} is a file in {source}, the music played; give another name"
-            )
 
 
 def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **options):

@@ -126,7 +126,7 @@ def main() -> None:
         found = click_onsets(click[:, 0], sr=sr)
         step = 60 * sr / spm
         j = np.round((found - session.anchor) / step).astype(int)
-        grid_err += list(found - [step_sample(k, anchor=session.anchor, step=step) for k in j])
+        grid_err += list(found - [step_sample(k, anchor=session.anchor, spm=spm, sr=sr) for k in j])
         clicks_s = found / sr
         stem_env = onset_envelope(info["stems"]["music"])
         fades = [

@@ -65,7 +65,6 @@ t_start = time.perf_counter()
 for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[v] = "1"
 from cadence.core.musicrender import MusicRenderer
-from cadence.core.ring import DONE
 from cadence.liveplay import LiveMusic
 from cadence.mixer import MusicSession
 from cadence.songs import choose_songs, gather_tracks
@@ -76,10 +75,10 @@ session = MusicSession(songs, spm, sr=48000)
 with LiveMusic(session) as live:
     live.wait_ready()
     first_sound_s = time.perf_counter() - t_start
-    while live.ring.room > 0 and not live.ring.counters[DONE]:
+    while live.ring.room > 0 and not live.feed.done:
         time.sleep(0.01)  # let the producer fill the ring
     time.sleep(0.5)
-    r = MusicRenderer(session.click_renderer(), live.ring)
+    r = MusicRenderer(session.click_renderer(), live.feed)
     import numpy as np
     out = np.zeros((256, 2), np.float32)
     calls = min(1000, live.ring.available // 256)

@@ -24,6 +24,8 @@ WATCHDOG_S = 4.0
 KEY_NUDGES = {"up": 1.0, "down": -1.0, "pageup": 5.0, "pagedown": -5.0, "+": 1.0, "-": -1.0}
 QUIT_KEYS = {"q", "Q", "escape", "eof"}
 HELP_LINE = "up/down ±1 spm · PgUp/PgDn ±5 · space pause · q quit"
+#: The song in the status line is cut to no shorter than this before it is left out.
+MIN_DETAIL = 12
 
 
 @dataclass(frozen=True)
@@ -49,11 +51,17 @@ def status_line(st: Status, *, programme: bool, width: int = 80) -> str:
     line never wraps (a wrapped line is reprinted every second, one row down).
     """
     parts = _status_parts(st, programme=programme)
+    detail = parts.index(st.detail) if st.detail and st.detail in parts else None
     while len(parts) > 1 and len(" · ".join(parts)) > width - 1:
         droppable = [i for i, p in enumerate(parts) if i > 0 and p != PAUSED]
         if not droppable:
             break
-        del parts[droppable[-1]]
+        last = droppable[-1]
+        over = len(" · ".join(parts)) - (width - 1)
+        if last == detail and len(parts[last]) - over >= MIN_DETAIL:
+            parts[last] = parts[last][: len(parts[last]) - over - 1] + "…"  # the song's name cut
+            break
+        del parts[last]
     return " · ".join(parts)[: max(1, width - 1)]
 
 
@@ -63,6 +71,8 @@ def _status_parts(st: Status, *, programme: bool) -> list[str]:
         parts.append(f"count-in {format_clock(-st.elapsed_s + 0.999)}")
     else:
         parts.append(format_clock(st.elapsed_s))
+        if st.detail:
+            parts.append(st.detail)
         if programme:
             parts.append(f"{st.label} (round {st.cycle + 1})")
         if st.to_change_s is not None and programme:

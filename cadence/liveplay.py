@@ -1,12 +1,17 @@
-"""Music at a cadence, live: a producer process fills a shared ring ahead of the playhead.
+"""Music at a cadence, live: a producer process fills a shared feed ahead of the playhead.
 
 Stretching and decoding hold the interpreter for tens of milliseconds at a
 time, longer than an audio period, so they run in another process: it
-renders the session's music (:meth:`cadence.mixer.MusicSession.music`) into
-a :class:`~cadence.core.ring.FrameRing` in shared memory, and the audio
+renders the session's music (:meth:`cadence.timeline.Timeline.music`) into
+a :class:`~cadence.core.ring.MusicFeed` in shared memory, and the audio
 callback (:class:`~cadence.core.musicrender.MusicRenderer`) only copies from
-it. The producer ends with the player (and with this process, even after a
-``kill -9``, on Linux); a ring left by a killed run is removed by the next.
+it. :class:`LiveMusic` is also the renderer's live control: a tempo change
+or a skip is re-planned from a step a little ahead (:func:`cadence.timeline.replan`,
+here and in the producer, which gets only the step, the rate and the skip),
+the producer fills the feed's spare ring from that step, crossfading from
+what was there, and the click changes tempo on that same step. The producer
+ends with the player (and with this process, even after a ``kill -9``, on
+Linux); a ring left by a killed run is removed by the next.
 """
 
 from __future__ import annotations
@@ -19,13 +24,28 @@ from pathlib import Path
 
 import numpy as np
 
-from cadence.core.ring import COUNTERS, DONE, FAILED, FrameRing
-from cadence.errors import AudioFileError
+from cadence.core.ring import (
+    CONTROL,
+    COUNTERS,
+    DONE,
+    FAILED,
+    FrameRing,
+    MusicFeed,
+)
+from cadence.core.session import MAX_SPM, MIN_SPM
+from cadence.errors import AudioFileError, CadenceError
 
-#: Seconds of music the ring holds ahead of the playhead.
+#: Seconds of music each ring holds ahead of the playhead.
 RING_S = 8.0
 #: Playback starts once this much music is ready (or the session's music is complete).
 START_AHEAD_S = 1.0
+#: A live change starts at the first step this long (seconds) after the
+#: playhead: the producer re-plans and stretches a first piece in that time.
+CHANGE_LEAD_S = 0.4
+#: The old music fades into the new over this long (seconds) at a live change.
+JOIN_S = 0.02
+#: A refused change is said in the status line for this long (seconds).
+MESSAGE_S = 4.0
 #: Bytes kept for the producer's error message.
 ERROR_BYTES = 1024
 PREFIX = "cadence-ring-"
@@ -56,54 +76,180 @@ def remove_stale_rings() -> int:
 
 
 def _views(buf, capacity: int, channels: int):
-    frames = np.ndarray((capacity, channels), dtype=np.float32, buffer=buf)
-    counters = np.ndarray(COUNTERS, dtype=np.int64, buffer=buf, offset=frames.nbytes)
-    message = np.ndarray(
-        ERROR_BYTES, dtype=np.uint8, buffer=buf, offset=frames.nbytes + 8 * COUNTERS
-    )
-    return frames, counters, message
+    """The feed and the error message over one shared buffer."""
+    frame_bytes = capacity * channels * 4
+    frames = [
+        np.ndarray((capacity, channels), dtype=np.float32, buffer=buf, offset=i * frame_bytes)
+        for i in (0, 1)
+    ]
+    at = 2 * frame_bytes
+    counters = [
+        np.ndarray(COUNTERS, dtype=np.int64, buffer=buf, offset=at + i * 8 * COUNTERS)
+        for i in (0, 1)
+    ]
+    at += 2 * 8 * COUNTERS
+    control = np.ndarray(CONTROL, dtype=np.int64, buffer=buf, offset=at)
+    message = np.ndarray(ERROR_BYTES, dtype=np.uint8, buffer=buf, offset=at + 8 * CONTROL)
+    rings = (FrameRing(frames[0], counters[0]), FrameRing(frames[1], counters[1]))
+    return MusicFeed(rings, control), message
 
 
-def _produce(session, name: str, capacity: int, channels: int, parent_pid: int) -> None:
-    """The producer process: the session's music into the ring, until done or orphaned."""
+def _size(capacity: int, channels: int) -> int:
+    return 2 * capacity * channels * 4 + 2 * 8 * COUNTERS + 8 * CONTROL + ERROR_BYTES
+
+
+def _mono(block: np.ndarray, channels: int) -> np.ndarray:
+    return block.mean(axis=1, keepdims=True) if channels == 1 else block
+
+
+def _join(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """`old` fading into `new`, keeping the level whatever their correlation."""
+    from cadence.core.timemap import crossfade_gains
+
+    a, b = old.ravel().astype(np.float64), new.ravel().astype(np.float64)
+    power = np.sqrt((a @ a) * (b @ b))
+    rho = float(a @ b / power) if power > 0 else 0.0
+    fade_out, fade_in = crossfade_gains(len(old), correlation=rho)
+    return (old * fade_out[:, None] + new * fade_in[:, None]).astype(np.float32)
+
+
+class _Producer:
+    """The producer process's loop: the music into the feed, live changes as they come."""
+
+    def __init__(self, session, feed: MusicFeed, commands, parent_pid: int) -> None:
+        from cadence.timeline import SongCache
+
+        self.session = session
+        self.feed = feed
+        self.commands = commands
+        self.parent_pid = parent_pid
+        self.cache = SongCache(2)
+        self.timeline = session.timeline
+        self.blocks = self.timeline.music(cache=self.cache)
+        self.block: np.ndarray | None = None  # the part of a block not yet written
+        self.waiting: list[tuple[int, float, int]] = []  # changes waiting for the spare ring
+        self.join = max(1, round(JOIN_S * session.sr))
+        self.fetching = None  # the thread decoding the next song ahead
+
+    def _orphaned(self) -> bool:
+        return os.getppid() != self.parent_pid
+
+    def _next_block(self) -> np.ndarray | None:
+        if self.block is None or not len(self.block):
+            block = next(self.blocks, None)
+            self.block = None if block is None else _mono(block, self.feed.channels)
+        return self.block
+
+    def _change(self, at: int, spm: float, skip: int) -> None:
+        """Re-plan from `at`, fill the spare ring from there and post the switch."""
+        from cadence.timeline import replan
+
+        self.timeline = replan(
+            self.timeline, at=at, spm=spm, skip=skip, max_stretch_pct=self.session.max_stretch_pct
+        )
+        blocks = self.timeline.music(cache=self.cache)
+        head, got = [], 0
+        while got < self.join:
+            block = next(blocks, None)
+            if block is None:
+                break
+            head.append(_mono(block, self.feed.channels))
+            got += len(block)
+        new = np.concatenate(head) if head else np.zeros((0, self.feed.channels), np.float32)
+        n = min(self.join, len(new))
+        new[:n] = _join(self.feed.ring.peek(at, n), new[:n])
+        self.feed.begin_switch(at)
+        written = self.feed.write(new)
+        self.blocks, self.block = blocks, new[written:]
+        self.feed.post_switch()
+
+    def _prefetch(self) -> None:
+        """Decode the song after the one being written, in a thread (a change never waits)."""
+        import threading
+
+        at = self.feed.ring.written_to
+        for p in self.timeline.placements:
+            if p.start > at:
+                path = self.timeline.songs[p.song].result.path
+                if path not in self.cache and not (self.fetching and self.fetching.is_alive()):
+                    self.fetching = threading.Thread(
+                        target=self._fetch, args=(path, self.timeline.sr), daemon=True
+                    )
+                    self.fetching.start()
+                return
+
+    def _fetch(self, path: str, sr: int) -> None:
+        with contextlib.suppress(Exception):  # it is decoded again, and said, when it plays
+            self.cache.get(path, sr=sr)
+
+    def run(self) -> None:
+        feed = self.feed
+        prefetched = False
+        while True:
+            while self.commands.poll():
+                self.waiting.append(self.commands.recv())
+            if self.waiting and feed.can_switch():
+                at = self.waiting[0][0]
+                block = self._next_block()
+                if feed.ring.written_to >= at + self.join or block is None:
+                    self._change(*self.waiting.pop(0))
+                    prefetched = False
+                    continue
+            block = self._next_block()
+            if block is None:  # all written: wait for a change or the end
+                feed.control[DONE] = 1
+                if self._orphaned():
+                    return
+                self.commands.poll(0.05)
+                continue
+            n = feed.write(block)
+            self.block = block[n:]
+            if n == 0:
+                if self._orphaned():
+                    return
+                if not prefetched:
+                    self._prefetch()
+                    prefetched = True
+                    continue
+                self.commands.poll(0.005)
+
+
+def _produce(session, name: str, capacity: int, channels: int, parent_pid: int, commands) -> None:
+    """The producer process: the session's music into the feed, until the end or orphaned."""
     from multiprocessing import shared_memory
 
     from cadence.library import _worker_init
 
     _worker_init(parent_pid)
     shm = shared_memory.SharedMemory(name=name)
-    frames, counters, message = _views(shm.buf, capacity, channels)
-    ring = FrameRing(frames, counters)
+    feed, message = _views(shm.buf, capacity, channels)
     try:
-        for block in session.music():
-            if channels == 1:
-                block = block.mean(axis=1, keepdims=True)
-            while len(block):
-                n = ring.write(block)
-                block = block[n:]
-                if n == 0:
-                    if os.getppid() != parent_pid:
-                        return
-                    time.sleep(0.005)
-        counters[DONE] = 1
+        _Producer(session, feed, commands, parent_pid).run()
     except Exception as exc:  # the player says it; the music stops, the click goes on
         text = str(exc).encode("utf-8", "replace")[: ERROR_BYTES - 1]
         message[: len(text)] = np.frombuffer(text, dtype=np.uint8)
-        counters[FAILED] = 1
-        counters[DONE] = 1
+        feed.control[FAILED] = 1
+        feed.control[DONE] = 1
     finally:
-        del frames, counters, message, ring
+        del feed, message
         shm.close()
 
 
 class LiveMusic:
-    """A session's music rendered ahead by a producer process into a shared ring.
+    """A session's music rendered ahead by a producer process; its live control.
 
     Parameters
     ----------
     session : cadence.mixer.MusicSession
     channels : int, keyword-only
         1 or 2, as the output device.
+
+    Attributes
+    ----------
+    feed : MusicFeed
+        What the renderer reads.
+    message : str
+        The last live change refused (no song fits the tempo), for the status line.
     """
 
     def __init__(self, session, *, channels: int = 2) -> None:
@@ -111,22 +257,33 @@ class LiveMusic:
         from multiprocessing import shared_memory
 
         remove_stale_rings()
+        self.session = session
         self.sr = session.sr
         self.capacity = round(RING_S * session.sr)
-        size = self.capacity * channels * 4 + 8 * COUNTERS + ERROR_BYTES
         name = f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        size = _size(self.capacity, channels)
         self._shm = shared_memory.SharedMemory(name=name, create=True, size=size)
-        frames, counters, self._message = _views(self._shm.buf, self.capacity, channels)
-        counters[:] = 0
-        self.ring = FrameRing(frames, counters)
+        self.feed, self._message = _views(self._shm.buf, self.capacity, channels)
+        self.feed.control[:] = 0
+        for ring in self.feed.rings:
+            ring.reset(0)
         context = multiprocessing.get_context("fork")
+        receive, self._commands = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_produce,
-            args=(session, name, self.capacity, channels, os.getpid()),
+            args=(session, name, self.capacity, channels, os.getpid(), receive),
             name="cadence-music",
             daemon=True,
         )
         self._process.start()
+        receive.close()
+        self.click = None  # the renderer's BeatRenderer, once attached
+        self.offset_spm = 0.0  # the tempo change asked for, from the session's cadence
+        self.timelines = [(0, session.timeline)]  # (from sample, timeline), in time order
+        self.message = ""
+        self._message_until = 0.0
+
+    # --- the producer ------------------------------------------------------
 
     def wait_ready(self, *, timeout_s: float = 30.0) -> None:
         """Wait until :data:`START_AHEAD_S` of music is ready (or all of it).
@@ -138,7 +295,7 @@ class LiveMusic:
         """
         need = min(self.capacity, round(START_AHEAD_S * self.sr))
         deadline = time.monotonic() + timeout_s
-        while self.ring.available < need and not self.ring.counters[DONE]:
+        while self.feed.ring.available < need and not self.feed.done:
             if not self._process.is_alive():
                 break
             if time.monotonic() > deadline:
@@ -148,22 +305,110 @@ class LiveMusic:
             raise AudioFileError(self.error)
 
     @property
+    def ring(self) -> FrameRing:
+        """The ring the music starts in (before any live change)."""
+        return self.feed.rings[0]
+
+    @property
     def error(self) -> str | None:
         """The producer's error message, if it failed."""
-        if not self.ring.counters[FAILED]:
+        if not self.feed.control[FAILED]:
             return None
         raw = bytes(self._message).split(b"\0", 1)[0]
         return raw.decode("utf-8", "replace") or "the music stopped"
 
+    # --- live control (the key loop's thread, never the callback) -----------
+
+    def attach(self, renderer) -> None:
+        """Control `renderer` (a MusicRenderer reading :attr:`feed`): its click follows changes."""
+        self.click = renderer.click
+        renderer.control = self
+
+    def _timeline_at(self, sample: int):
+        return next(t for start, t in reversed(self.timelines) if start <= sample)
+
+    def _change_step(self) -> int | None:
+        """The step a change starts at: ahead of the playhead and of the last change."""
+        position = 0 if self.click is None else self.click.position
+        earliest = max(position + round(CHANGE_LEAD_S * self.sr), self.timelines[-1][0] + 1)
+        timeline = self.timelines[-1][1]
+        at = timeline.next_step(max(earliest, timeline.anchor))
+        while True:
+            playing = timeline.playing(at)
+            if at >= timeline.total_samples:
+                return None
+            if len(playing) == 1:
+                return at
+            at = timeline.next_step(playing[0].stop)  # after the crossfade
+
+    def _request(self, offset_spm: float, skip: int) -> bool:
+        from cadence.timeline import replan
+
+        at = self._change_step()
+        if at is None:
+            self.message = "the session is ending"
+            self._message_until = time.monotonic() + MESSAGE_S
+            return False
+        spm = self.session.spm + offset_spm  # as the click computes it: the same grid
+        try:
+            timeline = replan(
+                self.timelines[-1][1],
+                at=at,
+                spm=spm,
+                skip=skip,
+                max_stretch_pct=self.session.max_stretch_pct,
+            )
+        except CadenceError as exc:
+            self.message = str(exc)
+            self._message_until = time.monotonic() + MESSAGE_S
+            return False
+        self.timelines.append((at, timeline))
+        del self.timelines[:-8]  # older ones are long played
+        self.timelines[0] = (0, self.timelines[0][1])
+        self._commands.send((at, spm, skip))
+        if self.click is not None:
+            self.click.nudge_at(offset_spm, at=at)
+        self.offset_spm = offset_spm
+        self.message = ""
+        return True
+
+    def nudge(self, delta_spm: float) -> float:
+        """Music and click `delta_spm` faster from a step ahead; the tempo offset asked for."""
+        target = self.session.spm + self.offset_spm + delta_spm
+        target = min(MAX_SPM, max(MIN_SPM, target))
+        if target - self.session.spm != self.offset_spm:
+            self._request(target - self.session.spm, 0)
+        return self.offset_spm
+
+    def skip(self, songs: int) -> None:
+        """The next song (1) or the previous one (-1), on a bar a second or two ahead."""
+        self._request(self.offset_spm, 1 if songs > 0 else -1)
+
+    def describe(self, position: int) -> str:
+        """The song heard at `position`: its name, its own BPM, its stretch."""
+        if self.message and time.monotonic() < self._message_until:
+            return self.message
+        timeline = self._timeline_at(position)
+        playing = timeline.playing(position)
+        if not playing:
+            return ""
+        song = timeline.songs[playing[-1].song]
+        name = Path(song.result.path).stem
+        bpm = 60.0 / song.result.period_s
+        stretch = round(song.plan.fit.stretch_pct, 1) + 0.0
+        return f"{name} {bpm:.0f} BPM {stretch:+.1f} %"
+
     def close(self) -> None:
-        """Stop the producer and free the ring."""
+        """Stop the producer and free the feed."""
         if self._process.is_alive():
             self._process.terminate()
         self._process.join(timeout=5)
         if self._process.is_alive():
             self._process.kill()
             self._process.join()
-        del self.ring, self._message
+        with contextlib.suppress(Exception):
+            self._commands.close()
+        del self.feed, self._message
         with contextlib.suppress(Exception):
             self._shm.close()
         with contextlib.suppress(FileNotFoundError):

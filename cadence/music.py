@@ -24,6 +24,11 @@ from cadence.errors import AudioFileError, ParameterError
 MUSIC_UNDER_CLICK_DB = -3.0
 #: Output pieces are this long at most; the first is shorter so a live start is quick.
 FIRST_PIECE_S = 4.0
+#: A song played from further in than this (output seconds) is stretched from
+#: a little before that point, not from its start ...
+RESUME_FROM_START_S = 8.0
+#: ... this much (source seconds) before it.
+RESUME_MARGIN_S = 0.1
 
 
 def plan_for(result: TrackResult, spm: float, *, max_stretch_pct: float = MAX_STRETCH_PCT):
@@ -69,16 +74,38 @@ def _stereo_at_most(samples: np.ndarray) -> np.ndarray:
 
 def stretched_blocks(plan: SongPlan, samples: np.ndarray, *, sr: int) -> Iterator[np.ndarray]:
     """The song stretched by `plan`, block after block, from output second 0."""
+    return stretched_from(plan, samples, sr=sr, from_s=0.0)[1]
+
+
+def stretched_from(
+    plan: SongPlan, samples: np.ndarray, *, sr: int, from_s: float
+) -> tuple[int, Iterator[np.ndarray]]:
+    """The song stretched by `plan` from about output second `from_s` on.
+
+    Returns
+    -------
+    (int, iterator of numpy.ndarray)
+        The output sample of the first block's first frame (at or before
+        `from_s`), and the blocks. A song resumed mid-way (a live change) is
+        stretched from there, not from its start.
+    """
     from cadence.audio.stretch import stretch_pieces
     from cadence.core.timemap import plan_pieces
 
+    duration_s = len(samples) / sr
+    start_s = 0.0
+    if from_s > RESUME_FROM_START_S:
+        start_s = float(plan.time_map.to_source(from_s)) - RESUME_MARGIN_S
+        start_s = min(max(0.0, start_s), max(0.0, duration_s - 1.0 / sr))
     pieces = plan_pieces(
         plan.time_map,
-        duration_s=len(samples) / sr,
+        duration_s=duration_s,
         beats_s=plan.beats_s,
         first_piece_s=FIRST_PIECE_S,
+        start_s=start_s,
     )
-    return stretch_pieces(samples, pieces, sr=sr)
+    origin = round(pieces[0].output_start_s * sr) if pieces else 0
+    return origin, stretch_pieces(samples, pieces, sr=sr)
 
 
 def step_clicks(plan: SongPlan, *, sr: int, n_samples: int, spm: float, every: int = 1):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cadence.analysis import analyze_file
 from cadence.core.musicrender import MusicRenderer
-from cadence.core.ring import COUNTERS, DONE, FrameRing
+from cadence.core.ring import CONTROL, COUNTERS, PENDING, FrameRing, MusicFeed
+from cadence.live import apply_key
 from cadence.liveplay import PREFIX, SHM_FOLDER, LiveMusic, remove_stale_rings
 from cadence.mixer import MusicSession
 from cadence.songs import choose_songs
@@ -31,6 +33,15 @@ def test_the_ring_hands_over_every_frame_in_order_whatever_the_block_sizes():
         n = ring.read_into(out)
         got.append(out[:n])
     assert np.array_equal(np.concatenate(got), data)
+
+
+def plain_feed(capacity: int, channels: int = 2) -> MusicFeed:
+    """A feed over plain arrays, as the callback sees the shared one."""
+    rings = tuple(
+        FrameRing(np.zeros((capacity, channels), np.float32), np.zeros(COUNTERS, np.int64))
+        for _ in range(2)
+    )
+    return MusicFeed(rings, np.zeros(CONTROL, np.int64))
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +67,12 @@ def rings_of_this_process() -> list:
 def test_live_music_is_the_offline_session_sample_for_sample(session, offline, blocksize):
     with LiveMusic(session) as live:
         live.wait_ready()
-        renderer = MusicRenderer(session.click_renderer(), live.ring)
+        renderer = MusicRenderer(session.click_renderer(), live.feed)
         out = np.zeros((blocksize, 2), np.float32)
         played = []
         while not renderer.finished:
             # Paced like a sound card: the producer's ahead, as it is in real time.
-            while live.ring.available < blocksize and not live.ring.counters[DONE]:
+            while live.ring.available < blocksize and not live.feed.done:
                 time.sleep(0.001)
             n = renderer.render(out)
             played.append(out[:n].copy())
@@ -72,8 +83,7 @@ def test_live_music_is_the_offline_session_sample_for_sample(session, offline, b
 
 
 def test_music_not_ready_in_time_is_silence_and_counted_never_a_wait(session):
-    ring = FrameRing(np.zeros((SR, 2), np.float32), np.zeros(COUNTERS, np.int64))
-    renderer = MusicRenderer(session.click_renderer(), ring, click_on=False)
+    renderer = MusicRenderer(session.click_renderer(), plain_feed(SR), click_on=False)
     out = np.ones((512, 2), np.float32)
     assert renderer.render(out) == 512
     assert not out.any() and renderer.music_late == 512
@@ -82,7 +92,7 @@ def test_music_not_ready_in_time_is_silence_and_counted_never_a_wait(session):
 def test_a_mono_device_gets_the_music_mixed_down(session, offline):
     with LiveMusic(session, channels=1) as live:
         live.wait_ready()
-        renderer = MusicRenderer(session.click_renderer(), live.ring)
+        renderer = MusicRenderer(session.click_renderer(), live.feed)
         out = np.zeros((2048, 1), np.float32)
         while live.ring.available < 2048:
             time.sleep(0.001)
@@ -112,7 +122,7 @@ def test_live_keys_turn_the_click_off_and_the_music_down_without_a_gap(session, 
 
     with LiveMusic(session) as live:
         live.wait_ready()
-        renderer = MusicRenderer(session.click_renderer(), live.ring)
+        renderer = MusicRenderer(session.click_renderer(), live.feed)
         music = np.concatenate(list(session.music()))
         out = np.zeros((4096, 2), np.float32)
         renderer.render(out)
@@ -131,10 +141,131 @@ def test_a_session_without_the_click_plays_live_as_the_music_alone(session):
     assert quiet.click_renderer() is None
     with LiveMusic(quiet) as live:
         live.wait_ready()
-        renderer = MusicRenderer(quiet.beat_renderer(), live.ring, click_on=False)
+        renderer = MusicRenderer(quiet.beat_renderer(), live.feed, click_on=False)
         out = np.zeros((4096, 2), np.float32)
         while live.ring.available < 4096:
             time.sleep(0.001)
         renderer.render(out)
     music = np.concatenate(list(quiet.music()))[:4096]
     np.testing.assert_allclose(out, np.clip(music, -1, 1), atol=1e-6)
+
+
+def test_music_that_came_late_is_skipped_so_it_stays_on_its_session_samples():
+    feed = plain_feed(1000, channels=1)
+    out = np.zeros((100, 1), np.float32)
+    assert feed.read_at(out, 0) == 100  # nothing written yet: silence, counted
+    feed.write(np.arange(300, dtype=np.float32)[:, None])  # samples 0..299, late
+    assert feed.read_at(out, 100) == 0
+    assert out[:, 0].tolist() == list(range(100, 200))  # sample 100 at 100, not 0
+
+
+def test_a_switch_lands_on_its_sample_inside_a_block():
+    feed = plain_feed(1000, channels=1)
+    feed.write(np.zeros((600, 1), np.float32))
+    feed.begin_switch(250)
+    feed.write(np.ones((400, 1), np.float32))
+    feed.post_switch()
+    out = np.full((200, 1), -1.0, np.float32)
+    feed.read_at(out, 0)
+    assert not out.any()
+    feed.read_at(out, 200)
+    assert out[:50, 0].tolist() == [0.0] * 50 and out[50:, 0].tolist() == [1.0] * 150
+    assert feed.can_switch()  # the spare is free again
+
+
+def test_a_switch_posted_after_its_sample_skips_into_the_new_music():
+    feed = plain_feed(1000, channels=1)
+    feed.write(np.zeros((600, 1), np.float32))
+    out = np.zeros((200, 1), np.float32)
+    feed.read_at(out, 0)
+    feed.read_at(out, 200)
+    feed.begin_switch(300)  # already played: the callback is at 400
+    feed.write(np.arange(300, 800, dtype=np.float32)[:, None])
+    feed.post_switch()
+    feed.read_at(out, 400)
+    assert out[:, 0].tolist() == list(range(400, 600))
+
+
+def wait_posted(live) -> None:
+    """Wait for the producer to post a change (in real time it has the lead to do it)."""
+    deadline = time.monotonic() + 20
+    while not live.feed.control[PENDING] and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+def play_paced(live, renderer, *, until: int, block: int = 1000, changes=()) -> np.ndarray:
+    """Render like a sound card up to sample `until`; ``changes`` are (sample, action)."""
+    out = np.zeros((block, 2), np.float32)
+    played = []
+    todo = sorted(changes, key=lambda c: c[0])
+    while renderer.position < until and not renderer.finished:
+        if todo and renderer.position >= todo[0][0]:
+            todo.pop(0)[1]()
+            wait_posted(live)
+        while not live.feed.ready(renderer.position, block):
+            time.sleep(0.001)
+        n = renderer.render(out)
+        played.append(out[:n].copy())
+    return np.concatenate(played)
+
+
+def test_a_live_tempo_change_goes_on_from_the_same_point_on_the_new_grid(session):
+    with LiveMusic(session) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(session.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+        assert renderer.nudge(3.0) == 3.0  # from a step ahead of the start
+        wait_posted(live)
+        played = play_paced(
+            live, renderer, until=14 * SR, changes=[(6 * SR, lambda: renderer.nudge(-1.0))]
+        )
+        assert renderer.music_late == 0
+    (a, first), (b, second) = live.timelines[1], live.timelines[2]
+    old = np.concatenate(list(session.music()))
+    new = np.concatenate(list(first.music()))
+    last = np.concatenate(list(second.music()))
+    join = round(0.02 * SR)
+    step = 60 * SR / 165
+    assert round(0.4 * SR) <= a <= max(session.anchor, round(0.4 * SR) + step)  # the next step
+    np.testing.assert_array_equal(played[:a], old[:a])
+    np.testing.assert_array_equal(played[a + join : b], new[join : b - a])
+    np.testing.assert_array_equal(played[b + join :], last[join : len(played) - b])
+    assert (first.spm, second.spm) == (168.0, 167.0)
+    # The song goes on from the same point of its source: the join is a crossfade of like audio.
+    level = lambda x: float(np.sqrt(np.mean(x**2)))  # noqa: E731
+    around = slice(b - join, b + 2 * join)
+    assert level(played[around]) == pytest.approx(
+        level(new[around.start - a : around.stop - a]), rel=0.3
+    )
+
+
+def test_next_song_fades_in_on_a_bar_and_the_status_names_it(session):
+    names = [Path(s.result.path).stem for s in session.songs]
+    with LiveMusic(session) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(session.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+        before = play_paced(live, renderer, until=3 * SR)
+        assert renderer.status().detail.startswith(names[0])
+        assert apply_key(renderer, "n")
+        wait_posted(live)
+        after = play_paced(live, renderer, until=9 * SR)
+        at, timeline = live.timelines[1]
+        second = timeline.placements[1]
+        assert timeline.songs[second.song].result.path == session.songs[1].result.path
+        assert at < second.start < at + round(2.5 * SR)  # on a bar after the second to load it
+        assert renderer.status().detail.startswith(names[1])
+    played = np.concatenate([before, after])
+    new = np.concatenate(list(timeline.music()))
+    join = round(0.02 * SR)
+    np.testing.assert_array_equal(played[at + join :], new[join : len(played) - at])
+
+
+def test_a_tempo_no_song_fits_is_refused_and_said(session):
+    with LiveMusic(session) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(session.click_renderer(), live.feed)
+        live.attach(renderer)
+        assert renderer.nudge(30.0) == 0.0  # 195 spm: beyond --max-stretch for both songs
+        assert "no song fits 195 spm" in renderer.status().detail
+        assert len(live.timelines) == 1 and renderer.click.scheduled is None

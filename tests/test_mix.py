@@ -24,7 +24,7 @@ def song(
 def on_a_bar(p: Placement, s: SongTiming, *, anchor: int = 0) -> bool:
     at = p.to_session(s.downbeat) - anchor
     j = round(at / STEP)
-    return j % 4 == 0 and at == step_sample(j, anchor=0, step=STEP)
+    return j % 4 == 0 and at == step_sample(j, anchor=0, spm=SPM, sr=SR)
 
 
 SONGS = [song(200.0), song(185.5, downbeat_s=7.9), song(240.2, downbeat_s=0.0), song(61.0)]
@@ -72,3 +72,26 @@ def test_placing_refuses_no_songs_and_beats_outside_a_song():
         place_songs([], sr=SR, spm=SPM)
     with pytest.raises(ParameterError):
         place_songs([SongTiming(length=100, downbeat=50, last_beat=200)], sr=SR, spm=SPM)
+
+
+def test_a_resumed_song_plays_on_from_its_point_without_a_fade_in():
+    placed = place_songs(SONGS[:2], sr=SR, spm=SPM, anchor=5000, resume=700_000)
+    assert (placed[0].start, placed[0].first, placed[0].fade_in) == (5000, 700_000, 0)
+    assert placed[1].start > placed[0].start
+
+
+@pytest.mark.parametrize("phase", [0, 1, 3])
+def test_after_a_live_change_the_next_downbeat_lands_on_a_bar_of_the_old_count(phase):
+    # The anchor is step `phase` of a bar: the bars go on as the click counts them.
+    placed = place_songs(SONGS[:2], sr=SR, spm=SPM, anchor=0, resume=2_000_000, bar_phase=phase)
+    at = placed[1].to_session(SONGS[1].downbeat)
+    j = round(at / STEP)
+    assert at == step_sample(j, anchor=0, spm=SPM, sr=SR)
+    assert (j + phase) % 4 == 0
+
+
+def test_a_first_song_cut_short_fades_into_the_next_soon_after():
+    cut = 2_000_000 + SR
+    placed = place_songs(SONGS[:2], sr=SR, spm=SPM, resume=2_000_000, first_end=cut)
+    assert 0 < placed[1].start <= SR + 4 * STEP  # on the first bar it can
+    assert placed[0].fade_out == placed[1].fade_in > 0

@@ -66,7 +66,7 @@ def test_the_clicks_are_the_metronomes_grid_to_the_sample(rendered):
     found = click_starts(click, sr)
     step = 60 * sr / SPM
     count_in = [round(k * step) for k in range(4)]  # the count-in's own grid, from 0
-    grid = [step_sample(j, anchor=session.anchor, step=step) for j in range(len(found) - 4)]
+    grid = [step_sample(j, anchor=session.anchor, spm=SPM, sr=sr) for j in range(len(found) - 4)]
     assert np.array_equal(found, count_in + grid)
     assert found[-1] > len(click) - 2 * step  # clicks to the end
 

@@ -291,3 +291,24 @@ def test_endless_session_cannot_be_rendered_whole():
     assert renderer.total_samples is None
     render_in_blocks(renderer, 4096, limit=10 * SR)
     assert not renderer.finished
+
+
+def test_a_tempo_change_at_a_beat_starts_the_new_grid_on_that_very_sample():
+    sr = 8000
+    r = BeatRenderer(Session(150.0, duration_s=20.0), sr=sr)
+    at = round(10 * 60 * sr / 150.0)  # beat 10 of the old grid
+    r.nudge_at(6.0, at=at)
+    out = np.zeros(sr * 20, np.float32)
+    for i in range(0, len(out), 333):  # blocks that straddle the beats
+        r.render(out[i : i + 333])
+    sounding = out != 0
+    starts = np.flatnonzero(sounding & ~np.concatenate([[False], sounding[:-1]]))
+    before = [round(k * 60 * sr / 150.0) for k in range(11)]
+    after = [
+        at + round(k * 60 * sr / 156.0)
+        for k in range(1, 20)
+        if at + round(k * 60 * sr / 156.0) < len(out)
+    ]
+    assert list(starts[:11]) == before
+    assert list(starts[11 : 11 + len(after)]) == after
+    assert r.status().spm == 156.0

@@ -215,9 +215,11 @@ def play(
     fading into the next on the beat. A folder is scanned first (cached, as
     `cadence scan`). Songs that cannot be used are left out, one line each
     (those of a folder too far from SPM in one line that counts them).
-    Without -o the session plays live: c turns the click on and off, [ and ]
-    turn the music down and up, space pauses, q quits (the tempo is the
-    music's: to change it, start again at another SPM).
+    Without -o the session plays live: up/down change the tempo by 1 spm
+    (music and click together, from a step or two ahead), n/p (or right/left)
+    go to the next or the previous song on the next bars, c turns the click
+    on and off, [ and ] turn the music down and up, space pauses, q quits.
+    The status line shows the song, its own BPM and its stretch.
 
     \b
       cadence play 170 ~/Music --duration 30m
@@ -310,7 +312,10 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
             f"Left out, beyond --max-stretch {options['max_stretch_pct']:g} %:"
             f" {output.count(skipped.too_far_in_folders, 'song')} of the folders."
         )
-    return MusicSession(songs, spm, **session_options), skipped
+    return (
+        MusicSession(songs, spm, max_stretch_pct=options["max_stretch_pct"], **session_options),
+        skipped,
+    )
 
 
 def _session_table(written: dict, skipped) -> None:
@@ -369,7 +374,11 @@ def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> N
         live = LiveMusic(at_rate)
         lives.append(live)
         live.wait_ready()
-        return MusicRenderer(at_rate.beat_renderer(), live.ring, click_on=session.click != "off")
+        renderer = MusicRenderer(
+            at_rate.beat_renderer(), live.feed, click_on=session.click != "off"
+        )
+        live.attach(renderer)
+        return renderer
 
     try:
         player = Player(make_renderer, device=device, latency=_parse_latency(latency))

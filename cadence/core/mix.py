@@ -132,9 +132,19 @@ class Placement:
         return self.start + own_sample - self.first
 
 
-def step_sample(j: int, *, anchor: int, step: float) -> int:
-    """Session sample of step `j`: ``anchor + round(j * step)`` (the metronome's closed form)."""
-    return anchor + round(j * step)
+def step_sample(j: int, *, anchor: int, spm: float, sr: int) -> int:
+    """Session sample of step `j`: ``anchor + round(j * 60 * sr / spm)``.
+
+    The metronome's closed form, computed as :class:`cadence.core.render.BeatRenderer`
+    computes it (an integer numerator, one division), so the two agree to the sample.
+    """
+    return anchor + round(j * 60 * sr / spm)
+
+
+def _bar_at_or_before(x: float, *, step: float, bar: int, phase: int) -> int:
+    """The last step ``j <= x / step`` that starts a bar (``(j + phase) % bar == 0``)."""
+    j = math.floor(x / step)
+    return j - (j + phase) % bar
 
 
 def place_songs(
@@ -146,6 +156,9 @@ def place_songs(
     total: int | None = None,
     crossfade_steps: int = CROSSFADE_STEPS,
     bar_steps: int = BAR_STEPS,
+    resume: int | None = None,
+    first_end: int | None = None,
+    bar_phase: int = 0,
 ) -> list[Placement]:
     """Place `songs` one after the other on the step grid, each fading into the next.
 
@@ -164,6 +177,17 @@ def place_songs(
         Session length (samples); the music fades out at its end. None: the
         songs once, and the session ends with the last one.
     crossfade_steps, bar_steps : int, keyword-only
+    resume : int, optional, keyword-only
+        The first song is already playing: sample `resume` of its own output
+        is heard at `anchor` (a step), with no fade-in (a live change of
+        tempo or of song continues it from there).
+    first_end : int, optional, keyword-only
+        The first song ends here (a sample of its own output) instead of a
+        step after its last beat: the next song fades in at the first bar it
+        can (a live "next song").
+    bar_phase : int, keyword-only
+        The step at `anchor` is step `bar_phase` of a bar: bars start where
+        ``(j + bar_phase) % bar_steps == 0``.
 
     Returns
     -------
@@ -195,19 +219,30 @@ def place_songs(
     xfade = round(crossfade_steps * step)
     edge = round(EDGE_FADE_S * sr)
     bar = bar_steps
+    phase = bar_phase % bar
 
-    # The first song: its downbeat on the first bar step it can reach from
-    # its own start, so that less than a bar of its intro is cut.
     s0 = songs[0]
-    j = max(0, math.floor(s0.downbeat / (bar * step))) * bar
-    first = s0.downbeat - (step_sample(j, anchor=anchor, step=step) - anchor)
-    first = max(0, first)
-    placed = [_Open(0, anchor, first, edge if first > 0 else 0)]
+    if resume is not None:
+        if not 0 <= resume < s0.length:
+            raise ParameterError("resume", f"must lie inside the first song, got {resume}")
+        placed = [_Open(0, anchor, resume, 0)]
+    else:
+        # The first song: its downbeat on the first bar step it can reach from
+        # its own start, so that less than a bar of its intro is cut.
+        j = _bar_at_or_before(s0.downbeat, step=step, bar=bar, phase=phase)
+        if j < 0:  # (a bar phase) the first bar comes after the downbeat: start later
+            j += bar
+        at = step_sample(j, anchor=anchor, spm=spm, sr=sr)
+        first = max(0, s0.downbeat - (at - anchor))
+        start = at - s0.downbeat + first
+        placed = [_Open(0, start, first, edge if first > 0 else 0)]
     i = 1
     while True:
         prev = placed[-1]
         p_song = songs[prev.song]
         natural_end = min(p_song.length, p_song.last_beat + round(step))
+        if i == 1 and first_end is not None:
+            natural_end = max(prev.first + 1, min(natural_end, first_end))
         if total is not None and prev.start + natural_end - prev.first >= total:
             break
         if total is None and i >= len(songs):
@@ -216,13 +251,14 @@ def place_songs(
         nxt = songs[nxt_index]
         lead = min(nxt.downbeat, xfade)  # the next song plays from `lead` before its downbeat
         fade_start = prev.start + natural_end - prev.first - xfade
-        fade_start = max(fade_start, prev.start + (p_song.downbeat - prev.first))
+        if not (i == 1 and (resume is not None or first_end is not None)):
+            fade_start = max(fade_start, prev.start + (p_song.downbeat - prev.first))
         # The bar at or before: the fade ends before this song's own end.
-        j = math.floor((fade_start + lead - anchor) / (bar * step)) * bar
-        start = step_sample(j, anchor=anchor, step=step) - lead
-        if start <= prev.start:  # a song shorter than the crossfade: the next after it
+        j = _bar_at_or_before(fade_start + lead - anchor, step=step, bar=bar, phase=phase)
+        start = step_sample(j, anchor=anchor, spm=spm, sr=sr) - lead
+        while start <= prev.start:  # a song shorter than the crossfade: the next after it
             j += bar
-            start = step_sample(j, anchor=anchor, step=step) - lead
+            start = step_sample(j, anchor=anchor, spm=spm, sr=sr) - lead
         placed.append(_Open(nxt_index, start, nxt.downbeat - lead, xfade))
         i += 1
         if i > 100_000:  # a day of one-second songs: never reached by a real session

@@ -70,6 +70,8 @@ class Status:
     silent : bool
         The current interval has no beat (a walk).
     paused, finished : bool
+    detail : str
+        What else plays (the song, with music), for the status line.
     """
 
     elapsed_s: float
@@ -82,6 +84,7 @@ class Status:
     remaining_s: float | None
     paused: bool
     finished: bool
+    detail: str = ""
 
 
 def _phase_beats(x: float, *, s0: float, s1: float, length: int | None, sr: int) -> float:
@@ -172,6 +175,7 @@ class BeatRenderer:
         self._offset_limits = (MIN_SPM - lo, MAX_SPM - hi)
         self.offset_spm = 0.0  # requested by the control thread
         self._offset = 0.0  # in force for the current beat grid
+        self.scheduled: tuple[int, float] | None = None  # (stream sample, offset) to come
 
         self._scratch = np.zeros(SCRATCH_FRAMES, dtype=np.float32)
         # Sounds in flight: parallel slot lists, reused, never resized.
@@ -201,6 +205,19 @@ class BeatRenderer:
         lo, hi = self._offset_limits
         self.offset_spm = min(hi, max(lo, self.offset_spm + delta_spm))
         return self.offset_spm
+
+    def nudge_at(self, offset_spm: float, *, at: int) -> float:
+        """Change the tempo to `offset_spm` from the session's base from the beat at sample `at`.
+
+        That beat (a beat of the current grid, in stream samples, count-in
+        included) keeps its time and starts the new grid; a music player that
+        placed its music on the same grid from there stays on the click.
+        Returns the offset, clamped to the metronome's range.
+        """
+        lo, hi = self._offset_limits
+        offset = min(hi, max(lo, float(offset_spm)))
+        self.scheduled = (int(at), offset)  # one reference: the callback sees all or nothing
+        return offset
 
     def pause(self, paused: bool = True) -> None:
         """Pause (silence, the clock stops) or resume."""
@@ -289,6 +306,10 @@ class BeatRenderer:
 
     def _after_beat(self, stream_sample: int) -> None:
         """Called once the beat at `stream_sample` is mixed: apply a live change there."""
+        scheduled = self.scheduled
+        if scheduled is not None and stream_sample >= scheduled[0]:
+            self.offset_spm = scheduled[1]
+            self.scheduled = None
         if (
             self.offset_spm != self._offset
             and self._seg is not None

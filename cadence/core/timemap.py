@@ -257,8 +257,9 @@ def plan_pieces(
     beats_s: np.ndarray,
     max_piece_s: float = MAX_PIECE_S,
     first_piece_s: float | None = None,
+    start_s: float = 0.0,
 ) -> list[Piece]:
-    """Cut the source ``[0, duration_s]`` into pieces of one ratio each.
+    """Cut the source ``[start_s, duration_s]`` into pieces of one ratio each.
 
     Pieces end where the map bends and, so that none is longer than
     `max_piece_s` (of output), on the beat closest before that length (a join
@@ -276,20 +277,24 @@ def plan_pieces(
     first_piece_s : float, optional, keyword-only
         A shorter first piece (seconds of output), so that playback can start
         before the whole of a long piece is rendered.
+    start_s : float, keyword-only
+        Where the first piece starts (source seconds): a song resumed mid-way.
 
     Returns
     -------
     list of Piece
-        Contiguous, covering the source from 0 to `duration_s`.
+        Contiguous, covering the source from `start_s` to `duration_s`.
     """
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ParameterError("duration_s", f"must be positive, got {duration_s!r}")
     if not max_piece_s > 0:
         raise ParameterError("max_piece_s", f"must be positive, got {max_piece_s!r}")
     beats_s = np.asarray(beats_s, dtype=np.float64)
-    bends = [float(k) for k in time_map.source_s[1:-1] if 0 < k < duration_s]
-    cuts = [0.0, *bends, duration_s]
-    bounds = [0.0]
+    if not 0 <= start_s < duration_s:
+        raise ParameterError("start_s", f"must lie in [0, {duration_s:g}), got {start_s!r}")
+    bends = [float(k) for k in time_map.source_s[1:-1] if start_s < k < duration_s]
+    cuts = [float(start_s), *bends, duration_s]
+    bounds = [float(start_s)]
     for a, b in itertools.pairwise(cuts):
         start = a
         while True:

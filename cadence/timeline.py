@@ -1,0 +1,363 @@
+"""The music of a session on its step grid: songs placed, stretched, faded, block by block.
+
+A :class:`Timeline` is the music from one stream sample on, at one step
+rate: the songs' plans (:mod:`cadence.core.songplan`) put each song's beats
+on the steps, the placement (:func:`cadence.core.mix.place_songs`) puts each
+song's downbeat on a bar and fades each into the next, and
+:meth:`Timeline.music` renders it song after song (one decoded at a time:
+memory does not grow with the session). :func:`replan` is a live change: the
+music from a step on, at another rate or with another song, the playing song
+going on from the same point of its source.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from cadence.core.mix import (
+    CROSSFADE_STEPS,
+    Placement,
+    SongTiming,
+    loudness_gain,
+    place_songs,
+    step_sample,
+)
+from cadence.core.songplan import SongPlan
+from cadence.core.timemap import crossfade_gains
+from cadence.core.tracks import TrackResult
+from cadence.errors import CadenceError, ParameterError
+
+#: The session's sample rate (Hz) and channels: songs at another rate are resampled.
+SESSION_SR = 44100
+SESSION_CHANNELS = 2
+#: "Previous song" after this long into a song starts it again (seconds), as players do.
+RESTART_AFTER_S = 5.0
+#: A live "next song" fades in at the first bar this long (seconds) after the
+#: change's step, so the producer has time to decode it.
+SKIP_LEAD_S = 1.0
+
+
+@dataclass(frozen=True)
+class SessionSong:
+    """A song of the session: its analysis and its plan at the cadence."""
+
+    result: TrackResult
+    plan: SongPlan
+
+
+def song_timing(plan: SongPlan, *, sr: int) -> SongTiming:
+    """What :func:`cadence.core.mix.place_songs` needs of a planned song, in samples."""
+    beats = plan.output_beats_s
+    downbeat_s = (
+        float(plan.time_map.to_output(plan.downbeats_s[0]))
+        if len(plan.downbeats_s)
+        else float(plan.grid_start_s)
+    )
+    length = round(plan.output_duration_s * sr)
+    last = min(round(float(beats[-1]) * sr), length - 1)
+    return SongTiming(length=length, downbeat=min(round(downbeat_s * sr), last), last_beat=last)
+
+
+def _channels(samples: np.ndarray, channels: int) -> np.ndarray:
+    if samples.shape[1] == channels:
+        return samples
+    mono = samples.mean(axis=1, keepdims=True)
+    return np.repeat(mono, channels, axis=1).astype(np.float32)
+
+
+class SongCache:
+    """Decoded songs at the session's rate and channels, with their gain: the last `size`.
+
+    The live producer keeps one, so a live change re-renders the playing
+    song without decoding it again and the next song is ready before a skip.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        import threading
+
+        self.size = size
+        self._songs: dict[str, tuple[np.ndarray, float]] = {}
+        self._lock = threading.Lock()  # a prefetching thread (never the audio callback)
+
+    def get(self, path: str, *, sr: int) -> tuple[np.ndarray, float]:
+        """The song's samples and loudness gain (decoded now if not held)."""
+        with self._lock:
+            if path in self._songs:
+                self._songs[path] = self._songs.pop(path)  # the most recent last
+                return self._songs[path]
+        found = decode_for_session(path, sr=sr)
+        with self._lock:
+            if self.size > 0:
+                self._songs[path] = found
+                while len(self._songs) > self.size:
+                    del self._songs[next(iter(self._songs))]
+        return found
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._songs
+
+
+def decode_for_session(path: str, *, sr: int) -> tuple[np.ndarray, float]:
+    """A song decoded at `sr`, in the session's channels, and its loudness gain."""
+    from cadence.audio.readers import read_audio
+
+    samples, own_sr = read_audio(path)
+    if own_sr != sr:
+        import soxr
+
+        samples = soxr.resample(samples, own_sr, sr, quality="HQ").astype(np.float32)
+    samples = _channels(samples, SESSION_CHANNELS)
+    return samples, float(loudness_gain(samples, sr=sr))
+
+
+class Timeline:
+    """The music of a session from one sample on: songs placed on one step grid.
+
+    Parameters
+    ----------
+    songs : list of SessionSong
+        In playing order (again from the first while `total` lasts).
+    spm : float, keyword-only
+        The step rate of this stretch of the session.
+    sr : int, keyword-only
+    anchor : int, keyword-only
+        Stream sample of step 0 (after the count-in, or where a live change begins).
+    total : int or None, keyword-only
+        The session's end (stream samples); None: the songs once.
+    resume, first_end, bar_phase : optional, keyword-only
+        As :func:`cadence.core.mix.place_songs`: the first song already playing.
+    """
+
+    def __init__(
+        self,
+        songs: list[SessionSong],
+        *,
+        spm: float,
+        sr: int,
+        anchor: int,
+        total: int | None,
+        start: int = 0,
+        resume: int | None = None,
+        first_end: int | None = None,
+        bar_phase: int = 0,
+    ) -> None:
+        if not songs:
+            raise CadenceError("no song to play")
+        self.songs = songs
+        self.spm = float(spm)
+        self.sr = int(sr)
+        self.anchor = int(anchor)
+        self.start = int(start)
+        self.bar_phase = bar_phase
+        timings = [song_timing(s.plan, sr=self.sr) for s in songs]
+        self.placements: list[Placement] = place_songs(
+            timings,
+            sr=self.sr,
+            spm=self.spm,
+            anchor=self.anchor,
+            total=total,
+            resume=resume,
+            first_end=first_end,
+            bar_phase=bar_phase,
+        )
+        self.total_samples = total if total is not None else self.placements[-1].stop
+
+    def step_index(self, sample: int) -> float:
+        """Steps from the anchor to `sample` (a whole number at a step)."""
+        return (sample - self.anchor) * self.spm / (60.0 * self.sr)
+
+    def next_step(self, sample: int) -> int:
+        """The first step at or after `sample`."""
+        j = max(0, math.floor(self.step_index(sample)) - 1)
+        while step_sample(j, anchor=self.anchor, spm=self.spm, sr=self.sr) < sample:
+            j += 1
+        return step_sample(j, anchor=self.anchor, spm=self.spm, sr=self.sr)
+
+    def playing(self, sample: int) -> list[Placement]:
+        """The placements heard at `sample` (two in a crossfade), in playing order."""
+        return [p for p in self.placements if p.start <= sample < p.stop]
+
+    def _window(self, p: Placement, cache: SongCache | None):
+        """The placed part of one song, gained and faded, block by block."""
+        from cadence.music import stretched_from
+
+        song = self.songs[p.song]
+        if cache is None:
+            samples, gain = decode_for_session(song.result.path, sr=self.sr)
+        else:
+            samples, gain = cache.get(song.result.path, sr=self.sr)
+        fade_in = crossfade_gains(p.fade_in)[1][:, None]
+        fade_out = crossfade_gains(p.fade_out)[0][:, None]
+        gain = np.float32(gain)
+        own, blocks = stretched_from(song.plan, samples, sr=self.sr, from_s=p.first / self.sr)
+        for block in blocks:
+            lo, hi = max(own, p.first), min(own + len(block), p.end)
+            if hi > lo:
+                piece = block[lo - own : hi - own] * gain
+                # The fades, where this block holds them.
+                a = max(0, p.first + p.fade_in - lo)
+                if a:
+                    k = lo - p.first
+                    piece[: min(a, len(piece))] *= fade_in[k : k + min(a, len(piece))]
+                b0 = p.end - p.fade_out
+                if hi > b0:
+                    s = max(lo, b0)
+                    piece[s - lo :] *= fade_out[s - b0 : hi - b0]
+                yield piece
+            own += len(block)
+            if own >= p.end:
+                break
+        played = max(0, min(own, p.end) - p.first)
+        if played < p.end - p.first:  # the stretcher ended early: silence to the end
+            yield np.zeros((p.end - p.first - played, SESSION_CHANNELS), np.float32)
+
+    def music(self, *, cache: SongCache | None = None) -> Iterator[np.ndarray]:
+        """The music (no click) from stream sample :attr:`start`, block by block.
+
+        Raises
+        ------
+        AudioFileError
+            If a song cannot be decoded.
+        """
+        cursor = self.start  # stream samples yielded so far
+        held = np.zeros((0, SESSION_CHANNELS), np.float32)  # from `cursor` on, already mixed
+        for k, p in enumerate(self.placements):
+            nxt = self.placements[k + 1].start if k + 1 < len(self.placements) else None
+            gap = p.start - (cursor + len(held))
+            if gap > 0:
+                held = np.concatenate([held, np.zeros((gap, SESSION_CHANNELS), np.float32)])
+            pos = p.start
+            for block in self._window(p, cache):
+                off = pos - cursor
+                n = max(0, min(len(held) - off, len(block)))
+                if n:
+                    held[off : off + n] += block[:n]
+                held = np.concatenate([held, block[n:]]) if n < len(block) else held
+                pos += len(block)
+                limit = len(held) if nxt is None else min(len(held), nxt - cursor)
+                if limit > 0:
+                    yield held[:limit]
+                    held, cursor = held[limit:], cursor + limit
+        if len(held):
+            yield held
+            cursor += len(held)
+        if cursor < self.total_samples:
+            yield np.zeros((self.total_samples - cursor, SESSION_CHANNELS), np.float32)
+
+    def report(self) -> list[dict]:
+        """JSON-ready: for each placed song its path, where it plays, its stretch, its time map."""
+        out = []
+        for p in self.placements:
+            song = self.songs[p.song]
+            plan, sr = song.plan, self.sr
+            src = plan.beats_s
+            at = plan.output_beats_s * sr
+            inside = (at >= p.first) & (at < p.end)
+            session_s = (p.start + at[inside] - p.first) / sr
+            out.append(
+                {
+                    "path": song.result.path,
+                    "start_s": round(p.start / sr, 6),
+                    "end_s": round(p.stop / sr, 6),
+                    "source_start_s": round(float(plan.time_map.to_source(p.first / sr)), 4),
+                    "bpm": round(60.0 / song.result.period_s, 2),
+                    "steps_per_beat": plan.fit.steps_per_beat,
+                    "stretch_pct": round(plan.fit.stretch_pct, 2),
+                    "speed": round(plan.fit.speed, 6),
+                    "steady": plan.steady,
+                    "time_map": [
+                        [round(float(s), 4), round(float(o), 4)]
+                        for s, o in zip(src[inside], session_s, strict=True)
+                    ],
+                }
+            )
+        return out
+
+
+def replan(
+    timeline: Timeline,
+    *,
+    at: int,
+    spm: float,
+    skip: int = 0,
+    max_stretch_pct: float,
+) -> Timeline:
+    """The music from stream sample `at` (a step of `timeline`) at `spm`, or another song.
+
+    The song playing at `at` goes on from the same point of its source, now
+    at `spm` (``skip=0``, a tempo change), or fades out while the next
+    (``skip=1``) or the previous one (``skip=-1``; the same one from its
+    start if it has played for more than :data:`RESTART_AFTER_S`) fades in
+    on a bar. The songs that follow are those of `timeline` that fit `spm`
+    within `max_stretch_pct`, in the same order. Deterministic: the live
+    player and its producer each compute it and get the same.
+
+    Raises
+    ------
+    NoSongToPlayError
+        If no song fits `spm`.
+    ParameterError
+        If `at` is not a step of `timeline`, or lies in a crossfade or after the end.
+    """
+    from cadence.core.mix import BAR_STEPS
+    from cadence.music import plan_for
+    from cadence.songs import NoSongToPlayError, Skipped
+
+    sr = timeline.sr
+    j = timeline.step_index(at)
+    if abs(j - round(j)) * 60.0 * sr / timeline.spm > 1.0 or at < timeline.anchor:
+        raise ParameterError("at", f"sample {at} is not a step of the music")
+    playing = timeline.playing(at)
+    if len(playing) != 1 or at >= timeline.total_samples:
+        raise ParameterError("at", f"sample {at} is in a crossfade or after the end")
+    p = playing[0]
+    order = list(timeline.songs)
+    current = order[p.song]
+    own = at - p.start + p.first
+    if skip < 0 and (own - song_timing(current.plan, sr=sr).downbeat) / sr < RESTART_AFTER_S:
+        first_next = (p.song - 1) % len(order)
+    elif skip < 0:
+        first_next = p.song
+    else:
+        first_next = (p.song + 1) % len(order)
+    queue = order[first_next:] + order[:first_next]
+    fitting = []
+    for s in queue:
+        try:
+            fitting.append(
+                SessionSong(s.result, plan_for(s.result, spm, max_stretch_pct=max_stretch_pct))
+            )
+        except CadenceError:
+            continue
+    if not fitting:
+        raise NoSongToPlayError(
+            f"no song fits {spm:g} spm within --max-stretch {max_stretch_pct:g} %", Skipped()
+        )
+    # The playing song, at the new rate from the same point of its source
+    # (beyond --max-stretch if need be: it only plays on to its fade).
+    source_s = float(current.plan.time_map.to_source(own / sr))
+    plan = plan_for(current.result, spm, max_stretch_pct=100.0)
+    resumed = SessionSong(current.result, plan)
+    resume = min(
+        round(float(plan.time_map.to_output(source_s)) * sr), round(plan.output_duration_s * sr) - 1
+    )
+    fits = abs(plan.fit.stretch_pct) <= max_stretch_pct + 1e-9
+    first_end = None
+    if skip or not fits:
+        xfade = round(CROSSFADE_STEPS * 60.0 * sr / spm)
+        first_end = resume + xfade + round(SKIP_LEAD_S * sr)
+    return Timeline(
+        [resumed, *fitting],
+        spm=spm,
+        sr=sr,
+        anchor=at,
+        start=at,
+        total=timeline.total_samples,
+        resume=resume,
+        first_end=first_end,
+        bar_phase=(timeline.bar_phase + round(j)) % BAR_STEPS,
+    )

@@ -32,7 +32,6 @@ from cadence.core.ring import (
     FrameRing,
     MusicFeed,
 )
-from cadence.core.session import MAX_SPM, MIN_SPM
 from cadence.errors import AudioFileError, CadenceError
 
 #: Seconds of music each ring holds ahead of the playhead.
@@ -42,8 +41,6 @@ START_AHEAD_S = 1.0
 #: A live change starts at the first step this long (seconds) after the
 #: playhead: the producer re-plans and stretches a first piece in that time.
 CHANGE_LEAD_S = 0.4
-#: The old music fades into the new over this long (seconds) at a live change.
-JOIN_S = 0.02
 #: A refused change is said in the status line for this long (seconds).
 MESSAGE_S = 4.0
 #: Bytes kept for the producer's error message.
@@ -102,33 +99,20 @@ def _mono(block: np.ndarray, channels: int) -> np.ndarray:
     return block.mean(axis=1, keepdims=True) if channels == 1 else block
 
 
-def _join(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """`old` fading into `new`, keeping the level whatever their correlation."""
-    from cadence.core.timemap import crossfade_gains
-
-    a, b = old.ravel().astype(np.float64), new.ravel().astype(np.float64)
-    power = np.sqrt((a @ a) * (b @ b))
-    rho = float(a @ b / power) if power > 0 else 0.0
-    fade_out, fade_in = crossfade_gains(len(old), correlation=rho)
-    return (old * fade_out[:, None] + new * fade_in[:, None]).astype(np.float32)
-
-
 class _Producer:
     """The producer process's loop: the music into the feed, live changes as they come."""
 
-    def __init__(self, session, feed: MusicFeed, commands, parent_pid: int) -> None:
+    def __init__(self, plan, feed: MusicFeed, commands, parent_pid: int) -> None:
         from cadence.timeline import SongCache
 
-        self.session = session
+        self.plan = plan
         self.feed = feed
         self.commands = commands
         self.parent_pid = parent_pid
         self.cache = SongCache(2)
-        self.timeline = session.timeline
-        self.blocks = self.timeline.music(cache=self.cache)
+        self.blocks = self.plan.music(start=0, cache=self.cache)
         self.block: np.ndarray | None = None  # the part of a block not yet written
         self.waiting: list[tuple[int, float, int]] = []  # changes waiting for the spare ring
-        self.join = max(1, round(JOIN_S * session.sr))
         self.fetching = None  # the thread decoding the next song ahead
 
     def _orphaned(self) -> bool:
@@ -140,24 +124,22 @@ class _Producer:
             self.block = None if block is None else _mono(block, self.feed.channels)
         return self.block
 
-    def _change(self, at: int, spm: float, skip: int) -> None:
-        """Re-plan from `at`, fill the spare ring from there and post the switch."""
-        from cadence.timeline import replan
+    def _change(self, at: int, offset_spm: float, skip: int) -> None:
+        """The music from `at` into the spare ring, fading in from what was there; posted."""
+        from cadence.musicplan import join_music
 
-        self.timeline = replan(
-            self.timeline, at=at, spm=spm, skip=skip, max_stretch_pct=self.session.max_stretch_pct
-        )
-        blocks = self.timeline.music(cache=self.cache)
+        join = max(1, self.plan.timeline_at(at).join)
+        blocks = self.plan.music(start=at, cache=self.cache)
         head, got = [], 0
-        while got < self.join:
+        while got < join:
             block = next(blocks, None)
             if block is None:
                 break
             head.append(_mono(block, self.feed.channels))
             got += len(block)
         new = np.concatenate(head) if head else np.zeros((0, self.feed.channels), np.float32)
-        n = min(self.join, len(new))
-        new[:n] = _join(self.feed.ring.peek(at, n), new[:n])
+        n = min(join, len(new))
+        new[:n] = join_music(self.feed.ring.peek(at, n), new[:n])
         self.feed.begin_switch(at)
         written = self.feed.write(new)
         self.blocks, self.block = blocks, new[written:]
@@ -168,12 +150,13 @@ class _Producer:
         import threading
 
         at = self.feed.ring.written_to
-        for p in self.timeline.placements:
+        timeline = self.plan.timeline_at(at)
+        for p in timeline.placements:
             if p.start > at:
-                path = self.timeline.songs[p.song].result.path
+                path = timeline.songs[p.song].result.path
                 if path not in self.cache and not (self.fetching and self.fetching.is_alive()):
                     self.fetching = threading.Thread(
-                        target=self._fetch, args=(path, self.timeline.sr), daemon=True
+                        target=self._fetch, args=(path, timeline.sr), daemon=True
                     )
                     self.fetching.start()
                 return
@@ -183,15 +166,20 @@ class _Producer:
             self.cache.get(path, sr=sr)
 
     def run(self) -> None:
+        from cadence.musicplan import Change
+
         feed = self.feed
         prefetched = False
         while True:
             while self.commands.poll():
-                self.waiting.append(self.commands.recv())
+                at, offset_spm, skip = self.commands.recv()
+                self.plan.add_live(Change(at, offset_spm, skip))  # as the player did
+                self.waiting.append((at, offset_spm, skip))
             if self.waiting and feed.can_switch():
                 at = self.waiting[0][0]
                 block = self._next_block()
-                if feed.ring.written_to >= at + self.join or block is None:
+                join = self.plan.timeline_at(at).join
+                if feed.ring.written_to >= at + join or block is None:
                     self._change(*self.waiting.pop(0))
                     prefetched = False
                     continue
@@ -214,7 +202,7 @@ class _Producer:
                 self.commands.poll(0.005)
 
 
-def _produce(session, name: str, capacity: int, channels: int, parent_pid: int, commands) -> None:
+def _produce(plan, name: str, capacity: int, channels: int, parent_pid: int, commands) -> None:
     """The producer process: the session's music into the feed, until the end or orphaned."""
     from multiprocessing import shared_memory
 
@@ -224,7 +212,7 @@ def _produce(session, name: str, capacity: int, channels: int, parent_pid: int, 
     shm = shared_memory.SharedMemory(name=name)
     feed, message = _views(shm.buf, capacity, channels)
     try:
-        _Producer(session, feed, commands, parent_pid).run()
+        _Producer(plan, feed, commands, parent_pid).run()
     except Exception as exc:  # the player says it; the music stops, the click goes on
         text = str(exc).encode("utf-8", "replace")[: ERROR_BYTES - 1]
         message[: len(text)] = np.frombuffer(text, dtype=np.uint8)
@@ -267,11 +255,13 @@ class LiveMusic:
         self.feed.control[:] = 0
         for ring in self.feed.rings:
             ring.reset(0)
+        # The player's plan and the producer's (its copy, by the fork) take the same changes.
+        self.plan = session.plan.fresh()
         context = multiprocessing.get_context("fork")
         receive, self._commands = context.Pipe(duplex=False)
         self._process = context.Process(
             target=_produce,
-            args=(session, name, self.capacity, channels, os.getpid(), receive),
+            args=(self.plan, name, self.capacity, channels, os.getpid(), receive),
             name="cadence-music",
             daemon=True,
         )
@@ -279,7 +269,6 @@ class LiveMusic:
         receive.close()
         self.click = None  # the renderer's BeatRenderer, once attached
         self.offset_spm = 0.0  # the tempo change asked for, from the session's cadence
-        self.timelines = [(0, session.timeline)]  # (from sample, timeline), in time order
         self.message = ""
         self._message_until = 0.0
 
@@ -324,48 +313,54 @@ class LiveMusic:
         self.click = renderer.click
         renderer.control = self
 
-    def _timeline_at(self, sample: int):
-        return next(t for start, t in reversed(self.timelines) if start <= sample)
+    @property
+    def timelines(self) -> list:
+        """The music's timelines so far, (from stream sample, Timeline), in time order."""
+        return self.plan.chain()
 
     def _change_step(self) -> int | None:
-        """The step a change starts at: ahead of the playhead and of the last change."""
+        """The step a change starts at: ahead of the playhead and of the last change.
+
+        Not in a crossfade of two songs; on the grid in force there (a
+        programme's change of rate on the way moves it onto the new grid).
+        """
+        plan = self.plan
         position = 0 if self.click is None else self.click.position
-        earliest = max(position + round(CHANGE_LEAD_S * self.sr), self.timelines[-1][0] + 1)
-        timeline = self.timelines[-1][1]
-        at = timeline.next_step(max(earliest, timeline.anchor))
-        while True:
-            playing = timeline.playing(at)
-            if at >= timeline.total_samples:
+        at = position + round(CHANGE_LEAD_S * self.sr)
+        if plan.live:
+            at = max(at, plan.live[-1].at + 1)
+        for _ in range(1000):
+            timeline = plan.timeline_at(at)
+            step = timeline.next_step(max(at, timeline.anchor))
+            if step >= plan.total_samples:
                 return None
+            if plan.timeline_at(step) is not timeline:  # a change of rate on the way
+                at = step
+                continue
+            playing = timeline.playing(step)
             if len(playing) == 1:
-                return at
-            at = timeline.next_step(playing[0].stop)  # after the crossfade
+                return step
+            at = playing[0].stop  # after the crossfade
+        return None
+
+    def _refuse(self, message: str) -> bool:
+        self.message = message
+        self._message_until = time.monotonic() + MESSAGE_S
+        return False
 
     def _request(self, offset_spm: float, skip: int) -> bool:
-        from cadence.timeline import replan
+        from cadence.musicplan import Change
 
         at = self._change_step()
         if at is None:
-            self.message = "the session is ending"
-            self._message_until = time.monotonic() + MESSAGE_S
-            return False
-        spm = self.session.spm + offset_spm  # as the click computes it: the same grid
+            return self._refuse("the session is ending")
+        if self.click is not None:
+            offset_spm = self.click.clamp_offset(offset_spm)
         try:
-            timeline = replan(
-                self.timelines[-1][1],
-                at=at,
-                spm=spm,
-                skip=skip,
-                max_stretch_pct=self.session.max_stretch_pct,
-            )
+            self.plan.add_live(Change(at, offset_spm, skip))
         except CadenceError as exc:
-            self.message = str(exc)
-            self._message_until = time.monotonic() + MESSAGE_S
-            return False
-        self.timelines.append((at, timeline))
-        del self.timelines[:-8]  # older ones are long played
-        self.timelines[0] = (0, self.timelines[0][1])
-        self._commands.send((at, spm, skip))
+            return self._refuse(str(exc))
+        self._commands.send((at, offset_spm, skip))
         if self.click is not None:
             self.click.nudge_at(offset_spm, at=at)
         self.offset_spm = offset_spm
@@ -374,10 +369,11 @@ class LiveMusic:
 
     def nudge(self, delta_spm: float) -> float:
         """Music and click `delta_spm` faster from a step ahead; the tempo offset asked for."""
-        target = self.session.spm + self.offset_spm + delta_spm
-        target = min(MAX_SPM, max(MIN_SPM, target))
-        if target - self.session.spm != self.offset_spm:
-            self._request(target - self.session.spm, 0)
+        target = self.offset_spm + delta_spm
+        if self.click is not None:
+            target = self.click.clamp_offset(target)
+        if target != self.offset_spm:
+            self._request(target, 0)
         return self.offset_spm
 
     def skip(self, songs: int) -> None:
@@ -388,7 +384,7 @@ class LiveMusic:
         """The song heard at `position`: its name, its own BPM, its stretch."""
         if self.message and time.monotonic() < self._message_until:
             return self.message
-        timeline = self._timeline_at(position)
+        timeline = self.plan.timeline_at(position)
         playing = timeline.playing(position)
         if not playing:
             return ""

@@ -15,12 +15,14 @@ import numpy as np
 
 from cadence.core.songfit import CLICK_MODES, CLICK_VOLUME_DB, MAX_STRETCH_PCT
 from cadence.errors import CadenceError, ParameterError
+from cadence.musicplan import MusicPlan
 from cadence.timeline import (
     SESSION_CHANNELS,
     SESSION_SR,
     SessionSong,
     SongCache,
     Timeline,
+    songs_at,
 )
 
 __all__ = ["SESSION_CHANNELS", "SESSION_SR", "MusicSession", "SessionSong", "render_session_file"]
@@ -45,7 +47,14 @@ class MusicSession:
     every : int, keyword-only
         Click every `every`-th step.
     max_stretch_pct : float, keyword-only
-        The largest stretch (%) of a song after a live tempo change.
+        The largest stretch (%) of a song, at the programme's rates and after a live change.
+    intervals : tuple of Interval, keyword-only
+        A run/walk programme (:func:`cadence.core.session.parse_intervals`):
+        each part made whole bars long; the music follows a part's own rate
+        (the songs that fit it) and plays on, 10 dB down, through a walk
+        without a beat.
+    repeat : int, optional, keyword-only
+        How often the programme runs (None: until `duration_s`, or the songs once).
     sr : int, keyword-only
 
     Attributes
@@ -70,9 +79,19 @@ class MusicSession:
         voice: str = "click",
         every: int = 1,
         max_stretch_pct: float = MAX_STRETCH_PCT,
+        intervals: tuple = (),
+        repeat: int | None = None,
         sr: int = SESSION_SR,
     ) -> None:
-        from cadence.core.session import Session, count_in_samples
+        from cadence.core.session import (
+            Session,
+            bar_aligned_intervals,
+            count_in_samples,
+            iter_segments,
+            music_rates,
+            seconds_to_samples,
+        )
+        from cadence.songs import NoSongToPlayError, Skipped
 
         if click not in CLICK_MODES:
             raise ParameterError("click", f"must be one of {', '.join(CLICK_MODES)}, got {click!r}")
@@ -95,16 +114,60 @@ class MusicSession:
             "voice": voice,
             "every": every,
             "max_stretch_pct": max_stretch_pct,
+            "intervals": intervals,
+            "repeat": repeat,
         }
-        options = {"count_in": count_in, "every": every, "accent": 4 if click == "accent" else 0}
-        self.anchor = count_in_samples(Session(spm, **options), sr=self.sr)
-        total = None if duration_s is None else self.anchor + round(duration_s * self.sr)
-        self.timeline = Timeline(songs, spm=self.spm, sr=self.sr, anchor=self.anchor, total=total)
+        # Each part of a programme lasts whole bars of its music, so the music's
+        # grid and the click's meet at every change.
+        intervals = bar_aligned_intervals(tuple(intervals), spm=spm) if intervals else ()
+        options = {
+            "count_in": count_in,
+            "every": every,
+            "accent": 4 if click == "accent" else 0,
+            "intervals": intervals,
+            "repeat": repeat,
+        }
+        asked = Session(spm, duration_s=duration_s, **options)
+        self.anchor = count_in_samples(asked, sr=self.sr)
+        length_s = asked.length_s
+        total = None if length_s is None else self.anchor + seconds_to_samples(length_s, sr=sr)
+        rates = music_rates(intervals, spm=spm) if intervals else [self.spm]
+        plans: dict = {}  # song plans by (path, rate, stretch), for every re-plan
+        first = songs_at(songs, rates[0], max_stretch_pct=max_stretch_pct, plans=plans)
+        for rate in sorted(set(rates)):
+            if not songs_at(songs, rate, max_stretch_pct=max_stretch_pct, plans=plans):
+                raise NoSongToPlayError(
+                    f"no song fits {rate:g} spm (a part of --intervals) within"
+                    f" --max-stretch {max_stretch_pct:g} %; give that part @off,"
+                    " or songs at that rate",
+                    Skipped(),
+                )
+        self.timeline = Timeline(
+            first, spm=rates[0], sr=self.sr, anchor=self.anchor, total=total, pool=songs
+        )
         self.placements = self.timeline.placements
         self.total_samples = self.timeline.total_samples
         self.session = Session(
-            spm, duration_s=(self.total_samples - self.anchor) / self.sr, cues=False, **options
+            spm,
+            duration_s=(self.total_samples - self.anchor) / self.sr,
+            cues=bool(intervals),
+            **options,
         )
+        # The programme's changes: of the music's rate, and the walks without a beat.
+        changes, quiet = [], []
+        for seg in iter_segments(self.session, sr=self.sr):
+            if not seg.new_phrase:
+                continue
+            at = self.anchor + seg.start
+            if at > self.anchor:  # each part: its rate (the music follows if it is off the grid)
+                changes.append((at, rates[seg.part]))
+            if seg.silent and seg.interval_end is not None:
+                quiet.append((at, self.anchor + seg.interval_end))
+        self.plan = MusicPlan(
+            self.timeline, rates=changes, quiet=quiet, max_stretch_pct=max_stretch_pct
+        )
+        self.plan._plans.update(plans)
+        self.plan.chain()  # all of it now: errors before any sound
 
     def beat_renderer(self):
         """A fresh renderer of the session's steps (it keeps the session's time,
@@ -121,11 +184,16 @@ class MusicSession:
 
     def music(self, *, cache: SongCache | None = None) -> Iterator[np.ndarray]:
         """The session's music (no click), from sample 0, block by block."""
-        return self.timeline.music(cache=cache)
+        return self.plan.music(cache=cache)
 
     def report(self) -> list[dict]:
-        """JSON-ready: each placed song (:meth:`Timeline.report`)."""
-        return self.timeline.report()
+        """JSON-ready: each song as it plays, a new entry where a change re-plans it."""
+        chain = self.plan.chain()
+        out = []
+        for i, (start, timeline) in enumerate(chain):
+            stop = chain[i + 1][0] if i + 1 < len(chain) else self.total_samples
+            out += timeline.report(window=(start, stop))
+        return out
 
 
 def stem_paths(path: str) -> tuple[str, str]:

@@ -39,6 +39,12 @@ RESTART_AFTER_S = 5.0
 #: A live "next song" fades in at the first bar this long (seconds) after the
 #: change's step, so the producer has time to decode it.
 SKIP_LEAD_S = 1.0
+#: The music before a change fades into the music after it over this long
+#: (seconds): two renders of the same point of a song.
+JOIN_S = 0.02
+#: A change of song at a change of rate (the playing song does not fit the
+#: new rate) crossfades the two over this long (seconds).
+CUT_JOIN_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,11 @@ class Timeline:
         The session's end (stream samples); None: the songs once.
     resume, first_end, bar_phase : optional, keyword-only
         As :func:`cadence.core.mix.place_songs`: the first song already playing.
+    pool : list of SessionSong, optional, keyword-only
+        All the session's songs, of which a re-plan takes those that fit
+        (default: `songs`).
+    join : int, keyword-only
+        Samples over which the music before this timeline fades into it.
     """
 
     def __init__(
@@ -144,10 +155,13 @@ class Timeline:
         resume: int | None = None,
         first_end: int | None = None,
         bar_phase: int = 0,
+        pool: list[SessionSong] | None = None,
+        join: int = 0,
     ) -> None:
         if not songs:
             raise CadenceError("no song to play")
         self.songs = songs
+        self.pool = songs if pool is None else pool
         self.spm = float(spm)
         self.sr = int(sr)
         self.anchor = int(anchor)
@@ -165,10 +179,18 @@ class Timeline:
             bar_phase=bar_phase,
         )
         self.total_samples = total if total is not None else self.placements[-1].stop
+        #: Samples over which the music before fades into this one: a song cut
+        #: for another also covers any silence before the other's first note.
+        self.join = join + (max(0, self.placements[0].start - self.start) if join else 0)
 
     def step_index(self, sample: int) -> float:
         """Steps from the anchor to `sample` (a whole number at a step)."""
         return (sample - self.anchor) * self.spm / (60.0 * self.sr)
+
+    def on_step(self, sample: int) -> bool:
+        """`sample` is a step of this timeline (to a sample)."""
+        j = self.step_index(sample)
+        return sample >= self.anchor and abs(j - round(j)) * 60.0 * self.sr / self.spm <= 1.0
 
     def next_step(self, sample: int) -> int:
         """The first step at or after `sample`."""
@@ -248,22 +270,30 @@ class Timeline:
         if cursor < self.total_samples:
             yield np.zeros((self.total_samples - cursor, SESSION_CHANNELS), np.float32)
 
-    def report(self) -> list[dict]:
-        """JSON-ready: for each placed song its path, where it plays, its stretch, its time map."""
+    def report(self, *, window: tuple[int, int] | None = None) -> list[dict]:
+        """JSON-ready: for each placed song its path, where it plays, its stretch, its time map.
+
+        With `window` (stream samples), only what plays inside it.
+        """
         out = []
+        lo_w, hi_w = window if window is not None else (0, self.total_samples)
         for p in self.placements:
+            lo, hi = max(p.start, lo_w), min(p.stop, hi_w)
+            if hi <= lo:
+                continue
             song = self.songs[p.song]
             plan, sr = song.plan, self.sr
             src = plan.beats_s
             at = plan.output_beats_s * sr
-            inside = (at >= p.first) & (at < p.end)
+            first, end = p.first + lo - p.start, p.first + hi - p.start
+            inside = (at >= first) & (at < end)
             session_s = (p.start + at[inside] - p.first) / sr
             out.append(
                 {
                     "path": song.result.path,
-                    "start_s": round(p.start / sr, 6),
-                    "end_s": round(p.stop / sr, 6),
-                    "source_start_s": round(float(plan.time_map.to_source(p.first / sr)), 4),
+                    "start_s": round(lo / sr, 6),
+                    "end_s": round(hi / sr, 6),
+                    "source_start_s": round(float(plan.time_map.to_source(first / sr)), 4),
                     "bpm": round(60.0 / song.result.period_s, 2),
                     "steps_per_beat": plan.fit.steps_per_beat,
                     "stretch_pct": round(plan.fit.stretch_pct, 2),
@@ -278,6 +308,34 @@ class Timeline:
         return out
 
 
+def _planned(result: TrackResult, spm: float, *, max_stretch_pct: float, plans: dict | None):
+    """``plan_for`` (memoised in `plans`): the SongPlan, or None beyond `max_stretch_pct`."""
+    from cadence.music import plan_for
+
+    key = (result.path, float(spm), float(max_stretch_pct))
+    if plans is not None and key in plans:
+        return plans[key]
+    try:
+        plan = plan_for(result, spm, max_stretch_pct=max_stretch_pct)
+    except CadenceError:
+        plan = None
+    if plans is not None:
+        plans[key] = plan
+    return plan
+
+
+def songs_at(
+    pool: list[SessionSong], spm: float, *, max_stretch_pct: float, plans: dict | None = None
+) -> list[SessionSong]:
+    """The songs of `pool` that fit `spm` within `max_stretch_pct`, planned at `spm`, in order."""
+    out = []
+    for s in pool:
+        plan = _planned(s.result, spm, max_stretch_pct=max_stretch_pct, plans=plans)
+        if plan is not None:
+            out.append(SessionSong(s.result, plan))
+    return out
+
+
 def replan(
     timeline: Timeline,
     *,
@@ -285,79 +343,88 @@ def replan(
     spm: float,
     skip: int = 0,
     max_stretch_pct: float,
+    new_phrase: bool = False,
+    plans: dict | None = None,
 ) -> Timeline:
     """The music from stream sample `at` (a step of `timeline`) at `spm`, or another song.
 
     The song playing at `at` goes on from the same point of its source, now
-    at `spm` (``skip=0``, a tempo change), or fades out while the next
+    at `spm` (``skip=0``: a tempo change), or fades out while the next
     (``skip=1``) or the previous one (``skip=-1``; the same one from its
     start if it has played for more than :data:`RESTART_AFTER_S`) fades in
-    on a bar. The songs that follow are those of `timeline` that fit `spm`
-    within `max_stretch_pct`, in the same order. Deterministic: the live
-    player and its producer each compute it and get the same.
+    on a bar. A playing song that does not fit `spm` within
+    `max_stretch_pct` gives way at once to the next that does, its downbeat
+    on `at`. The songs that follow are those of the timeline's pool that fit
+    `spm`, in the pool's order. Deterministic: the live player and its
+    producer each compute it and get the same.
+
+    Parameters
+    ----------
+    new_phrase : bool, keyword-only
+        A bar starts at `at` (the programme's next part), rather than
+        counting on from the bars before; `at` may then lie off the grid
+        (the playing song goes on from its beat nearest `at`, put on `at`).
+    plans : dict, optional, keyword-only
+        Song plans already made, by (path, spm, max stretch): filled here.
 
     Raises
     ------
     NoSongToPlayError
         If no song fits `spm`.
     ParameterError
-        If `at` is not a step of `timeline`, or lies in a crossfade or after the end.
+        If `at` is not a step of `timeline`, or lies after its end.
     """
     from cadence.core.mix import BAR_STEPS
-    from cadence.music import plan_for
     from cadence.songs import NoSongToPlayError, Skipped
 
     sr = timeline.sr
     j = timeline.step_index(at)
-    if abs(j - round(j)) * 60.0 * sr / timeline.spm > 1.0 or at < timeline.anchor:
+    if not (new_phrase or timeline.on_step(at)):
         raise ParameterError("at", f"sample {at} is not a step of the music")
     playing = timeline.playing(at)
-    if len(playing) != 1 or at >= timeline.total_samples:
-        raise ParameterError("at", f"sample {at} is in a crossfade or after the end")
-    p = playing[0]
-    order = list(timeline.songs)
-    current = order[p.song]
+    if not playing or at >= timeline.total_samples:
+        raise ParameterError("at", f"sample {at} is after the end of the music")
+    p = playing[-1]  # in a crossfade, the song coming in
+    pool = timeline.pool
+    current = timeline.songs[p.song]
+    index = next(i for i, s in enumerate(pool) if s.result.path == current.result.path)
     own = at - p.start + p.first
     if skip < 0 and (own - song_timing(current.plan, sr=sr).downbeat) / sr < RESTART_AFTER_S:
-        first_next = (p.song - 1) % len(order)
+        first_next = (index - 1) % len(pool)
     elif skip < 0:
-        first_next = p.song
+        first_next = index
     else:
-        first_next = (p.song + 1) % len(order)
-    queue = order[first_next:] + order[:first_next]
-    fitting = []
-    for s in queue:
-        try:
-            fitting.append(
-                SessionSong(s.result, plan_for(s.result, spm, max_stretch_pct=max_stretch_pct))
-            )
-        except CadenceError:
-            continue
+        first_next = (index + 1) % len(pool)
+    queue = pool[first_next:] + pool[:first_next]
+    fitting = songs_at(queue, spm, max_stretch_pct=max_stretch_pct, plans=plans)
     if not fitting:
         raise NoSongToPlayError(
             f"no song fits {spm:g} spm within --max-stretch {max_stretch_pct:g} %", Skipped()
         )
-    # The playing song, at the new rate from the same point of its source
-    # (beyond --max-stretch if need be: it only plays on to its fade).
+    bar_phase = 0 if new_phrase else (timeline.bar_phase + round(j)) % BAR_STEPS
+    options = {"spm": spm, "sr": sr, "anchor": at, "start": at, "total": timeline.total_samples}
+    options.update(pool=pool, bar_phase=bar_phase)
+    plan = _planned(current.result, spm, max_stretch_pct=max_stretch_pct, plans=plans)
+    if plan is None:  # the playing song cannot go on at this rate: the next one, now
+        return Timeline(fitting, join=round(CUT_JOIN_S * sr), **options)
+    # The playing song, at the new rate from the same point of its source ...
     source_s = float(current.plan.time_map.to_source(own / sr))
-    plan = plan_for(current.result, spm, max_stretch_pct=100.0)
-    resumed = SessionSong(current.result, plan)
+    if not timeline.on_step(at):
+        # ... or from its beat nearest `at`, which lands on it: a part that
+        # starts off the music's grid (a live change of rate before it).
+        beats = current.plan.beats_s
+        source_s = float(beats[np.argmin(np.abs(beats - source_s))])
     resume = min(
         round(float(plan.time_map.to_output(source_s)) * sr), round(plan.output_duration_s * sr) - 1
     )
-    fits = abs(plan.fit.stretch_pct) <= max_stretch_pct + 1e-9
     first_end = None
-    if skip or not fits:
+    if skip:
         xfade = round(CROSSFADE_STEPS * 60.0 * sr / spm)
         first_end = resume + xfade + round(SKIP_LEAD_S * sr)
     return Timeline(
-        [resumed, *fitting],
-        spm=spm,
-        sr=sr,
-        anchor=at,
-        start=at,
-        total=timeline.total_samples,
+        [SessionSong(current.result, plan), *fitting],
         resume=resume,
         first_end=first_end,
-        bar_phase=(timeline.bar_phase + round(j)) % BAR_STEPS,
+        join=round(JOIN_S * sr),
+        **options,
     )

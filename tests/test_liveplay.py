@@ -269,3 +269,37 @@ def test_a_tempo_no_song_fits_is_refused_and_said(session):
         assert renderer.nudge(30.0) == 0.0  # 195 spm: beyond --max-stretch for both songs
         assert "no song fits 195 spm" in renderer.status().detail
         assert len(live.timelines) == 1 and renderer.click.scheduled is None
+
+
+def test_live_changes_in_a_run_walk_programme_play_as_the_plan_renders_them(session):
+    """A tempo change and a skip in a run/walk programme: the live music is the plan's own
+    render of the same changes, sample for sample, and each run's first click is on it."""
+    from cadence.core.session import parse_intervals
+
+    programme = MusicSession(
+        session.songs,
+        165,
+        count_in=2,
+        sr=SR,
+        intervals=parse_intervals("run:6s,walk:4s"),
+        repeat=3,
+    )
+    with LiveMusic(programme) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(programme.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+        changes = [(2 * SR, lambda: renderer.nudge(2.0)), (13 * SR, lambda: renderer.key("n"))]
+        played = play_paced(live, renderer, until=programme.total_samples, changes=changes)
+        assert renderer.music_late == 0
+        assert [c.offset_spm for c in live.plan.live] == [2.0, 2.0]
+    expected = np.concatenate(list(live.plan.music()))
+    np.testing.assert_array_equal(played, expected[: len(played)])
+    # After the tempo change the walks no longer end on the music's grid at 167:
+    # each run starts the music on its first click, from the song's nearest beat.
+    starts = [at for at, _ in live.plan.chain()]
+    runs = [
+        at
+        for at, rate in programme.plan.rates
+        if not any(a <= at < b for a, b in programme.plan.quiet)
+    ]
+    assert all(at in starts for at in runs if at > live.plan.live[0].at)

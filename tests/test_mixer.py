@@ -131,3 +131,88 @@ def test_no_fitting_song_is_one_error_naming_the_nearest(songs):
     message = str(err.value)
     assert "no song fits 200 spm" in message and "b.flac (+19.0 %)" in message
     assert "--max-stretch 20" in message
+
+
+def beats_off_the_clicks(info: dict, songs, clicks_s: np.ndarray, *, window) -> np.ndarray:
+    """The songs' true beats heard in `window` (s), mapped by the reported time maps: the
+    nearest click's distance."""
+    by_path = {r.path: beats for r, beats in songs}
+    offs = []
+    for song in info["songs"]:
+        pairs = np.array(song["time_map"])
+        if len(pairs) < 2:
+            continue
+        true = by_path[song["path"]]
+        true = true[(true > pairs[0, 0]) & (true < pairs[-1, 0])]
+        mapped = np.interp(true, pairs[:, 0], pairs[:, 1])
+        mapped = mapped[(mapped >= window[0]) & (mapped < window[1])]
+        if len(mapped):
+            offs.append(np.abs(mapped[:, None] - clicks_s[None, :]).min(axis=1))
+    return np.concatenate(offs)
+
+
+@pytest.fixture(scope="module")
+def walked(songs, tmp_path_factory):
+    """Two rounds of a 20 s run and a 10 s walk without a beat."""
+    from cadence.core.session import parse_intervals
+
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    programme = parse_intervals("run:20s,walk:10s")
+    session = MusicSession(chosen, SPM, intervals=programme, repeat=2, click="on")
+    out = tmp_path_factory.mktemp("walk") / "walk.flac"
+    info = render_session_file(session, str(out), stems=True)
+    music, sr = sf.read(info["stems"]["music"], dtype="float64")
+    click, _ = sf.read(info["stems"]["click"], dtype="float64")
+    return session, info, music[:, 0], click[:, 0], sr
+
+
+def test_in_a_walk_without_a_beat_the_click_stops_and_the_music_plays_on_quieter(walked, songs):
+    _session, info, music, click, sr = walked
+    bar_s = 4 * 60 / SPM
+    run_s, walk_s = round(20 / bar_s) * bar_s, round(10 / bar_s) * bar_s  # whole bars
+    assert info["duration_s"] == pytest.approx(2 * (run_s + walk_s), abs=1e-3)
+    rms = lambda a, b: np.sqrt(np.mean(music[round(a * sr) : round(b * sr)] ** 2))  # noqa: E731
+    for start in (0.0, run_s + walk_s):
+        walk = (start + run_s + 1.5, start + run_s + walk_s - 1.5)
+        assert not np.any(np.abs(click[round(walk[0] * sr) : round((walk[1] - 2.0) * sr)]) > 1e-3)
+        level_db = 20 * np.log10(rms(*walk) / rms(start + 2.0, start + run_s - 2.0))
+        assert -12.0 < level_db < -8.0  # 10 dB down, a song's own dynamics aside
+    quiet = np.abs(music[round(0.5 * sr) : -sr]) < 1e-4
+    assert not quiet.all()
+    clicks_s = click_starts(click, sr) / sr
+    second_run = clicks_s[clicks_s > run_s + walk_s - 0.01]
+    assert second_run[0] == pytest.approx(run_s + walk_s, abs=1 / sr)  # the run starts on time
+    window = (run_s + walk_s, 2 * run_s + walk_s - 3.5)  # before the countdown pips
+    off = beats_off_the_clicks(info, songs, second_run, window=window)
+    assert len(off) > 40 and np.median(off) < 0.004 and np.max(off) < 0.010  # on the beats
+
+
+def test_a_walk_at_its_own_rate_gets_a_song_that_fits_it_on_its_clicks(songs, tmp_path):
+    from cadence.core.session import parse_intervals
+
+    chosen, _ = choose_songs([r for r, _ in songs], 150.0, max_stretch_pct=8.0)
+    chosen += choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)[0]
+    programme = parse_intervals("run:15s,walk:15s@150")
+    session = MusicSession(chosen, SPM, intervals=programme, repeat=2)
+    info = render_session_file(session, str(tmp_path / "w.flac"), stems=True)
+    click, sr = sf.read(info["stems"]["click"], dtype="float64")
+    clicks_s = click_starts(click[:, 0], sr) / sr
+    run_s = round(15 / (4 * 60 / SPM)) * 4 * 60 / SPM
+    walk_s = round(15 / (4 * 60 / 150)) * 4 * 60 / 150
+    in_walk = clicks_s[(clicks_s > run_s + 0.01) & (clicks_s < run_s + walk_s - 3.5)]
+    assert np.allclose(np.diff(in_walk), 60 / 150, atol=1.5 / sr)  # the walk's own grid
+    walking = [s for s in info["songs"] if run_s - 0.01 <= s["start_s"] < run_s + walk_s]
+    assert walking and all(abs(s["stretch_pct"]) <= 8.0 for s in walking)
+    assert {s["path"] for s in walking} == {songs[0][0].path}  # a.flac (160) is the one at 150
+    for window in ((0.0, run_s - 3.5), (run_s, run_s + walk_s - 3.5)):
+        off = beats_off_the_clicks(info, songs, clicks_s, window=window)
+        assert len(off) > 20 and np.median(off) < 0.004 and np.max(off) < 0.010, window
+
+
+def test_a_part_whose_rate_no_song_fits_is_one_clear_error(songs):
+    from cadence.core.session import parse_intervals
+    from cadence.errors import CadenceError
+
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    with pytest.raises(CadenceError, match="no song fits 120 spm .*--intervals.*@off"):
+        MusicSession(chosen, SPM, intervals=parse_intervals("run:1m,walk:1m@120"))

@@ -174,3 +174,23 @@ def test_every_duration_and_count_has_a_bound_named_in_the_error(kwargs, paramet
     with pytest.raises(ParameterError, match=limit) as info:
         Session(170, **kwargs)
     assert info.value.parameter == parameter
+
+
+def test_music_plays_on_through_a_silent_walk_at_the_rate_before_it():
+    from cadence.core.session import music_rates
+
+    programme = parse_intervals("walk:1m,run:2m@172,walk:30s,run:1m,walk:1m@130")
+    assert music_rates(programme, spm=165) == [130.0, 172.0, 172.0, 165, 130.0]
+
+
+@pytest.mark.parametrize("spec", ["run:4m,walk:1m", "run:90s,walk:45s@120,3m@175"])
+def test_each_part_of_a_programme_for_music_lasts_whole_bars_of_its_rate(spec):
+    from cadence.core.session import bar_aligned_intervals, music_rates
+
+    programme = parse_intervals(spec)
+    aligned = bar_aligned_intervals(programme, spm=168)
+    for before, after, rate in zip(programme, aligned, music_rates(programme, spm=168)):
+        bars = after.duration_s * rate / 60 / 4
+        assert bars == pytest.approx(round(bars), abs=1e-9) and bars >= 1
+        assert abs(after.duration_s - before.duration_s) <= 0.5 * 4 * 60 / rate + 1e-9
+        assert (after.label, after.spm, after.silent) == (before.label, before.spm, before.silent)

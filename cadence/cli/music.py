@@ -177,6 +177,13 @@ def _minutes(seconds: float) -> str:
     default=0,
     help="Clicks before the music (not counted in --duration).",
 )
+@click.option(
+    "--intervals",
+    metavar="SPEC",
+    help="Run/walk programme, e.g. run:4m,walk:1m (the music plays on 10 dB down in a"
+    " silent walk) or 2m,1m@150 (the music follows a part's own rate).",
+)
+@click.option("--repeat", type=int, metavar="N", help="Play the --intervals programme N times.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
 @click.option("--device", help="Output device (name or number; see `cadence devices`).")
@@ -200,6 +207,8 @@ def play(
     seed: int | None,
     min_confidence: float,
     count_in: int,
+    intervals: str | None,
+    repeat: int | None,
     jobs: int | None,
     cache_path: str | None,
     device: str | None,
@@ -219,12 +228,17 @@ def play(
     (music and click together, from a step or two ahead), n/p (or right/left)
     go to the next or the previous song on the next bars, c turns the click
     on and off, [ and ] turn the music down and up, space pauses, q quits.
-    The status line shows the song, its own BPM and its stretch.
+    The status line shows the song, its own BPM and its stretch. With
+    --intervals the click follows the programme as in `metronome`; in a walk
+    without a beat the music plays on, 10 dB down, and a part with its own
+    rate gets songs that fit it (each part is made a whole number of bars
+    long, so the music's beat and the click meet at every change).
 
     \b
       cadence play 170 ~/Music --duration 30m
       cadence play 170 ~/Music -o run-170.mp3 --duration 30m
       cadence play 165 run.m3u8 -o run.flac --click accent --stems --json
+      cadence play 170 ~/Music --intervals run:4m,walk:1m --repeat 6
     """
     from cadence.audio.write import check_render_path
     from cadence.core.durations import parse_duration_s
@@ -234,9 +248,17 @@ def play(
     check_metronome_spm(spm)
     check_volume_db(click_volume, parameter="click_volume")
     duration_s = parse_duration_s(duration, parameter="duration") if duration else None
-    from cadence.core.session import Session
+    from cadence.core.session import Session, parse_intervals
 
-    Session(spm, duration_s=duration_s, count_in=count_in, every=every)  # refused before any work
+    programme = parse_intervals(intervals) if intervals else ()
+    Session(  # refused before any work
+        spm,
+        duration_s=duration_s,
+        count_in=count_in,
+        every=every,
+        intervals=programme,
+        repeat=repeat,
+    )
     if seed is not None and order != "shuffle":
         raise ParameterError("seed", "only orders a shuffle: give --order shuffle too")
     if stems and out is None:
@@ -256,6 +278,8 @@ def play(
         click_volume_db=click_volume,
         voice=voice,
         every=every,
+        intervals=programme,
+        repeat=repeat,
         max_stretch_pct=max_stretch,
         order=order,
         seed=seed,
@@ -298,6 +322,7 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
             on_progress=bar.update,
         )
     session_keys = ("duration_s", "count_in", "click", "click_volume_db", "voice", "every")
+    session_keys += ("intervals", "repeat")
     session_options = {k: options.pop(k) for k in session_keys}
     try:
         songs, skipped = choose_songs(tracks, spm, from_folders=from_folders, **options)
@@ -305,6 +330,9 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
         for path, reason in exc.skipped.reasons:
             problem(path, f"left out: {reason}")
         raise
+    songs, skipped = _songs_for_programme(
+        songs, skipped, tracks, spm, session_options["intervals"], from_folders, options
+    )
     for path, reason in skipped.reasons:
         problem(path, f"left out: {reason}")
     if skipped.too_far_in_folders:
@@ -318,10 +346,39 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
     )
 
 
+def _songs_for_programme(songs, skipped, tracks, spm, intervals, from_folders, options):
+    """With parts at their own rates, the songs that fit those too (after the target's)."""
+    from cadence.core.session import music_rates
+    from cadence.songs import NoSongToPlayError, choose_songs
+
+    rates = sorted(set(music_rates(intervals, spm=spm))) if intervals else [spm]
+    have = {s.result.path for s in songs}
+    for rate in rates:
+        if rate == spm:
+            continue
+        try:
+            more, _ = choose_songs(tracks, rate, from_folders=from_folders, **options)
+        except NoSongToPlayError:
+            continue  # the session says which part has no song
+        songs += [s for s in more if s.result.path not in have]
+        have |= {s.result.path for s in more}
+    if len(rates) > 1:  # a song that fits another part's rate is not left out
+        skipped.reasons = [(p, r) for p, r in skipped.reasons if p not in have]
+    return songs, skipped
+
+
 def _session_table(written: dict, skipped) -> None:
     from cadence.files import display_path
 
-    songs = written["songs"]
+    songs = []
+    for s in written["songs"]:  # a song coming in just before a change: one row, from its start
+        if (
+            songs
+            and songs[-1]["path"] == s["path"]
+            and songs[-1]["end_s"] - songs[-1]["start_s"] < 2
+        ):
+            s = {**s, "start_s": songs.pop()["start_s"]}
+        songs.append(s)
     t = output.table(
         ("Start", "right"),
         ("BPM", "right"),
@@ -341,10 +398,16 @@ def _session_table(written: dict, skipped) -> None:
             display_path(s["path"]),
         )
     output.console().print(t)
+    # A song that goes on through a change of rate is one song played.
+    played = sum(
+        1
+        for a, b in zip([None, *songs[:-1]], songs, strict=True)
+        if a is None or a["path"] != b["path"] or abs(a["end_s"] - b["start_s"]) > 1e-3
+    )
     stems = written["stems"]
     output.note(
         f"Wrote {display_path(written['output'])}: {_minutes(written['duration_s'])} at"
-        f" {written['spm']:g} spm, {output.count(len(songs), 'song')} played"
+        f" {written['spm']:g} spm, {output.count(played, 'song')} played"
         + (f", {len(skipped.reasons)} left out" if skipped.reasons else "")
         + (
             f"; stems {display_path(stems['music'])}, {display_path(stems['click'])}"

@@ -206,6 +206,11 @@ class BeatRenderer:
         self.offset_spm = min(hi, max(lo, self.offset_spm + delta_spm))
         return self.offset_spm
 
+    def clamp_offset(self, offset_spm: float) -> float:
+        """`offset_spm` within what keeps every rate of the session in the metronome's range."""
+        lo, hi = self._offset_limits
+        return min(hi, max(lo, float(offset_spm)))
+
     def nudge_at(self, offset_spm: float, *, at: int) -> float:
         """Change the tempo to `offset_spm` from the session's base from the beat at sample `at`.
 
@@ -214,8 +219,7 @@ class BeatRenderer:
         placed its music on the same grid from there stays on the click.
         Returns the offset, clamped to the metronome's range.
         """
-        lo, hi = self._offset_limits
-        offset = min(hi, max(lo, float(offset_spm)))
+        offset = self.clamp_offset(offset_spm)
         self.scheduled = (int(at), offset)  # one reference: the callback sees all or nothing
         return offset
 

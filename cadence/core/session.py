@@ -15,6 +15,7 @@ commas, e.g. ``run:2m,walk:1m`` (run at the target, walk in silence),
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -304,6 +305,55 @@ class Segment:
     part: int
     cycle: int
     interval_end: int | None
+
+
+def music_rates(intervals: tuple[Interval, ...], *, spm: float) -> list[float]:
+    """The step rate of music in each part of a programme.
+
+    A part with its own rate has it, a run the target `spm`, and a walk
+    without a beat the rate of the part before it (the one before the first,
+    for the first: the programme repeats), so the music plays on through it.
+
+    Examples
+    --------
+    >>> music_rates(parse_intervals("run:2m,walk:1m,run:1m@175,walk:1m"), spm=170)
+    [170, 170, 175.0, 175.0]
+    """
+    own = [i.spm if i.spm is not None else (None if i.silent else spm) for i in intervals]
+    if intervals and all(r is None for r in own):
+        raise ParameterError("intervals", "every part is silent, so there is no beat to play")
+    out = []
+    for k in range(len(intervals)):
+        j = k
+        while own[j % len(own)] is None:
+            j -= 1
+        out.append(own[j % len(own)])
+    return out
+
+
+def bar_aligned_intervals(
+    intervals: tuple[Interval, ...], *, spm: float, bar_steps: int = 4
+) -> tuple[Interval, ...]:
+    """The programme with each part a whole number of bars of its music's rate.
+
+    Music played through a programme keeps one step grid across a walk
+    without a beat; a part that lasts whole bars ends on a bar of that grid,
+    so the next part's first click (and its accent) falls on the music's
+    downbeat. Each part moves by less than half a bar (under a second at
+    running rates).
+
+    Examples
+    --------
+    >>> [i.duration_s for i in bar_aligned_intervals(parse_intervals("1m,30s"), spm=170)]
+    [59.294117647058826, 29.647058823529413]
+    """
+    rates = music_rates(intervals, spm=spm)
+    out = []
+    for interval, rate in zip(intervals, rates, strict=True):
+        bar_s = bar_steps * 60.0 / rate
+        bars = max(1, round(interval.duration_s / bar_s))
+        out.append(dataclasses.replace(interval, duration_s=bars * bar_s))
+    return tuple(out)
 
 
 def seconds_to_samples(seconds: float, *, sr: int) -> int:

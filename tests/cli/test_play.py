@@ -146,9 +146,38 @@ def test_nothing_to_play_says_why_of_each_source(runner, tmp_path):
         (["--every", "17"], "--every"),
         (["--seed", "3"], "--order shuffle"),
         (["--max-stretch", "0"], "--max-stretch"),
+        (["--intervals", "run:2m,walk"], "intervals"),
+        (["--repeat", "3"], "intervals"),
     ],
 )
 def test_bad_session_options_are_refused_before_the_scan(folder, runner, tmp_path, args, words):
     result = play(runner, 165, folder / "one.flac", "-o", tmp_path / "o.wav", *args)
     assert result.exit_code == 2, result.output
     assert words in result.output
+
+
+def test_play_a_run_walk_programme_follows_each_parts_rate(folder, runner, tmp_path):
+    out = tmp_path / "walk.wav"
+    args = ["--intervals", "run:20s,walk:20s@155", "--repeat", "2", "--json", "--click", "off"]
+    result = play(runner, 165, folder, "-o", out, "--cache", tmp_path / "c.sqlite", *args)
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    bar_165, bar_155 = 4 * 60 / 165, 4 * 60 / 155
+    cycle = round(20 / bar_165) * bar_165 + round(20 / bar_155) * bar_155  # whole bars
+    assert info["duration_s"] == pytest.approx(2 * cycle, abs=1e-3)
+    run_s = round(20 / bar_165) * bar_165
+    for entry in info["songs"]:  # each song as played in a part: at that part's rate
+        rate = entry["bpm"] * entry["steps_per_beat"] * (1 + entry["stretch_pct"] / 100)
+        walking = (
+            entry["start_s"] % cycle >= run_s - 1e-3
+        )  # the walk: from run_s to the cycle's end
+        assert rate == pytest.approx(155.0 if walking else 165.0, abs=0.1), entry
+        assert abs(entry["stretch_pct"]) <= 8.0
+
+
+def test_a_part_no_song_fits_is_one_error_naming_it(folder, runner, tmp_path):
+    args = ["--intervals", "run:1m,walk:1m@100", "-o", tmp_path / "w.wav"]
+    result = play(runner, 165, folder / "one.flac", *args)
+    assert result.exit_code != 0
+    assert "no song fits 100 spm (a part of --intervals)" in result.output
+    assert "Traceback" not in result.output

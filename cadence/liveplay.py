@@ -349,20 +349,23 @@ class LiveMusic:
         return False
 
     def _request(self, offset_spm: float, skip: int) -> bool:
+        from cadence.core.durations import format_clock
         from cadence.musicplan import Change
 
         at = self._change_step()
         if at is None:
             return self._refuse("the session is ending")
-        if self.click is not None:
-            offset_spm = self.click.clamp_offset(offset_spm)
+        if not skip and at < self.plan.ramp_end:
+            until = (self.plan.ramp_end - self.session.anchor) / self.sr
+            return self._refuse(f"the ramp sets the tempo until {format_clock(until)}")
         try:
             self.plan.add_live(Change(at, offset_spm, skip))
         except CadenceError as exc:
             return self._refuse(str(exc))
         self._commands.send((at, offset_spm, skip))
-        if self.click is not None:
-            self.click.nudge_at(offset_spm, at=at)
+        if self.click is not None and not skip:
+            # The click's tempo is the session's (a ramp's start): the offset from there.
+            self.click.nudge_at(offset_spm + self.session.click_offset_spm, at=at)
         self.offset_spm = offset_spm
         self.message = ""
         return True
@@ -371,7 +374,8 @@ class LiveMusic:
         """Music and click `delta_spm` faster from a step ahead; the tempo offset asked for."""
         target = self.offset_spm + delta_spm
         if self.click is not None:
-            target = self.click.clamp_offset(target)
+            extra = self.session.click_offset_spm
+            target = self.click.clamp_offset(target + extra) - extra
         if target != self.offset_spm:
             self._request(target, 0)
         return self.offset_spm

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from cadence.core.mix import ramp_stairs
 from cadence.core.songfit import CLICK_MODES, CLICK_VOLUME_DB, MAX_STRETCH_PCT
 from cadence.errors import CadenceError, ParameterError
 from cadence.musicplan import MusicPlan
@@ -55,6 +56,10 @@ class MusicSession:
         without a beat.
     repeat : int, optional, keyword-only
         How often the programme runs (None: until `duration_s`, or the songs once).
+    ramp_from_spm, ramp_over_s : float, optional, keyword-only
+        Start at `ramp_from_spm` and ramp to `spm` over `ramp_over_s`, in
+        stairs of at most 0.5 spm (:func:`cadence.core.mix.ramp_stairs`),
+        music and click together. Not with `intervals`.
     sr : int, keyword-only
 
     Attributes
@@ -81,6 +86,8 @@ class MusicSession:
         max_stretch_pct: float = MAX_STRETCH_PCT,
         intervals: tuple = (),
         repeat: int | None = None,
+        ramp_from_spm: float | None = None,
+        ramp_over_s: float | None = None,
         sr: int = SESSION_SR,
     ) -> None:
         from cadence.core.session import (
@@ -116,7 +123,11 @@ class MusicSession:
             "max_stretch_pct": max_stretch_pct,
             "intervals": intervals,
             "repeat": repeat,
+            "ramp_from_spm": ramp_from_spm,
+            "ramp_over_s": ramp_over_s,
         }
+        if ramp_from_spm is not None and intervals:
+            raise ParameterError("ramp_from", "play takes a ramp or --intervals, not both (yet)")
         # Each part of a programme lasts whole bars of its music, so the music's
         # grid and the click's meet at every change.
         intervals = bar_aligned_intervals(tuple(intervals), spm=spm) if intervals else ()
@@ -127,19 +138,27 @@ class MusicSession:
             "intervals": intervals,
             "repeat": repeat,
         }
-        asked = Session(spm, duration_s=duration_s, **options)
+        ramp = {"ramp_from_spm": ramp_from_spm, "ramp_over_s": ramp_over_s}
+        asked = Session(spm, duration_s=duration_s, **options, **ramp)
         self.anchor = count_in_samples(asked, sr=self.sr)
         length_s = asked.length_s
         total = None if length_s is None else self.anchor + seconds_to_samples(length_s, sr=sr)
         rates = music_rates(intervals, spm=spm) if intervals else [self.spm]
+        stairs = []
+        if ramp_from_spm is not None:  # the music ramps in stairs, the click on them
+            rates = [float(ramp_from_spm), self.spm]
+            stairs = ramp_stairs(
+                ramp_from_spm, self.spm, over_s=ramp_over_s, anchor=self.anchor, sr=self.sr
+            )
         plans: dict = {}  # song plans by (path, rate, stretch), for every re-plan
         first = songs_at(songs, rates[0], max_stretch_pct=max_stretch_pct, plans=plans)
         for rate in sorted(set(rates)):
             if not songs_at(songs, rate, max_stretch_pct=max_stretch_pct, plans=plans):
+                what = "the ramp's start" if stairs else "a part of --intervals"
+                fix = "start the ramp nearer" if stairs else "give that part @off"
                 raise NoSongToPlayError(
-                    f"no song fits {rate:g} spm (a part of --intervals) within"
-                    f" --max-stretch {max_stretch_pct:g} %; give that part @off,"
-                    " or songs at that rate",
+                    f"no song fits {rate:g} spm ({what}) within"
+                    f" --max-stretch {max_stretch_pct:g} %; {fix}, or give songs at that rate",
                     Skipped(),
                 )
         self.timeline = Timeline(
@@ -147,12 +166,17 @@ class MusicSession:
         )
         self.placements = self.timeline.placements
         self.total_samples = self.timeline.total_samples
+        # The click: the session's own, or (a ramp) at the ramp's start with
+        # the music's stairs as tempo steps.
         self.session = Session(
-            spm,
+            rates[0] if stairs else spm,
             duration_s=(self.total_samples - self.anchor) / self.sr,
             cues=bool(intervals),
             **options,
         )
+        self.click_steps = tuple((at, rate - rates[0]) for at, rate in stairs)
+        #: What a live tempo change adds to the click's offset (its tempo is the ramp's start).
+        self.click_offset_spm = self.spm - rates[0] if stairs else 0.0
         # The programme's changes: of the music's rate, and the walks without a beat.
         changes, quiet = [], []
         for seg in iter_segments(self.session, sr=self.sr):
@@ -164,7 +188,11 @@ class MusicSession:
             if seg.silent and seg.interval_end is not None:
                 quiet.append((at, self.anchor + seg.interval_end))
         self.plan = MusicPlan(
-            self.timeline, rates=changes, quiet=quiet, max_stretch_pct=max_stretch_pct
+            self.timeline,
+            rates=changes,
+            stairs=stairs,
+            quiet=quiet,
+            max_stretch_pct=max_stretch_pct,
         )
         self.plan._plans.update(plans)
         self.plan.chain()  # all of it now: errors before any sound
@@ -175,7 +203,11 @@ class MusicSession:
         from cadence.core.render import BeatRenderer
 
         return BeatRenderer(
-            self.session, sr=self.sr, voice=self.voice, volume_db=self.click_volume_db
+            self.session,
+            sr=self.sr,
+            voice=self.voice,
+            volume_db=self.click_volume_db,
+            tempo_steps=self.click_steps,
         )
 
     def click_renderer(self):

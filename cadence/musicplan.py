@@ -62,6 +62,9 @@ class MusicPlan:
     first : Timeline
     rates : list of (int, float), keyword-only
         Stream samples where the programme's parts start, and their music's rate.
+    stairs : list of (int, float), keyword-only
+        The stairs of a ramp (:func:`cadence.core.mix.ramp_stairs`): steps
+        where the rate changes, the bars counting on.
     quiet : list of (int, int), keyword-only
         Stream sample ranges of the walks without a beat.
     max_stretch_pct : float, keyword-only
@@ -72,11 +75,15 @@ class MusicPlan:
         first: Timeline,
         *,
         rates: list[tuple[int, float]] = (),
+        stairs: list[tuple[int, float]] = (),
         quiet: list[tuple[int, int]] = (),
         max_stretch_pct: float,
     ) -> None:
         self.first = first
         self.rates = sorted(rates)
+        self.stairs = sorted(stairs)
+        #: Live tempo changes wait for the end of a ramp (its last stair).
+        self.ramp_end = self.stairs[-1][0] if self.stairs else 0
         self.quiet = sorted(quiet)
         self.max_stretch_pct = max_stretch_pct
         self.live: list[Change] = []
@@ -87,7 +94,11 @@ class MusicPlan:
     def fresh(self) -> MusicPlan:
         """The same plan without its live changes (for another live run of the session)."""
         plan = MusicPlan(
-            self.first, rates=self.rates, quiet=self.quiet, max_stretch_pct=self.max_stretch_pct
+            self.first,
+            rates=self.rates,
+            stairs=self.stairs,
+            quiet=self.quiet,
+            max_stretch_pct=self.max_stretch_pct,
         )
         plan._plans = self._plans
         return plan
@@ -99,7 +110,7 @@ class MusicPlan:
     def base_rate(self, sample: int) -> float:
         """The programme's music rate at `sample` (live changes aside)."""
         rate = self.first.spm
-        for at, spm in self.rates:
+        for at, spm in sorted(self.rates + self.stairs):
             if at > sample:
                 break
             rate = spm
@@ -118,6 +129,7 @@ class MusicPlan:
     def _changes(self) -> list[Change]:
         """The programme's and the live changes in time order (the programme's first at a tie)."""
         planned = [(at, 0, Change(at, new_phrase=True)) for at, _ in self.rates]
+        planned += [(at, 0, Change(at)) for at, _ in self.stairs]
         live = [(c.at, 1, c) for c in self.live]
         return [c for _, _, c in sorted(planned + live, key=lambda x: (x[0], x[1]))]
 

@@ -303,3 +303,26 @@ def test_live_changes_in_a_run_walk_programme_play_as_the_plan_renders_them(sess
         if not any(a <= at < b for a, b in programme.plan.quiet)
     ]
     assert all(at in starts for at in runs if at > live.plan.live[0].at)
+
+
+def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
+    ramp = MusicSession(
+        session.songs, 165, sr=SR, ramp_from_spm=160.0, ramp_over_s=6.0, duration_s=16.0
+    )
+    said = []
+    with LiveMusic(ramp) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(ramp.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+
+        changes = [(8 * SR, lambda: renderer.nudge(1.0))]
+        played = play_paced(live, renderer, until=SR)
+        renderer.nudge(1.0)  # in the ramp: refused, nothing sent
+        said.append(renderer.status().detail)
+        played = np.concatenate(
+            [played, play_paced(live, renderer, until=ramp.total_samples, changes=changes)]
+        )
+        assert renderer.status().spm == pytest.approx(166.0)
+    assert said[0].startswith("the ramp sets the tempo until 0:0")
+    assert [c.offset_spm for c in live.plan.live] == [1.0]
+    np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])

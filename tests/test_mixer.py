@@ -216,3 +216,19 @@ def test_a_part_whose_rate_no_song_fits_is_one_clear_error(songs):
     chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
     with pytest.raises(CadenceError, match="no song fits 120 spm .*--intervals.*@off"):
         MusicSession(chosen, SPM, intervals=parse_intervals("run:1m,walk:1m@120"))
+
+
+def test_a_ramp_takes_music_and_click_up_together_in_small_stairs(songs, tmp_path):
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    session = MusicSession(chosen, SPM, ramp_from_spm=159.0, ramp_over_s=30.0, duration_s=45.0)
+    info = render_session_file(session, str(tmp_path / "ramp.flac"), stems=True)
+    click, sr = sf.read(info["stems"]["click"], dtype="float64")
+    clicks_s = click_starts(click[:, 0], sr) / sr
+    rate = 60 / np.diff(clicks_s)
+    assert rate[0] == pytest.approx(159.0, abs=0.05) and rate[-1] == pytest.approx(SPM, abs=0.05)
+    assert np.all(np.diff(rate) > -0.05)  # up only ...
+    assert np.max(np.diff(rate)) < 0.55  # ... in stairs of at most 0.5 spm
+    stairs = [at for at, _ in session.plan.stairs]
+    assert len(stairs) == 12 and stairs[-1] / sr == pytest.approx(30.0, abs=0.4)
+    off = beats_off_the_clicks(info, songs, clicks_s, window=(0.0, 45.0))
+    assert len(off) > 50 and np.median(off) < 0.004 and np.max(off) < 0.010

@@ -184,6 +184,13 @@ def _minutes(seconds: float) -> str:
     " silent walk) or 2m,1m@150 (the music follows a part's own rate).",
 )
 @click.option("--repeat", type=int, metavar="N", help="Play the --intervals programme N times.")
+@click.option(
+    "--ramp-from",
+    type=float,
+    metavar="SPM",
+    help="Start at this cadence and ramp to SPM (music and click, in 0.5 spm stairs) ...",
+)
+@click.option("--ramp-over", metavar="TIME", help="... over this long (with --ramp-from).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
 @click.option("--device", help="Output device (name or number; see `cadence devices`).")
@@ -209,6 +216,8 @@ def play(
     count_in: int,
     intervals: str | None,
     repeat: int | None,
+    ramp_from: float | None,
+    ramp_over: str | None,
     jobs: int | None,
     cache_path: str | None,
     device: str | None,
@@ -239,6 +248,7 @@ def play(
       cadence play 170 ~/Music -o run-170.mp3 --duration 30m
       cadence play 165 run.m3u8 -o run.flac --click accent --stems --json
       cadence play 170 ~/Music --intervals run:4m,walk:1m --repeat 6
+      cadence play 170 ~/Music --ramp-from 160 --ramp-over 10m --duration 30m
     """
     from cadence.audio.write import check_render_path
     from cadence.core.durations import parse_duration_s
@@ -251,6 +261,9 @@ def play(
     from cadence.core.session import Session, parse_intervals
 
     programme = parse_intervals(intervals) if intervals else ()
+    ramp_over_s = parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None
+    if ramp_from is not None and programme:
+        raise ParameterError("ramp-from", "play takes a ramp or --intervals, not both (yet)")
     Session(  # refused before any work
         spm,
         duration_s=duration_s,
@@ -258,6 +271,8 @@ def play(
         every=every,
         intervals=programme,
         repeat=repeat,
+        ramp_from_spm=ramp_from,
+        ramp_over_s=ramp_over_s,
     )
     if seed is not None and order != "shuffle":
         raise ParameterError("seed", "only orders a shuffle: give --order shuffle too")
@@ -280,6 +295,8 @@ def play(
         every=every,
         intervals=programme,
         repeat=repeat,
+        ramp_from_spm=ramp_from,
+        ramp_over_s=ramp_over_s,
         max_stretch_pct=max_stretch,
         order=order,
         seed=seed,
@@ -306,6 +323,7 @@ def play(
 
 def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **options):
     """The session of the songs the sources hold that fit; the skipped ones reported."""
+    from cadence.core.session import music_rates
     from cadence.mixer import MusicSession
     from cadence.songs import NoSongToPlayError, choose_songs, gather_tracks
 
@@ -322,7 +340,7 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
             on_progress=bar.update,
         )
     session_keys = ("duration_s", "count_in", "click", "click_volume_db", "voice", "every")
-    session_keys += ("intervals", "repeat")
+    session_keys += ("intervals", "repeat", "ramp_from_spm", "ramp_over_s")
     session_options = {k: options.pop(k) for k in session_keys}
     try:
         songs, skipped = choose_songs(tracks, spm, from_folders=from_folders, **options)
@@ -330,9 +348,11 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
         for path, reason in exc.skipped.reasons:
             problem(path, f"left out: {reason}")
         raise
-    songs, skipped = _songs_for_programme(
-        songs, skipped, tracks, spm, session_options["intervals"], from_folders, options
-    )
+    programme = session_options["intervals"]
+    rates = music_rates(programme, spm=spm) if programme else [spm]
+    if session_options["ramp_from_spm"] is not None:
+        rates.append(session_options["ramp_from_spm"])
+    songs, skipped = _songs_at_rates(songs, skipped, tracks, spm, rates, from_folders, options)
     for path, reason in skipped.reasons:
         problem(path, f"left out: {reason}")
     if skipped.too_far_in_folders:
@@ -346,12 +366,11 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
     )
 
 
-def _songs_for_programme(songs, skipped, tracks, spm, intervals, from_folders, options):
-    """With parts at their own rates, the songs that fit those too (after the target's)."""
-    from cadence.core.session import music_rates
+def _songs_at_rates(songs, skipped, tracks, spm, rates, from_folders, options):
+    """With parts at their own rates (or a ramp), the songs that fit those too (after SPM's)."""
     from cadence.songs import NoSongToPlayError, choose_songs
 
-    rates = sorted(set(music_rates(intervals, spm=spm))) if intervals else [spm]
+    rates = sorted(set(rates))
     have = {s.result.path for s in songs}
     for rate in rates:
         if rate == spm:
@@ -370,15 +389,21 @@ def _songs_for_programme(songs, skipped, tracks, spm, intervals, from_folders, o
 def _session_table(written: dict, skipped) -> None:
     from cadence.files import display_path
 
-    songs = []
-    for s in written["songs"]:  # a song coming in just before a change: one row, from its start
+    # One row for each song played: a song that goes on through a change of
+    # rate (a ramp's stair, a part of a programme) is one song, its stretch a range.
+    rows: list[dict] = []
+    for s in written["songs"]:
+        last = rows[-1] if rows else None
         if (
-            songs
-            and songs[-1]["path"] == s["path"]
-            and songs[-1]["end_s"] - songs[-1]["start_s"] < 2
+            last
+            and last["path"] == s["path"]
+            and (abs(last["end_s"] - s["start_s"]) < 1e-3 or last["end_s"] - last["start_s"] < 2)
         ):
-            s = {**s, "start_s": songs.pop()["start_s"]}
-        songs.append(s)
+            last["end_s"] = s["end_s"]
+            last["stretches"].append(s["stretch_pct"])
+            last["steady"] = last["steady"] and s["steady"]
+            continue
+        rows.append({**s, "stretches": [s["stretch_pct"]]})
     t = output.table(
         ("Start", "right"),
         ("BPM", "right"),
@@ -386,24 +411,21 @@ def _session_table(written: dict, skipped) -> None:
         ("Beat", "left"),
         ("Song", "left"),
     )
-    for s in songs:
+    for s in rows:
         beat = "½ time" if s["steps_per_beat"] == 2 else "1 step"
         if not s["steady"]:
             beat += ", mapped"
+        lo, hi = (round(x, 1) + 0.0 for x in (min(s["stretches"]), max(s["stretches"])))
+        stretch = f"{lo:+.1f} %" if lo == hi else f"{lo:+.1f}…{hi:+.1f} %"
         t.add_row(
             _minutes(s["start_s"]),
             f"{s['bpm']:.1f}",
-            f"{round(s['stretch_pct'], 1) + 0.0:+.1f} %",
+            stretch,
             beat,
             display_path(s["path"]),
         )
     output.console().print(t)
-    # A song that goes on through a change of rate is one song played.
-    played = sum(
-        1
-        for a, b in zip([None, *songs[:-1]], songs, strict=True)
-        if a is None or a["path"] != b["path"] or abs(a["end_s"] - b["start_s"]) > 1e-3
-    )
+    played = len(rows)
     stems = written["stems"]
     output.note(
         f"Wrote {display_path(written['output'])}: {_minutes(written['duration_s'])} at"

@@ -141,6 +141,54 @@ def step_sample(j: int, *, anchor: int, spm: float, sr: int) -> int:
     return anchor + round(j * 60 * sr / spm)
 
 
+#: A ramp of the music's tempo goes in stairs of at most this much (spm): a
+#: 0.3 % step of tempo is not heard, and each stair re-plans the playing song.
+RAMP_STAIR_SPM = 0.5
+
+
+def ramp_stairs(
+    start_spm: float,
+    end_spm: float,
+    *,
+    over_s: float,
+    anchor: int,
+    sr: int,
+    most_spm: float = RAMP_STAIR_SPM,
+) -> list[tuple[int, float]]:
+    """A tempo ramp as stairs, each on a step of the grid before it.
+
+    The grid starts at `anchor` at `start_spm`; stair ``k`` of ``n`` (the
+    fewest of at most `most_spm` each) moves to
+    ``start + (end - start) * k / n`` at the first step at or after
+    ``anchor + over_s * k / n``, and starts a grid of its own there.
+
+    Returns
+    -------
+    list of (int, float)
+        Each stair's sample and tempo; the last is `end_spm`.
+
+    Examples
+    --------
+    >>> [(at, spm) for at, spm in ramp_stairs(160, 161, over_s=10, anchor=0, sr=1000)]
+    [(5250, 160.5), (10110, 161.0)]
+    """
+    if not (math.isfinite(over_s) and over_s > 0):
+        raise ParameterError("ramp_over", f"must be positive, got {over_s!r}")
+    n = max(1, math.ceil(abs(end_spm - start_spm) / most_spm - 1e-9))
+    out = []
+    grid_at, rate = anchor, float(start_spm)
+    for k in range(1, n + 1):
+        ideal = anchor + over_s * sr * k / n
+        j = max(0, math.floor((ideal - grid_at) * rate / (60.0 * sr)))
+        while step_sample(j, anchor=grid_at, spm=rate, sr=sr) < ideal - 1e-9:
+            j += 1
+        at = step_sample(j, anchor=grid_at, spm=rate, sr=sr)
+        rate = start_spm + (end_spm - start_spm) * k / n
+        out.append((at, float(rate)))
+        grid_at = at
+    return out
+
+
 def _bar_at_or_before(x: float, *, step: float, bar: int, phase: int) -> int:
     """The last step ``j <= x / step`` that starts a bar (``(j + phase) % bar == 0``)."""
     j = math.floor(x / step)

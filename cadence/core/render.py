@@ -125,6 +125,9 @@ class BeatRenderer:
         Accent level in dB full scale.
     bank : VoiceBank, optional
         Ready-made sounds (overrides `voice` and `volume_db`).
+    tempo_steps : tuple of (int, float), keyword-only
+        Tempo changes planned ahead: from the beat at each stream sample, the
+        offset (spm) from the session's tempo (a ramp of music, in stairs).
 
     Attributes
     ----------
@@ -155,8 +158,12 @@ class BeatRenderer:
         voice: str = "click",
         volume_db: float = -6.0,
         bank: VoiceBank | None = None,
+        tempo_steps: tuple[tuple[int, float], ...] = (),
     ) -> None:
         self.session = session
+        # (stream sample, tempo offset) in time order: each at a beat of the grid before it.
+        self._tempo_steps = tuple(tempo_steps)
+        self._tempo_step_i = 0
         self.sr = int(sr)
         bank = bank if bank is not None else voice_bank(voice, sr=self.sr, volume_db=volume_db)
         self._sounds = bank.as_tuple()
@@ -310,6 +317,11 @@ class BeatRenderer:
 
     def _after_beat(self, stream_sample: int) -> None:
         """Called once the beat at `stream_sample` is mixed: apply a live change there."""
+        steps, i = self._tempo_steps, self._tempo_step_i
+        while i < len(steps) and stream_sample >= steps[i][0]:
+            self.offset_spm = steps[i][1]
+            i += 1
+        self._tempo_step_i = i
         scheduled = self.scheduled
         if scheduled is not None and stream_sample >= scheduled[0]:
             self.offset_spm = scheduled[1]

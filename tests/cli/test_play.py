@@ -148,6 +148,8 @@ def test_nothing_to_play_says_why_of_each_source(runner, tmp_path):
         (["--max-stretch", "0"], "--max-stretch"),
         (["--intervals", "run:2m,walk"], "intervals"),
         (["--repeat", "3"], "intervals"),
+        (["--ramp-from", "150"], "ramp"),
+        (["--ramp-from", "150", "--ramp-over", "1m", "--intervals", "1m,1m"], "not both"),
     ],
 )
 def test_bad_session_options_are_refused_before_the_scan(folder, runner, tmp_path, args, words):

@@ -14,8 +14,10 @@ with the session's length: the 30-minute run against the 10-minute one.
 Then live play, without a sound card (what happens before and inside the
 audio callback): the time from the command to the first music ready to
 sound (folder scanned and cached before, as a runner's library is; and with
-no cache), and the callback's cost: :class:`cadence.core.musicrender.MusicRenderer`
-rendering 256-frame periods at 48 kHz from the ring, as a share of one core.
+no cache), the callback's cost: :class:`cadence.core.musicrender.MusicRenderer`
+rendering 256-frame periods at 48 kHz from the ring, as a share of one core;
+and a live tempo change (up, 5 s in): how long the producer takes to post
+the re-planned music, and how many beats after the key the change is heard.
 
     .venv/bin/python benchmarks/play_speed.py [--minutes 10,30] [--spm 165] [--format mp3]
 """
@@ -86,7 +88,24 @@ with LiveMusic(session) as live:
     for _ in range(calls):
         r.render(out)
     per_call = (time.perf_counter() - t) / calls
-print(json.dumps({"first_sound_s": first_sound_s, "callback_share": per_call / (256 / 48000)}))
+    # A live tempo change: from the key to the producer's switch, and where it lands.
+    from cadence.core.ring import PENDING
+    live.attach(r)
+    for _ in range(int(5 * 48000 / 256)):  # 5 s in, paced as a sound card would be
+        while not live.feed.ready(r.position, 256):
+            time.sleep(0.001)
+        r.render(out)
+        time.sleep(256 / 48000)
+    key_at = r.position
+    t = time.perf_counter()
+    r.nudge(1.0)
+    while not live.feed.control[PENDING]:
+        time.sleep(0.0005)
+    switch_s = time.perf_counter() - t
+    at = live.plan.live[-1].at
+    beats_after_key = (at - key_at) * (spm + 1) / (60 * 48000)
+print(json.dumps({"first_sound_s": first_sound_s, "callback_share": per_call / (256 / 48000),
+                  "switch_s": switch_s, "beats_after_key": beats_after_key}))
 """
 
 
@@ -110,6 +129,31 @@ def run(minutes: float, *, spm: float, fmt: str, folder: Path) -> dict:
     finally:
         shutil.rmtree(out.parent, ignore_errors=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ffmpeg_decode_ms_per_min(folder: Path) -> float | None:
+    """This machine's speed today: FFmpeg's CPU time to decode the songs, per minute of audio.
+
+    Measured in the same run, so that the figures above can be set against
+    another day's on a shared machine (the render's own cost is mostly
+    decoding, stretching and encoding, which all slow down with it).
+    """
+    import resource
+
+    if not shutil.which("ffmpeg"):
+        return None
+    songs = sorted(folder.glob("*.ogg"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    minutes = 0.0
+    for song in songs:
+        cmd = ["ffmpeg", "-v", "quiet", "-threads", "1", "-i", str(song), "-f", "f32le", "-"]
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", "0", *cmd]
+        pcm = subprocess.run(cmd, capture_output=True, check=True).stdout
+        minutes += len(pcm) / (4 * 2 * 44100 * 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return 1000 * cpu / minutes if minutes else None
 
 
 def main() -> None:
@@ -140,6 +184,12 @@ def main() -> None:
         f"({rows[0]['songs']} songs fit {args.spm:g} spm; CPU seconds on one core; "
         f"{args.format.upper()} out; goal: >= 20x real time for 30 minutes)"
     )
+    reference = ffmpeg_decode_ms_per_min(args.folder)
+    if reference:
+        print(
+            f"this machine today: FFmpeg decodes these songs in {reference:.0f} ms of CPU a minute"
+            f" (the figures in the README were measured when it took 72-75)"
+        )
     if len(rows) > 1:
         print(
             f"peak memory, longest against shortest session: "
@@ -153,6 +203,11 @@ def main() -> None:
         f"live: command to music ready {warm['first_sound_s']:.2f} s with the folder cached"
         f" ({cold['first_sound_s']:.2f} s scanning it first; goal < 2 s); callback"
         f" {100 * warm['callback_share']:.2f} % of a core (goal < 2 %)"
+    )
+    print(
+        f"live tempo change (+1 spm, 5 s in): switch posted {1000 * warm['switch_s']:.0f} ms after"
+        f" the key (it has {1000 * 0.4:.0f} ms); music and click change"
+        f" {warm['beats_after_key']:.2f} beats after the key (goal: within a beat or two)"
     )
 
 

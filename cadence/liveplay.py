@@ -180,7 +180,10 @@ class _Producer:
                 block = self._next_block()
                 join = self.plan.timeline_at(at).join
                 if feed.ring.written_to >= at + join or block is None:
-                    self._change(*self.waiting.pop(0))
+                    self._change(*self.waiting[0])
+                    # The music from there holds every change received so far
+                    # (keys pressed in a row): one switch for all of them.
+                    self.waiting.clear()
                     prefetched = False
                     continue
             block = self._next_block()

@@ -326,3 +326,24 @@ def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
     assert said[0].startswith("the ramp sets the tempo until 0:0")
     assert [c.offset_spm for c in live.plan.live] == [1.0]
     np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
+
+
+def test_keys_pressed_in_a_row_are_one_switch_and_play_as_the_plan(session):
+    with LiveMusic(session) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(session.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+        played = play_paced(live, renderer, until=2 * SR)
+        for key in ("up", "up", "n", "down"):  # faster than the music can change
+            apply_key(renderer, key)
+        wait_posted(live)
+        played = np.concatenate([played, play_paced(live, renderer, until=12 * SR)])
+        assert renderer.music_late == 0
+        assert [(c.offset_spm, c.skip) for c in live.plan.live] == [
+            (1.0, 0),
+            (2.0, 0),
+            (2.0, 1),
+            (1.0, 0),
+        ]
+        assert renderer.status().spm == 166.0
+    np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])

@@ -34,6 +34,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from cadence.liveplay import CHANGE_LEAD_S
+
 MUSIC_DEV = REPO.parent / "shared" / "bench" / "music-dev" / "audio"
 
 CHILD = r"""
@@ -206,7 +209,7 @@ def main() -> None:
     )
     print(
         f"live tempo change (+1 spm, 5 s in): switch posted {1000 * warm['switch_s']:.0f} ms after"
-        f" the key (it has {1000 * 0.4:.0f} ms); music and click change"
+        f" the key (it has {1000 * CHANGE_LEAD_S:.0f} ms); music and click change"
         f" {warm['beats_after_key']:.2f} beats after the key (goal: within a beat or two)"
     )
 

@@ -71,14 +71,14 @@ def _status_parts(st: Status, *, programme: bool) -> list[str]:
         parts.append(f"count-in {format_clock(-st.elapsed_s + 0.999)}")
     else:
         parts.append(format_clock(st.elapsed_s))
-        if st.detail:
-            parts.append(st.detail)
         if programme:
             parts.append(f"{st.label} (round {st.cycle + 1})")
         if st.to_change_s is not None and programme:
             parts.append(f"change in {format_clock(st.to_change_s + 0.999)}")
         elif st.remaining_s is not None:
             parts.append(f"{format_clock(st.remaining_s + 0.999)} left")
+    if st.detail and st.elapsed_s >= 0:  # the song last: cut first, so the clock stays
+        parts.append(st.detail)
     if st.paused:
         parts.append(PAUSED)
     return parts

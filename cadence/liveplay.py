@@ -40,7 +40,7 @@ RING_S = 8.0
 START_AHEAD_S = 1.0
 #: A live change starts at the first step this long (seconds) after the
 #: playhead: the producer re-plans and stretches a first piece in that time.
-CHANGE_LEAD_S = 0.4
+CHANGE_LEAD_S = 0.5
 #: A refused change is said in the status line for this long (seconds).
 MESSAGE_S = 4.0
 #: Bytes kept for the producer's error message.

@@ -29,6 +29,8 @@ FIRST_PIECE_S = 4.0
 RESUME_FROM_START_S = 8.0
 #: ... this much (source seconds) before it.
 RESUME_MARGIN_S = 0.1
+#: ... its first piece this long (output seconds): a live change is heard in half a second.
+RESUME_FIRST_PIECE_S = 1.5
 
 
 def plan_for(result: TrackResult, spm: float, *, max_stretch_pct: float = MAX_STRETCH_PCT):
@@ -93,15 +95,16 @@ def stretched_from(
     from cadence.core.timemap import plan_pieces
 
     duration_s = len(samples) / sr
-    start_s = 0.0
+    start_s, first_piece_s = 0.0, FIRST_PIECE_S
     if from_s > RESUME_FROM_START_S:
         start_s = float(plan.time_map.to_source(from_s)) - RESUME_MARGIN_S
         start_s = min(max(0.0, start_s), max(0.0, duration_s - 1.0 / sr))
+        first_piece_s = RESUME_FIRST_PIECE_S
     pieces = plan_pieces(
         plan.time_map,
         duration_s=duration_s,
         beats_s=plan.beats_s,
-        first_piece_s=FIRST_PIECE_S,
+        first_piece_s=first_piece_s,
         start_s=start_s,
     )
     origin = round(pieces[0].output_start_s * sr) if pieces else 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from cadence.core.timemap import crossfade_gains
 from cadence.errors import CadenceError, ParameterError
-from cadence.timeline import SESSION_CHANNELS, Timeline, replan
+from cadence.timeline import SESSION_CHANNELS, Timeline, replan, songs_at
 
 #: The music is this much quieter in a walk without a beat (dB) ...
 WALK_MUSIC_DB = -10.0
@@ -134,7 +134,7 @@ class MusicPlan:
         return [c for _, _, c in sorted(planned + live, key=lambda x: (x[0], x[1]))]
 
     def add_live(self, change: Change) -> None:
-        """A live change (after every change already made), planned through to the end.
+        """A live change (after every change already made), planned up to its step.
 
         Raises
         ------
@@ -142,6 +142,8 @@ class MusicPlan:
             If the music cannot follow it (no song fits a rate it leads to);
             the plan is then as it was.
         """
+        from cadence.songs import NoSongToPlayError, Skipped
+
         if self.live and change.at <= self.live[-1].at:
             raise ParameterError("at", "a live change comes after the one before")
         self.chain(until=change.at - 1)  # everything before it planned
@@ -150,7 +152,24 @@ class MusicPlan:
         self._chain = [(s, t) for s, t in self._chain if s < change.at]
         self._done = sum(1 for c in self._changes() if c.at < change.at)
         try:
-            self.chain()  # the rest now: a rate no song fits is refused here, not mid-run
+            self.chain(until=change.at)
+            # The rest is planned as it plays; but a rate of the programme no
+            # song fits with this change in force is refused now, not mid-run.
+            offset = self.offset_at(change.at)
+            later = {rate for at, rate in self.rates + self.stairs if at > change.at}
+            for rate in sorted(later):
+                songs = songs_at(
+                    self.first.pool,
+                    rate + offset,
+                    max_stretch_pct=self.max_stretch_pct,
+                    plans=self._plans,
+                )
+                if not songs:
+                    raise NoSongToPlayError(
+                        f"no song fits {rate + offset:g} spm (a later part) within"
+                        f" --max-stretch {self.max_stretch_pct:g} %",
+                        Skipped(),
+                    )
         except CadenceError:
             self.live.pop()
             self._chain, self._done = kept
@@ -180,20 +199,35 @@ class MusicPlan:
             self._chain.append((c.at, timeline))
         return list(self._chain) if until is None else [x for x in self._chain if x[0] <= until]
 
+    def _entry_after(self, sample: int) -> tuple[int, Timeline] | None:
+        """The first timeline that starts after `sample` (planned as far as that), or None."""
+        changes = self._changes()
+        while True:
+            later = [x for x in self._chain if x[0] > sample]
+            if later:
+                return later[0]
+            if self._done >= len(changes):
+                return None
+            self.chain(until=changes[self._done].at)
+
     def timeline_at(self, sample: int) -> Timeline:
         """The timeline in force at `sample`."""
         return self.chain(sample)[-1][1]
 
     def music(self, *, start: int = 0, cache=None) -> Iterator[np.ndarray]:
-        """The music from stream sample `start` (0, or a change's step) to the end."""
-        chain = self.chain()
-        k = max(i for i, (s, _) in enumerate(chain) if s <= start)
+        """The music from stream sample `start` (0, or a change's step) to the end.
+
+        The changes are planned as the music gets to them (a ramp's stairs,
+        a long programme's parts), not all before the first block.
+        """
+        current = self.chain(until=start)[-1]
         quiet = _QuietGains(self.quiet, sr=self.first.sr)
         cursor = start
         carry = None  # the old music over the next join
-        for i in range(k, len(chain)):
-            timeline = chain[i][1]
-            nxt = chain[i + 1] if i + 1 < len(chain) else None
+        while current is not None:
+            timeline = current[1]
+            nxt = self._entry_after(current[0])
+            current = nxt
             stop = self.total_samples if nxt is None else nxt[0]
             join = 0 if nxt is None else nxt[1].join
             blocks = timeline.music(cache=cache)

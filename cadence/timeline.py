@@ -162,6 +162,7 @@ class Timeline:
             raise CadenceError("no song to play")
         self.songs = songs
         self.pool = songs if pool is None else pool
+        self.first_end = first_end  # a first song cut for the next (a skip on its way)
         self.spm = float(spm)
         self.sr = int(sr)
         self.anchor = int(anchor)
@@ -260,7 +261,11 @@ class Timeline:
                     held[off : off + n] += block[:n]
                 held = np.concatenate([held, block[n:]]) if n < len(block) else held
                 pos += len(block)
-                limit = len(held) if nxt is None else min(len(held), nxt - cursor)
+                # Final up to `pos` (the songs before are done; this one adds from
+                # there on), and only up to the next song's start.
+                limit = min(len(held), pos - cursor)
+                if nxt is not None:
+                    limit = min(limit, nxt - cursor)
                 if limit > 0:
                     yield held[:limit]
                     held, cursor = held[limit:], cursor + limit
@@ -389,13 +394,26 @@ def replan(
     current = timeline.songs[p.song]
     index = next(i for i, s in enumerate(pool) if s.result.path == current.result.path)
     own = at - p.start + p.first
-    if skip < 0 and (own - song_timing(current.plan, sr=sr).downbeat) / sr < RESTART_AFTER_S:
-        first_next = (index - 1) % len(pool)
-    elif skip < 0:
-        first_next = index
-    else:
-        first_next = (index + 1) % len(pool)
-    queue = pool[first_next:] + pool[:first_next]
+    # A skip on its way (the first song cut, the next not yet in) goes on through this change.
+    cutting = (
+        timeline.first_end is not None
+        and p is timeline.placements[0]
+        and (len(timeline.placements) < 2 or at < timeline.placements[1].start)
+    )
+    if skip < 0:
+        restart = (own - song_timing(current.plan, sr=sr).downbeat) / sr >= RESTART_AFTER_S
+        first_next = index if restart else (index - 1) % len(pool)
+        queue = pool[first_next:] + pool[:first_next]
+    else:  # the songs as this timeline plays them after this one, then the others
+        after = timeline.songs[p.song + 1 :] + timeline.songs[: p.song + 1] + pool
+        seen, queue = {current.result.path}, []
+        for s in after:
+            if s.result.path not in seen:
+                seen.add(s.result.path)
+                queue.append(s)
+        queue.append(current)  # and this one again last
+        if skip > 0 and cutting:
+            queue = queue[1:] + queue[:1]  # the next is already coming: the one after it
     fitting = songs_at(queue, spm, max_stretch_pct=max_stretch_pct, plans=plans)
     if not fitting:
         raise NoSongToPlayError(
@@ -421,6 +439,9 @@ def replan(
     if skip:
         xfade = round(CROSSFADE_STEPS * 60.0 * sr / spm)
         first_end = resume + xfade + round(SKIP_LEAD_S * sr)
+    elif cutting:  # where the cut was, in this plan's time
+        end_s = float(current.plan.time_map.to_source(timeline.first_end / sr))
+        first_end = max(resume + 1, round(float(plan.time_map.to_output(end_s)) * sr))
     return Timeline(
         [SessionSong(current.result, plan), *fitting],
         resume=resume,

@@ -13,7 +13,7 @@ from cadence.analysis import analyze_file
 from cadence.core.musicrender import MusicRenderer
 from cadence.core.ring import CONTROL, COUNTERS, PENDING, FrameRing, MusicFeed
 from cadence.live import apply_key
-from cadence.liveplay import PREFIX, SHM_FOLDER, LiveMusic, remove_stale_rings
+from cadence.liveplay import CHANGE_LEAD_S, PREFIX, SHM_FOLDER, LiveMusic, remove_stale_rings
 from cadence.mixer import MusicSession
 from cadence.songs import choose_songs
 from tests.conftest import REPO
@@ -226,7 +226,8 @@ def test_a_live_tempo_change_goes_on_from_the_same_point_on_the_new_grid(session
     last = np.concatenate(list(second.music()))
     join = round(0.02 * SR)
     step = 60 * SR / 165
-    assert round(0.4 * SR) <= a <= max(session.anchor, round(0.4 * SR) + step)  # the next step
+    lead = round(CHANGE_LEAD_S * SR)
+    assert lead <= a <= max(session.anchor, lead + step)  # the next step
     np.testing.assert_array_equal(played[:a], old[:a])
     np.testing.assert_array_equal(played[a + join : b], new[join : b - a])
     np.testing.assert_array_equal(played[b + join :], last[join : len(played) - b])
@@ -347,3 +348,38 @@ def test_keys_pressed_in_a_row_are_one_switch_and_play_as_the_plan(session):
         ]
         assert renderer.status().spm == 166.0
     np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
+
+
+def step_after(plan, sample: int) -> int:
+    """The first step of the music at or after `sample`, as the live player picks it."""
+    while True:
+        timeline = plan.timeline_at(sample)
+        step = timeline.next_step(max(sample, timeline.anchor))
+        if plan.timeline_at(step) is timeline and len(timeline.playing(step)) == 1:
+            return step
+        sample = step + 1
+
+
+def test_a_skip_on_its_way_goes_on_through_a_ramps_stairs_and_a_second_skip_goes_further():
+    from cadence.musicplan import Change
+
+    songs = [
+        str(REPO / "audio" / n) for n in ("sunrise-run.mp3", "neon-stride.ogg", "tailwind.m4a")
+    ]
+    chosen, _ = choose_songs([analyze_file(p) for p in songs], 165, max_stretch_pct=8.0)
+    ramp = MusicSession(chosen, 165, sr=SR, ramp_from_spm=161.0, ramp_over_s=8.0, duration_s=20.0)
+    plan = ramp.plan.fresh()
+
+    def heard(t: int) -> str:
+        timeline = plan.timeline_at(t)
+        return timeline.songs[timeline.playing(t)[-1].song].result.path
+
+    at = step_after(plan, 2 * SR)
+    plan.add_live(Change(at, 0.0, 1))  # next, while the ramp climbs a stair a second
+    assert heard(at) == chosen[0].result.path
+    assert heard(at + 4 * SR) == chosen[1].result.path  # through the stairs on the way
+    at2 = step_after(plan, at + round(4.5 * SR))
+    plan.add_live(Change(at2, 0.0, 1))
+    at3 = step_after(plan, at2 + round(0.2 * SR))
+    plan.add_live(Change(at3, 0.0, 1))  # pressed again before the next came in: the one after
+    assert heard(at3 + 4 * SR) == chosen[0].result.path

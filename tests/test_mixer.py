@@ -232,3 +232,19 @@ def test_a_ramp_takes_music_and_click_up_together_in_small_stairs(songs, tmp_pat
     assert len(stairs) == 12 and stairs[-1] / sr == pytest.approx(30.0, abs=0.4)
     off = beats_off_the_clicks(info, songs, clicks_s, window=(0.0, 45.0))
     assert len(off) > 50 and np.median(off) < 0.004 and np.max(off) < 0.010
+
+
+def test_a_crossfade_longer_than_the_first_stretched_piece_plays_whole(tmp_path):
+    # At 100 spm eight steps last 4.8 s, more than the 4-s first piece of the song
+    # coming in (here the same song again): the song going out waits for the rest.
+    from tests.conftest import REPO
+
+    song = analyze_file(str(REPO / "audio" / "morning-coffee.wav"))
+    chosen, _ = choose_songs([song], 100.0, max_stretch_pct=8.0)
+    session = MusicSession(chosen, 100.0, duration_s=25.0, click="off")
+    assert len(session.placements) == 2
+    info = render_session_file(session, str(tmp_path / "slow.flac"))
+    music, sr = sf.read(str(tmp_path / "slow.flac"), dtype="float64")
+    assert info["duration_s"] == pytest.approx(25.0, abs=1 / sr)
+    reference = np.concatenate(list(session.music()))
+    np.testing.assert_allclose(music, np.clip(reference, -1, 1), atol=1e-4)  # 16 bits

@@ -193,6 +193,7 @@ def _minutes(seconds: float) -> str:
 @click.option("--ramp-over", metavar="TIME", help="... over this long (with --ramp-from).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
+@click.option("--no-cache", is_flag=True, help="Analyse the songs afresh, without the cache.")
 @click.option("--device", help="Output device (name or number; see `cadence devices`).")
 @click.option(
     "--latency", default="high", show_default=True, help="Output latency: low, high or seconds."
@@ -220,6 +221,7 @@ def play(
     ramp_over: str | None,
     jobs: int | None,
     cache_path: str | None,
+    no_cache: bool,
     device: str | None,
     latency: str,
     force: bool,
@@ -260,7 +262,7 @@ def play(
     duration_s = parse_duration_s(duration, parameter="duration") if duration else None
     from cadence.core.session import Session, parse_intervals
 
-    programme = parse_intervals(intervals) if intervals else ()
+    programme = parse_intervals(intervals) if intervals is not None else ()
     ramp_over_s = parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None
     if ramp_from is not None and programme:
         raise ParameterError("ramp-from", "play takes a ramp or --intervals, not both (yet)")
@@ -303,6 +305,7 @@ def play(
         min_confidence=min_confidence,
         jobs=jobs,
         cache_path=cache_path,
+        use_cache=not no_cache,
     )
     if out is not None:  # a playlist's songs, known only now
         for target in [out, *(stem_paths(out) if stems else [])]:
@@ -321,7 +324,7 @@ def play(
         _session_table(written, skipped)
 
 
-def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **options):
+def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, use_cache, **options):
     """The session of the songs the sources hold that fit; the skipped ones reported."""
     from cadence.core.session import music_rates
     from cadence.mixer import MusicSession
@@ -335,6 +338,7 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, **option
         tracks, from_folders = gather_tracks(
             list(sources),
             cache_path=cache_path,
+            use_cache=use_cache,
             jobs=jobs or os.cpu_count() or 1,
             on_problem=problem,
             on_progress=bar.update,

@@ -66,10 +66,7 @@ class MusicRenderer:
     """
 
     #: What the live loop shows for the keys (cadence.live reads it).
-    help_line = (
-        "up/down ±1 spm · n/p next/previous song · c click · [ ] music −/+3 dB"
-        " · space pause · q quit"
-    )
+    help_line = "↑↓ ±1 spm · n/p song · c click · [ ] music · space pause · q quit"
     #: Limits of the music's level change (dB).
     MUSIC_DB_RANGE = (-30.0, 6.0)
 
@@ -144,9 +141,12 @@ class MusicRenderer:
 
     def status(self) -> Status:
         st = self.click.status()
-        if self.control is None:
-            return st
-        return dataclasses.replace(st, detail=self.control.describe(self.click.position))
+        said = [] if self.control is None else [self.control.describe(self.click.position)]
+        if not self.click_on:
+            said.append("click off")
+        if self.music_db:
+            said.append(f"music {self.music_db:+.0f} dB")
+        return dataclasses.replace(st, detail=" · ".join(x for x in said if x))
 
     def render(self, out: np.ndarray) -> int:
         """Fill `out` (frames, 1 or 2 channels) with music and click; frames of session rendered.

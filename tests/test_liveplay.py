@@ -283,7 +283,7 @@ def test_live_changes_in_a_run_walk_programme_play_as_the_plan_renders_them(sess
         count_in=2,
         sr=SR,
         intervals=parse_intervals("run:6s,walk:4s"),
-        repeat=3,
+        repeat=2,
     )
     with LiveMusic(programme) as live:
         live.wait_ready()
@@ -308,7 +308,7 @@ def test_live_changes_in_a_run_walk_programme_play_as_the_plan_renders_them(sess
 
 def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
     ramp = MusicSession(
-        session.songs, 165, sr=SR, ramp_from_spm=160.0, ramp_over_s=6.0, duration_s=16.0
+        session.songs, 165, sr=SR, ramp_from_spm=160.0, ramp_over_s=4.0, duration_s=10.0
     )
     said = []
     with LiveMusic(ramp) as live:
@@ -316,7 +316,7 @@ def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
         renderer = MusicRenderer(ramp.click_renderer(), live.feed, click_on=False)
         live.attach(renderer)
 
-        changes = [(8 * SR, lambda: renderer.nudge(1.0))]
+        changes = [(6 * SR, lambda: renderer.nudge(1.0))]
         played = play_paced(live, renderer, until=SR)
         renderer.nudge(1.0)  # in the ramp: refused, nothing sent
         said.append(renderer.status().detail)

@@ -112,7 +112,8 @@ class _Producer:
         self.cache = SongCache(2)
         self.blocks = self.plan.music(start=0, cache=self.cache)
         self.block: np.ndarray | None = None  # the part of a block not yet written
-        self.waiting: list[tuple[int, float, int]] = []  # changes waiting for the spare ring
+        # The step of the first live change not yet switched to (the spare ring busy).
+        self.waiting_at: int | None = None
         self.fetching = None  # the thread decoding the next song ahead
 
     def _orphaned(self) -> bool:
@@ -124,9 +125,9 @@ class _Producer:
             self.block = None if block is None else _mono(block, self.feed.channels)
         return self.block
 
-    def _change(self, at: int, offset_spm: float, skip: int) -> None:
+    def _change(self, at: int) -> None:
         """The music from `at` into the spare ring, fading in from what was there; posted."""
-        from cadence.musicplan import join_music
+        from cadence.core.timemap import join_correlated
 
         join = max(1, self.plan.timeline_at(at).join)
         blocks = self.plan.music(start=at, cache=self.cache)
@@ -139,7 +140,7 @@ class _Producer:
             got += len(block)
         new = np.concatenate(head) if head else np.zeros((0, self.feed.channels), np.float32)
         n = min(join, len(new))
-        new[:n] = join_music(self.feed.ring.peek(at, n), new[:n])
+        new[:n] = join_correlated(self.feed.ring.peek(at, n), new[:n])
         self.feed.begin_switch(at)
         written = self.feed.write(new)
         self.blocks, self.block = blocks, new[written:]
@@ -174,16 +175,16 @@ class _Producer:
             while self.commands.poll():
                 at, offset_spm, skip = self.commands.recv()
                 self.plan.add_live(Change(at, offset_spm, skip))  # as the player did
-                self.waiting.append((at, offset_spm, skip))
-            if self.waiting and feed.can_switch():
-                at = self.waiting[0][0]
+                if self.waiting_at is None:
+                    self.waiting_at = at
+            if self.waiting_at is not None and feed.can_switch():
+                at = self.waiting_at
                 block = self._next_block()
-                join = self.plan.timeline_at(at).join
-                if feed.ring.written_to >= at + join or block is None:
-                    self._change(*self.waiting[0])
+                if feed.ring.written_to >= at + self.plan.timeline_at(at).join or block is None:
                     # The music from there holds every change received so far
                     # (keys pressed in a row): one switch for all of them.
-                    self.waiting.clear()
+                    self._change(at)
+                    self.waiting_at = None
                     prefetched = False
                     continue
             block = self._next_block()

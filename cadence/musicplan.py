@@ -9,12 +9,13 @@ before by a short crossfade, the music quieter in the walks without a beat.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from cadence.core.timemap import crossfade_gains
+from cadence.core.timemap import join_correlated
 from cadence.errors import CadenceError, ParameterError
 from cadence.timeline import SESSION_CHANNELS, Timeline, replan, songs_at
 
@@ -86,10 +87,16 @@ class MusicPlan:
         self.ramp_end = self.stairs[-1][0] if self.stairs else 0
         self.quiet = sorted(quiet)
         self.max_stretch_pct = max_stretch_pct
+        # The programme's changes, once: (sample, rate) in time order, and as Changes.
+        self._rate_changes = sorted(self.rates + self.stairs)
+        self._rate_at = [at for at, _ in self._rate_changes]
+        planned = [(at, Change(at, new_phrase=True)) for at, _ in self.rates]
+        planned += [(at, Change(at)) for at, _ in self.stairs]
+        self._planned = [c for _, c in sorted(planned, key=lambda x: x[0])]
         self.live: list[Change] = []
         self._chain: list[tuple[int, Timeline]] = [(first.start, first)]
         self._done = 0  # changes already in the chain
-        self._plans: dict = {}  # (path, spm) -> SongPlan, shared by the re-plans
+        self._plans: dict = {}  # (path, spm, max stretch) -> SongPlan, shared by the re-plans
 
     def fresh(self) -> MusicPlan:
         """The same plan without its live changes (for another live run of the session)."""
@@ -109,12 +116,8 @@ class MusicPlan:
 
     def base_rate(self, sample: int) -> float:
         """The programme's music rate at `sample` (live changes aside)."""
-        rate = self.first.spm
-        for at, spm in sorted(self.rates + self.stairs):
-            if at > sample:
-                break
-            rate = spm
-        return rate
+        k = bisect.bisect_right(self._rate_at, sample)
+        return self._rate_changes[k - 1][1] if k else self.first.spm
 
     def offset_at(self, sample: int) -> float:
         """The live tempo change in force at `sample`."""
@@ -128,8 +131,9 @@ class MusicPlan:
 
     def _changes(self) -> list[Change]:
         """The programme's and the live changes in time order (the programme's first at a tie)."""
-        planned = [(at, 0, Change(at, new_phrase=True)) for at, _ in self.rates]
-        planned += [(at, 0, Change(at)) for at, _ in self.stairs]
+        if not self.live:
+            return self._planned
+        planned = [(c.at, 0, c) for c in self._planned]
         live = [(c.at, 1, c) for c in self.live]
         return [c for _, _, c in sorted(planned + live, key=lambda x: (x[0], x[1]))]
 
@@ -156,7 +160,7 @@ class MusicPlan:
             # The rest is planned as it plays; but a rate of the programme no
             # song fits with this change in force is refused now, not mid-run.
             offset = self.offset_at(change.at)
-            later = {rate for at, rate in self.rates + self.stairs if at > change.at}
+            later = {rate for at, rate in self._rate_changes if at > change.at}
             for rate in sorted(later):
                 songs = songs_at(
                     self.first.pool,
@@ -244,7 +248,7 @@ class MusicPlan:
                 if need_join is not None:  # the first frames: the old music fading into these
                     n = min(len(need_join), len(block))
                     block = block.copy()
-                    block[:n] = join_music(need_join[:n], block[:n])
+                    block[:n] = join_correlated(need_join[:n], block[:n])
                     need_join = need_join[n:] if n < len(need_join) else None
                 end = min(hi, stop)
                 if end > lo:
@@ -261,15 +265,6 @@ class MusicPlan:
                     break
         if cursor < self.total_samples:
             yield np.zeros((self.total_samples - cursor, SESSION_CHANNELS), np.float32)
-
-
-def join_music(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """`old` fading into `new` (frames, channels), keeping the level whatever their correlation."""
-    a, b = old.ravel().astype(np.float64), new.ravel().astype(np.float64)
-    power = np.sqrt((a @ a) * (b @ b))
-    rho = float(a @ b / power) if power > 0 else 0.0
-    fade_out, fade_in = crossfade_gains(len(old), correlation=rho)
-    return (old * fade_out[:, None] + new * fade_in[:, None]).astype(np.float32)
 
 
 class _QuietGains:

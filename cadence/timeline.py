@@ -12,7 +12,6 @@ going on from the same point of its source.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,9 +21,9 @@ from cadence.core.mix import (
     CROSSFADE_STEPS,
     Placement,
     SongTiming,
+    first_step_at,
     loudness_gain,
     place_songs,
-    step_sample,
 )
 from cadence.core.songplan import SongPlan
 from cadence.core.timemap import crossfade_gains
@@ -195,10 +194,7 @@ class Timeline:
 
     def next_step(self, sample: int) -> int:
         """The first step at or after `sample`."""
-        j = max(0, math.floor(self.step_index(sample)) - 1)
-        while step_sample(j, anchor=self.anchor, spm=self.spm, sr=self.sr) < sample:
-            j += 1
-        return step_sample(j, anchor=self.anchor, spm=self.spm, sr=self.sr)
+        return first_step_at(sample, anchor=self.anchor, spm=self.spm, sr=self.sr)
 
     def playing(self, sample: int) -> list[Placement]:
         """The placements heard at `sample` (two in a crossfade), in playing order."""

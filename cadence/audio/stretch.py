@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from cadence.core.timemap import Piece, crossfade_gains
+from cadence.core.timemap import Piece, join_correlated
 from cadence.errors import ParameterError
 
 #: Audio each side of a piece the stretcher also reads (seconds): longer than
@@ -97,7 +97,7 @@ def stretch_pieces(
             shift += _best_lag(held, y, o0 - lead + shift, round(ALIGN_S * sr))
         out = _window(y, o0 - lead + shift, o1 + shift)
         if held is not None:
-            out[:join] = _crossfade(held, out[:join])
+            out[:join] = join_correlated(held, out[:join])
         last = i == len(pieces) - 1
         body_end = len(out) if last else len(out) - join
         if body_end > 0:
@@ -112,15 +112,6 @@ def _best_lag(held: np.ndarray, y: np.ndarray, start: int, most: int) -> int:
     b = _window(y, start - most, start + n + most).sum(axis=1)
     scores = np.correlate(b, a, mode="valid")  # lag -most .. +most
     return int(np.argmax(scores)) - most if np.any(scores) else 0
-
-
-def _crossfade(held: np.ndarray, incoming: np.ndarray) -> np.ndarray:
-    """`held` fading out into `incoming`, keeping the level whatever their correlation."""
-    a, b = held.ravel().astype(np.float64), incoming.ravel().astype(np.float64)
-    power = np.sqrt((a @ a) * (b @ b))
-    rho = float(a @ b / power) if power > 0 else 0.0
-    fade_out, fade_in = crossfade_gains(len(held), correlation=rho)
-    return held * fade_out[:, None] + incoming * fade_in[:, None]
 
 
 def _window(y: np.ndarray, start: int, end: int) -> np.ndarray:

@@ -141,6 +141,14 @@ def step_sample(j: int, *, anchor: int, spm: float, sr: int) -> int:
     return anchor + round(j * 60 * sr / spm)
 
 
+def first_step_at(x: float, *, anchor: int, spm: float, sr: int) -> int:
+    """The first step (:func:`step_sample`) of the grid from `anchor` at or after sample `x`."""
+    j = max(0, math.floor((x - anchor) * spm / (60.0 * sr)) - 1)
+    while step_sample(j, anchor=anchor, spm=spm, sr=sr) < x - 1e-9:
+        j += 1
+    return step_sample(j, anchor=anchor, spm=spm, sr=sr)
+
+
 #: A ramp of the music's tempo goes in stairs of at most this much (spm): a
 #: 0.3 % step of tempo is not heard, and each stair re-plans the playing song.
 RAMP_STAIR_SPM = 0.5
@@ -178,11 +186,7 @@ def ramp_stairs(
     out = []
     grid_at, rate = anchor, float(start_spm)
     for k in range(1, n + 1):
-        ideal = anchor + over_s * sr * k / n
-        j = max(0, math.floor((ideal - grid_at) * rate / (60.0 * sr)))
-        while step_sample(j, anchor=grid_at, spm=rate, sr=sr) < ideal - 1e-9:
-            j += 1
-        at = step_sample(j, anchor=grid_at, spm=rate, sr=sr)
+        at = first_step_at(anchor + over_s * sr * k / n, anchor=grid_at, spm=rate, sr=sr)
         rate = start_spm + (end_spm - start_spm) * k / n
         out.append((at, float(rate)))
         grid_at = at

@@ -209,8 +209,7 @@ class BeatRenderer:
 
     def nudge(self, delta_spm: float) -> float:
         """Change the tempo by `delta_spm` from the next beat on; returns the new offset."""
-        lo, hi = self._offset_limits
-        self.offset_spm = min(hi, max(lo, self.offset_spm + delta_spm))
+        self.offset_spm = self.clamp_offset(self.offset_spm + delta_spm)
         return self.offset_spm
 
     def clamp_offset(self, offset_spm: float) -> float:

@@ -26,9 +26,9 @@ from cadence.errors import ParameterError
 WRITTEN, READ, BASE = range(3)
 COUNTERS = 3
 #: Slots of a feed's control block: the ring the callback reads, a switch
-#: posted, its session sample, the callback's position, the producer's end.
-ACTIVE, PENDING, SWITCH_AT, POSITION, DONE, FAILED = range(6)
-CONTROL = 6
+#: posted, its session sample, the producer's end (and failure).
+ACTIVE, PENDING, SWITCH_AT, DONE, FAILED = range(5)
+CONTROL = 5
 
 
 class FrameRing:
@@ -135,7 +135,7 @@ class MusicFeed:
     ----------
     rings : tuple of two FrameRing
         Of the same shape.
-    control : numpy.ndarray, shape (6,), int64
+    control : numpy.ndarray, shape (5,), int64
         Zeros at first: the callback reads ring 0 from session sample 0.
     """
 
@@ -180,9 +180,7 @@ class MusicFeed:
                     missing += self.rings[int(c[ACTIVE])].read_at(out[:k], position)
                 c[ACTIVE] = 1 - c[ACTIVE]
                 c[PENDING] = 0
-        missing += self.rings[int(c[ACTIVE])].read_at(out[k:], position + k)
-        c[POSITION] = position + len(out)
-        return missing
+        return missing + self.rings[int(c[ACTIVE])].read_at(out[k:], position + k)
 
     # --- producer ----------------------------------------------------------
 
@@ -190,11 +188,6 @@ class MusicFeed:
     def ring(self) -> FrameRing:
         """The ring the producer fills."""
         return self.rings[self.writing]
-
-    @property
-    def position(self) -> int:
-        """The callback's session sample (after the last block it read)."""
-        return int(self.control[POSITION])
 
     def write(self, block: np.ndarray) -> int:
         """Write what fits of `block` after the music written so far; frames written."""

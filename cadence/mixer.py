@@ -59,7 +59,8 @@ class MusicSession:
     ramp_from_spm, ramp_over_s : float, optional, keyword-only
         Start at `ramp_from_spm` and ramp to `spm` over `ramp_over_s`, in
         stairs of at most 0.5 spm (:func:`cadence.core.mix.ramp_stairs`),
-        music and click together. Not with `intervals`.
+        music and click together; with `intervals`, the runs ramp
+        (:func:`cadence.core.mix.ramped_programme`).
     sr : int, keyword-only
 
     Attributes
@@ -98,7 +99,6 @@ class MusicSession:
             music_rates,
             seconds_to_samples,
         )
-        from cadence.songs import NoSongToPlayError, Skipped
 
         if click not in CLICK_MODES:
             raise ParameterError("click", f"must be one of {', '.join(CLICK_MODES)}, got {click!r}")
@@ -126,20 +126,32 @@ class MusicSession:
             "ramp_from_spm": ramp_from_spm,
             "ramp_over_s": ramp_over_s,
         }
+        accent = 4 if click == "accent" else 0
         if ramp_from_spm is not None and intervals:
-            raise ParameterError("ramp_from", "play takes a ramp or --intervals, not both (yet)")
+            self._ramped_programme(
+                songs,
+                tuple(intervals),
+                duration_s=duration_s,
+                count_in=count_in,
+                every=every,
+                accent=accent,
+                repeat=repeat,
+                ramp_from_spm=ramp_from_spm,
+                ramp_over_s=ramp_over_s,
+            )
+            return
         # Each part of a programme lasts whole bars of its music, so the music's
         # grid and the click's meet at every change.
         intervals = bar_aligned_intervals(tuple(intervals), spm=spm) if intervals else ()
-        options = {
+        click_options = {
             "count_in": count_in,
             "every": every,
-            "accent": 4 if click == "accent" else 0,
+            "accent": accent,
             "intervals": intervals,
             "repeat": repeat,
         }
         ramp = {"ramp_from_spm": ramp_from_spm, "ramp_over_s": ramp_over_s}
-        asked = Session(spm, duration_s=duration_s, **options, **ramp)
+        asked = Session(spm, duration_s=duration_s, **click_options, **ramp)
         self.anchor = count_in_samples(asked, sr=self.sr)
         length_s = asked.length_s
         total = None if length_s is None else self.anchor + seconds_to_samples(length_s, sr=sr)
@@ -150,17 +162,7 @@ class MusicSession:
             stairs = ramp_stairs(
                 ramp_from_spm, self.spm, over_s=ramp_over_s, anchor=self.anchor, sr=self.sr
             )
-        plans: dict = {}  # song plans by (path, rate, stretch), for every re-plan
-        first = songs_at(songs, rates[0], max_stretch_pct=max_stretch_pct, plans=plans)
-        for rate in sorted(set(rates)):
-            if not songs_at(songs, rate, max_stretch_pct=max_stretch_pct, plans=plans):
-                what = "the ramp's start" if stairs else "a part of --intervals"
-                fix = "start the ramp nearer" if stairs else "give that part @off"
-                raise NoSongToPlayError(
-                    f"no song fits {rate:g} spm ({what}) within"
-                    f" --max-stretch {max_stretch_pct:g} %; {fix}, or give songs at that rate",
-                    Skipped(),
-                )
+        first = self._first_songs(rates[0], sorted(set(rates)), ramp=bool(stairs))
         self.timeline = Timeline(
             first, spm=rates[0], sr=self.sr, anchor=self.anchor, total=total, pool=songs
         )
@@ -172,7 +174,7 @@ class MusicSession:
             rates[0] if stairs else spm,
             duration_s=(self.total_samples - self.anchor) / self.sr,
             cues=bool(intervals),
-            **options,
+            **click_options,
         )
         self.click_steps = tuple((at, rate - rates[0]) for at, rate in stairs)
         #: What a live tempo change adds to the click's offset (its tempo is the ramp's start).
@@ -187,15 +189,114 @@ class MusicSession:
                 changes.append((at, rates[seg.part]))
             if seg.silent and seg.interval_end is not None:
                 quiet.append((at, self.anchor + seg.interval_end))
+        self._plan_music(changes, stairs=stairs, quiet=quiet)
+
+    def _first_songs(self, rate: float, rates: list[float], *, ramp: bool) -> list[SessionSong]:
+        """The songs at `rate`, once every rate of the session is known to have one."""
+        from cadence.songs import NoSongToPlayError, Skipped
+
+        self._song_plans: dict = {}  # song plans by (path, rate, stretch), for every re-plan
+        for rate_k in rates:
+            if not songs_at(
+                self.songs, rate_k, max_stretch_pct=self.max_stretch_pct, plans=self._song_plans
+            ):
+                what = "the ramp's start" if ramp else "a part of --intervals"
+                fix = "start the ramp nearer" if ramp else "give that part @off"
+                raise NoSongToPlayError(
+                    f"no song fits {rate_k:g} spm ({what}) within"
+                    f" --max-stretch {self.max_stretch_pct:g} %; {fix}, or give songs at that rate",
+                    Skipped(),
+                )
+        return songs_at(
+            self.songs, rate, max_stretch_pct=self.max_stretch_pct, plans=self._song_plans
+        )
+
+    def _plan_music(self, changes, *, stairs, quiet, ramp_end: int | None = None) -> None:
         self.plan = MusicPlan(
             self.timeline,
             rates=changes,
             stairs=stairs,
             quiet=quiet,
-            max_stretch_pct=max_stretch_pct,
+            max_stretch_pct=self.max_stretch_pct,
+            ramp_end=ramp_end,
         )
-        self.plan._plans.update(plans)
+        self.plan._plans.update(self._song_plans)
         self.plan.chain()  # all of it now: errors before any sound
+
+    def _ramped_programme(
+        self,
+        songs,
+        intervals,
+        *,
+        duration_s,
+        count_in,
+        every,
+        accent,
+        repeat,
+        ramp_from_spm,
+        ramp_over_s,
+    ) -> None:
+        """A programme whose runs ramp (:func:`cadence.core.mix.ramped_programme`).
+
+        The music changes rate at each part and at each stair of the ramp,
+        every part whole bars of it; the click holds the target with the
+        ramp as offsets from it (0 in a part with its own rate), its
+        count-in at the first rate.
+        """
+        from cadence.core.mix import ramped_programme
+        from cadence.core.session import Session, count_in_samples, seconds_to_samples
+
+        options = {"count_in": count_in, "every": every, "accent": accent, "repeat": repeat}
+        ramp = {"ramp_from_spm": ramp_from_spm, "ramp_over_s": ramp_over_s}
+        asked = Session(self.spm, duration_s=duration_s, intervals=intervals, **options, **ramp)
+        sr = self.sr
+        self.anchor = anchor = count_in_samples(asked, sr=sr)
+        limit = None if duration_s is None else seconds_to_samples(duration_s, sr=sr)
+
+        def laid(total):
+            return ramped_programme(
+                intervals, spm=self.spm, sr=sr, total=total, repeat=repeat, **ramp
+            )
+
+        # Neither a length nor rounds: the songs once (as long as they last at the first rate).
+        programme = laid(limit if limit is not None or repeat is not None else 1)
+        rates = sorted({*programme.part_rates, self.spm, float(ramp_from_spm)})
+        first = self._first_songs(programme.part_rates[0], rates, ramp=True)
+        total = None
+        if limit is not None or repeat is not None:
+            total = anchor + min(x for x in (limit, programme.part_ends[-1]) if x is not None)
+        self.timeline = Timeline(
+            first, spm=programme.part_rates[0], sr=sr, anchor=anchor, total=total, pool=songs
+        )
+        self.placements = self.timeline.placements
+        self.total_samples = self.timeline.total_samples
+        if total is None:
+            programme = laid(self.total_samples - anchor)
+        self.session = Session(
+            self.spm,
+            duration_s=(self.total_samples - anchor) / sr,
+            intervals=intervals,
+            cues=True,
+            part_ends_s=tuple(end / sr for end in programme.part_ends),
+            count_in_spm=asked.start_spm,
+            **options,
+        )
+        starts = programme.part_starts
+        steps = [(at, rate - self.spm) for at, rate in programme.stairs]
+        changes, quiet = [], []
+        for k, (start, end) in enumerate(zip(starts, programme.part_ends, strict=True)):
+            interval = intervals[k % len(intervals)]
+            rate = programme.part_rates[k]
+            if start > 0:
+                changes.append((anchor + start, rate))
+            if interval.silent:
+                quiet.append((anchor + start, anchor + end))
+            elif start <= programme.ramp_end:  # the click's offset for this part
+                steps.append((start, rate - self.spm if programme.ramped[k] else 0.0))
+        self.click_steps = tuple(sorted((anchor + at, offset) for at, offset in steps))
+        self.click_offset_spm = 0.0
+        stairs = [(anchor + at, rate) for at, rate in programme.stairs]
+        self._plan_music(changes, stairs=stairs, quiet=quiet, ramp_end=anchor + programme.ramp_end)
 
     def beat_renderer(self):
         """A fresh renderer of the session's steps (it keeps the session's time,

@@ -69,6 +69,8 @@ class MusicPlan:
     quiet : list of (int, int), keyword-only
         Stream sample ranges of the walks without a beat.
     max_stretch_pct : float, keyword-only
+    ramp_end : int, optional, keyword-only
+        Where the ramp is over (live tempo changes wait for it); None: its last stair.
     """
 
     def __init__(
@@ -79,12 +81,15 @@ class MusicPlan:
         stairs: list[tuple[int, float]] = (),
         quiet: list[tuple[int, int]] = (),
         max_stretch_pct: float,
+        ramp_end: int | None = None,
     ) -> None:
         self.first = first
         self.rates = sorted(rates)
         self.stairs = sorted(stairs)
         #: Live tempo changes wait for the end of a ramp (its last stair).
-        self.ramp_end = self.stairs[-1][0] if self.stairs else 0
+        if ramp_end is None:
+            ramp_end = self.stairs[-1][0] if self.stairs else 0
+        self.ramp_end = ramp_end
         self.quiet = sorted(quiet)
         self.max_stretch_pct = max_stretch_pct
         # The programme's changes, once: (sample, rate) in time order, and as Changes.
@@ -106,6 +111,7 @@ class MusicPlan:
             stairs=self.stairs,
             quiet=self.quiet,
             max_stretch_pct=self.max_stretch_pct,
+            ramp_end=self.ramp_end,
         )
         plan._plans = self._plans
         return plan

@@ -329,6 +329,39 @@ def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
     np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
 
 
+def test_a_ramp_through_a_programme_plays_live_as_its_plan_and_then_the_keys_work(session):
+    from cadence.core.session import parse_intervals
+
+    ramped = MusicSession(
+        session.songs,
+        165,
+        sr=SR,
+        count_in=2,
+        intervals=parse_intervals("run:5s,walk:3s"),
+        repeat=2,
+        ramp_from_spm=161.0,
+        ramp_over_s=9.0,
+    )
+    assert SR < ramped.plan.ramp_end < ramped.total_samples - 3 * SR
+    said = []
+    with LiveMusic(ramped) as live:
+        live.wait_ready()
+        renderer = MusicRenderer(ramped.click_renderer(), live.feed, click_on=False)
+        live.attach(renderer)
+        played = play_paced(live, renderer, until=2 * SR)
+        renderer.nudge(1.0)  # in the ramp: refused
+        said.append(renderer.status().detail)
+        after = ramped.plan.ramp_end + SR // 2
+        changes = [(after, lambda: renderer.nudge(1.0))]
+        played = np.concatenate(
+            [played, play_paced(live, renderer, until=ramped.total_samples, changes=changes)]
+        )
+        assert renderer.music_late == 0
+    assert said[0].startswith("the ramp sets the tempo until")
+    assert [c.offset_spm for c in live.plan.live] == [1.0]
+    np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
+
+
 def test_keys_pressed_in_a_row_are_one_switch_and_play_as_the_plan(session):
     with LiveMusic(session) as live:
         live.wait_ready()

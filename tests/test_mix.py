@@ -95,3 +95,93 @@ def test_a_first_song_cut_short_fades_into_the_next_soon_after():
     placed = place_songs(SONGS[:2], sr=SR, spm=SPM, resume=2_000_000, first_end=cut)
     assert 0 < placed[1].start <= SR + 4 * STEP  # on the first bar it can
     assert placed[0].fade_out == placed[1].fade_in > 0
+
+
+# --- a run/walk programme under a ramp ---------------------------------------
+
+
+def steps_of_part(start, end, rate, stairs):
+    """The steps of a part from `start` (its step 0) through its stairs, up to `end`."""
+    out, grid, j = [start], start, 0
+    inside = [s for s in stairs if start < s[0] < end]
+    while out[-1] < end:
+        j += 1
+        at = step_sample(j, anchor=grid, spm=rate, sr=SR_PROGRAMME)
+        if inside and at >= inside[0][0]:
+            assert at == inside[0][0]  # a stair is a step of the grid before it
+            grid, rate, j = at, inside.pop(0)[1], 0
+        out.append(at)
+    return out
+
+
+SR_PROGRAMME = 44100
+
+
+@pytest.mark.parametrize(
+    ("spec", "ramp_from", "over_s", "repeat"),
+    [
+        ("run:50s,walk:20s", 160.0, 120.0, 3),  # the ramp goes on through the walks
+        ("run:45s,walk:15s@150,run:30s", 172.0, 100.0, 2),  # down, with a part at its own rate
+        ("walk:10s,run:25s", 158.0, 40.0, 3),  # a walk first: the ramp's start
+        ("run:8s,walk:4s", 160.0, 5.0, 4),  # stairs due faster than the steps come
+    ],
+)
+def test_a_ramped_programme_puts_every_part_on_bars_and_ramps_only_the_runs(
+    spec, ramp_from, over_s, repeat
+):
+    from cadence.core.mix import ramped_programme
+    from cadence.core.session import parse_intervals
+
+    spm, sr = 166.0, SR_PROGRAMME
+    intervals = parse_intervals(spec)
+    p = ramped_programme(
+        intervals, spm=spm, ramp_from_spm=ramp_from, ramp_over_s=over_s, sr=sr, repeat=repeat
+    )
+    assert len(p.part_ends) == repeat * len(intervals)
+
+    def ramp_at(sample):  # the metronome's linear ramp
+        return ramp_from + (spm - ramp_from) * min(1.0, sample / (over_s * sr))
+
+    rate_before = None
+    for k, (start, end) in enumerate(zip(p.part_starts, p.part_ends, strict=True)):
+        interval = intervals[k % len(intervals)]
+        rate = p.part_rates[k]
+        if interval.spm is not None:
+            assert rate == interval.spm and not p.ramped[k]
+        elif interval.silent:
+            assert rate == (rate_before if rate_before is not None else ramp_from)
+        else:
+            assert p.ramped[k] and abs(rate - ramp_at(start)) <= 0.5 + 1e-9
+        inside = [s for s in p.stairs if start < s[0] < end]
+        assert p.ramped[k] or not inside  # stairs only in the runs that follow the ramp
+        steps = steps_of_part(start, end, rate, p.stairs)
+        assert steps[-1] == end and (len(steps) - 1) % 4 == 0  # whole bars
+        bar = 4 * 60 * sr / (inside[-1][1] if inside else rate)
+        assert abs(end - start - interval.duration_s * sr) <= bar / 2 + 1  # the nearest bars
+        for at, value in inside:
+            assert abs(value - ramp_at(at)) <= 0.5 + 1e-9
+        climb = [rate] + [v for _, v in inside]  # in a run: small stairs, one way
+        assert all(
+            (b - a) * (spm - ramp_from) > 0 and abs(b - a) <= 0.5 + 1e-9
+            for a, b in itertools.pairwise(climb)
+        )
+        rate_before = climb[-1]
+    runs = [(s, v) for s, v, f in zip(p.part_starts, p.part_rates, p.ramped, strict=True) if f]
+    assert runs[-1][1] == spm  # the ramp is over by the last run
+    assert p.ramp_end == min(
+        [s for s, v in runs if v == spm] + [a for a, v in p.stairs if v == spm]
+    )
+
+
+def test_a_ramped_programme_needs_an_end():
+    from cadence.core.mix import ramped_programme
+    from cadence.core.session import parse_intervals
+
+    with pytest.raises(ParameterError, match="total"):
+        ramped_programme(
+            parse_intervals("1m,1m"), spm=170, ramp_from_spm=160, ramp_over_s=60, sr=44100
+        )
+    p = ramped_programme(
+        parse_intervals("1m,1m"), spm=170, ramp_from_spm=160, ramp_over_s=60, sr=100, total=15000
+    )
+    assert p.part_starts[-1] < 15000 <= p.part_ends[-1]  # the parts up to the session's end

@@ -248,3 +248,42 @@ def test_a_crossfade_longer_than_the_first_stretched_piece_plays_whole(tmp_path)
     assert info["duration_s"] == pytest.approx(25.0, abs=1 / sr)
     reference = np.concatenate(list(session.music()))
     np.testing.assert_allclose(music, np.clip(reference, -1, 1), atol=1e-4)  # 16 bits
+
+
+def test_a_ramp_through_a_run_walk_programme_ramps_the_runs_with_the_music_on_the_clicks(
+    songs, tmp_path
+):
+    from cadence.core.session import parse_intervals
+
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    session = MusicSession(
+        chosen,
+        SPM,
+        count_in=4,
+        intervals=parse_intervals("run:18s,walk:8s"),
+        repeat=2,
+        ramp_from_spm=159.0,
+        ramp_over_s=40.0,
+    )
+    info = render_session_file(session, str(tmp_path / "rw.flac"), stems=True)
+    click, sr = sf.read(info["stems"]["click"], dtype="float64")
+    clicks_s = click_starts(click[:, 0], sr) / sr
+    count_in_s = info["count_in_s"]
+    assert count_in_s == pytest.approx(4 * 60 / 159.0, abs=1 / sr)  # at the ramp's start
+    ends = [round(e * sr) / sr + count_in_s for e in session.session.part_ends_s]
+    assert len(ends) == 4 and info["duration_s"] == pytest.approx(ends[-1], abs=2 / sr)
+    runs = [(count_in_s, ends[0]), (ends[1], ends[2])]
+    for a, b in runs:
+        in_run = clicks_s[(clicks_s >= a - 1e-3) & (clicks_s < b - 3.5)]  # before the pips
+        assert in_run[0] == pytest.approx(a, abs=1 / sr)  # each run starts on its part's start
+        steps = in_run[1:]  # (the change cue at a part's start rings into its second step)
+        rate = 60 / np.diff(steps)
+        assert np.all(np.diff(rate) > -0.05) and np.max(np.diff(rate)) < 0.55  # up, in stairs
+        ramp = np.minimum(SPM, 159.0 + (SPM - 159.0) * (steps[1:] - count_in_s) / 40.0)
+        assert np.all((rate > ramp - 0.55) & (rate < ramp + 0.05))  # the ramp, in stairs
+        off = beats_off_the_clicks(info, songs, in_run, window=(a, b - 3.5))
+        assert len(off) > 12 and np.median(off) < 0.004 and np.max(off) < 0.010  # on the beats
+    walk = clicks_s[(clicks_s > ends[0] + 1.0) & (clicks_s < ends[1] - 3.5)]
+    assert len(walk) == 0  # no click in the walk (its pips aside)
+    for at, _rate in session.plan.rates:  # whole bars: each part starts on a step of the music
+        assert session.plan.timeline_at(at - 1).on_step(at)

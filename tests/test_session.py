@@ -194,3 +194,42 @@ def test_each_part_of_a_programme_for_music_lasts_whole_bars_of_its_rate(spec):
         assert bars == pytest.approx(round(bars), abs=1e-9) and bars >= 1
         assert abs(after.duration_s - before.duration_s) <= 0.5 * 4 * 60 / rate + 1e-9
         assert (after.label, after.spm, after.silent) == (before.label, before.spm, before.silent)
+
+
+def test_part_ends_place_the_parts_and_end_the_session():
+    session = Session(
+        170, intervals=parse_intervals("run:1m,walk:30s"), part_ends_s=(59.5, 90.25, 150.0)
+    )
+    segs = list(iter_segments(session, sr=1000))
+    assert [(s.start, s.end, s.label, s.cycle) for s in segs] == [
+        (0, 59500, "run", 0),
+        (59500, 90250, "walk", 0),
+        (90250, 150000, "run", 1),
+    ]
+    assert session.length_s == 150.0
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"part_ends_s": (10.0,)}, "needs `intervals`"),
+        (
+            {"part_ends_s": (10.0, 10.0), "intervals": ({"label": "run", "duration_s": 5},)},
+            "rising",
+        ),
+        ({"count_in_spm": 500.0}, "count_in_spm"),
+    ],
+)
+def test_bad_part_ends_or_count_in_rate_are_refused(options, words):
+    if "intervals" in options:
+        options["intervals"] = tuple(Interval(**i) for i in options["intervals"])
+    with pytest.raises(ParameterError, match=words):
+        Session(170, **options)
+
+
+def test_the_count_in_can_have_its_own_rate():
+    from cadence.core.session import count_in_samples
+
+    session = Session(170, count_in=4, count_in_spm=160.0)
+    assert session.start_spm == 160.0
+    assert count_in_samples(session, sr=1000) == 1500

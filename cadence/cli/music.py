@@ -264,8 +264,6 @@ def play(
 
     programme = parse_intervals(intervals) if intervals is not None else ()
     ramp_over_s = parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None
-    if ramp_from is not None and programme:
-        raise ParameterError("ramp-from", "play takes a ramp or --intervals, not both (yet)")
     Session(  # refused before any work
         spm,
         duration_s=duration_s,

@@ -16,6 +16,8 @@ silence is not played). Each song is brought to one loudness
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -191,6 +193,171 @@ def ramp_stairs(
         out.append((at, float(rate)))
         grid_at = at
     return out
+
+
+@dataclass(frozen=True)
+class RampedProgramme:
+    """A run/walk programme under a ramp, laid on the music's grid.
+
+    Samples count from the end of the count-in (add the session's anchor).
+
+    Attributes
+    ----------
+    part_ends : tuple of int
+        Where each part played ends, in playing order (the rounds one after
+        the other): a bar of the music in force there.
+    part_rates : tuple of float
+        The music's rate at each part's start.
+    ramped : tuple of bool
+        Whether each part follows the ramp (a run at the session's target).
+    stairs : tuple of (int, float)
+        The ramp's stairs inside the runs: a step of the grid before, and the new rate.
+    ramp_end : int
+        The first sample from which every run is at the target.
+    """
+
+    part_ends: tuple[int, ...]
+    part_rates: tuple[float, ...]
+    ramped: tuple[bool, ...]
+    stairs: tuple[tuple[int, float], ...]
+    ramp_end: int
+
+    @property
+    def part_starts(self) -> tuple[int, ...]:
+        return (0, *self.part_ends[:-1])
+
+
+def ramped_programme(
+    intervals: tuple,
+    *,
+    spm: float,
+    ramp_from_spm: float,
+    ramp_over_s: float,
+    sr: int,
+    total: int | None = None,
+    repeat: int | None = None,
+    bar_steps: int = BAR_STEPS,
+    most_spm: float = RAMP_STAIR_SPM,
+) -> RampedProgramme:
+    """A programme (:class:`cadence.core.session.Interval`) whose runs ramp to `spm`.
+
+    The ramp is the metronome's, in stairs (:func:`ramp_stairs`): stair
+    ``k`` of ``n`` (at most `most_spm` each) is due at ``ramp_over_s * k / n``
+    of session time. A run at the target starts at the last stair due and
+    moves to each next one at the first step of its grid at or after it is
+    due; a walk without a beat holds the rate the part before it ended on
+    (its music plays on); a part with its own rate keeps it. Each part lasts
+    the whole bars nearest its duration, counted from its start through its
+    stairs, so the next part's first click falls on a bar of the music.
+
+    Parameters
+    ----------
+    intervals : tuple of Interval
+    spm, ramp_from_spm : float, keyword-only
+        The target, and the ramp's start.
+    ramp_over_s : float, keyword-only
+    sr : int, keyword-only
+    total : int, optional, keyword-only
+        The session's length (samples): the parts up to it.
+    repeat : int, optional, keyword-only
+        Rounds of the programme; None: until `total`.
+
+    Raises
+    ------
+    ParameterError
+        For neither `total` nor `repeat` (an endless programme), or a bad ramp.
+
+    Examples
+    --------
+    >>> from cadence.core.session import parse_intervals
+    >>> p = ramped_programme(parse_intervals("run:30s,walk:10s"), spm=170, ramp_from_spm=165,
+    ...                      ramp_over_s=60, sr=1000, repeat=2)
+    >>> p.part_rates, len(p.stairs), p.ramp_end
+    ((165.0, 167.5, 168.0, 170.0), 9, 60284)
+    """
+    if total is None and repeat is None:
+        raise ParameterError("total", "an endless programme: give `total` or `repeat`")
+    if not (math.isfinite(ramp_over_s) and ramp_over_s > 0):
+        raise ParameterError("ramp_over", f"must be positive, got {ramp_over_s!r}")
+    n = max(1, math.ceil(abs(spm - ramp_from_spm) / most_spm - 1e-9))
+    due = [ramp_over_s * sr * k / n for k in range(1, n + 1)]
+    values = [float(ramp_from_spm + (spm - ramp_from_spm) * k / n) for k in range(n + 1)]
+    values[-1] = float(spm)
+
+    def first_rate() -> float:  # a walk first: the rate of the part before it, a round back
+        k = 0
+        while intervals[k % len(intervals)].silent and intervals[k % len(intervals)].spm is None:
+            k -= 1
+        own = intervals[k % len(intervals)].spm
+        return values[0] if own is None else float(own)
+
+    ends: list[int] = []
+    rates: list[float] = []
+    ramped: list[bool] = []
+    stairs: list[tuple[int, float]] = []
+    ramp_end = None
+    start, rate_before = 0, None
+    rounds = range(repeat) if repeat is not None else itertools.count()
+    parts = (interval for _ in rounds for interval in intervals)
+    for interval in parts:
+        if total is not None and start >= total:
+            break
+        nominal = start + interval.duration_s * sr
+        follows = interval.spm is None and not interval.silent
+        if interval.spm is not None:
+            rate = float(interval.spm)
+        elif interval.silent:
+            rate = rate_before if rate_before is not None else first_rate()
+        else:
+            rate = values[bisect.bisect_right(due, start)]
+        rates.append(rate)
+        ramped.append(follows)
+        if follows:
+            if ramp_end is None and rate == values[-1]:
+                ramp_end = start
+            end, inside = _ramped_part(
+                start, nominal, rate, due=due, values=values, sr=sr, bar_steps=bar_steps
+            )
+            for at, rate in inside:
+                stairs.append((at, rate))
+                if ramp_end is None and rate == values[-1]:
+                    ramp_end = at
+        else:
+            bars = max(1, round((nominal - start) * rate / (bar_steps * 60.0 * sr)))
+            end = start + round(bars * bar_steps * 60.0 * sr / rate)
+        ends.append(end)
+        rate_before, start = rate, end
+    return RampedProgramme(
+        tuple(ends),
+        tuple(rates),
+        tuple(ramped),
+        tuple(stairs),
+        ends[-1] if ramp_end is None else ramp_end,
+    )
+
+
+def _ramped_part(start, nominal, rate, *, due, values, sr, bar_steps):
+    """A run under the ramp from `start` (at `rate`): its end, and its stairs before it."""
+    k = bisect.bisect_right(due, start)
+    grid, j, count = start, 0, 0
+    bar_before = None
+    stairs: list[tuple[int, float]] = []
+    while True:
+        j += 1
+        count += 1
+        at = grid + round(j * 60.0 * sr / rate)
+        if count % bar_steps == 0:
+            if at >= nominal:
+                if bar_before is not None and nominal - bar_before < at - nominal:
+                    at = bar_before
+                break
+            bar_before = at
+        if k < len(due) and at >= due[k]:
+            while k < len(due) and due[k] <= at:
+                k += 1
+            rate, grid, j = values[k], at, 0
+            stairs.append((at, rate))
+    return at, [s for s in stairs if s[0] < at]
 
 
 def _bar_at_or_before(x: float, *, step: float, bar: int, phase: int) -> int:

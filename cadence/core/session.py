@@ -150,6 +150,14 @@ class Session:
         Sound only every `every`-th step (1: every step).
     cues : bool
         Sound the change cue and countdown pips at interval changes.
+    part_ends_s : tuple of float
+        Where the parts end (seconds after the count-in, in playing order,
+        the rounds one after the other), in place of their durations: music
+        sessions put them on bars of their music. The session ends with the
+        last. Empty: from the durations.
+    count_in_spm : float or None
+        The count-in's tempo, if not the first tempo of the programme (music
+        that ramps in stairs while the click holds its offsets).
     """
 
     spm: float
@@ -162,6 +170,8 @@ class Session:
     accent: int = 0
     every: int = 1
     cues: bool = True
+    part_ends_s: tuple[float, ...] = ()
+    count_in_spm: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spm", check_metronome_spm(self.spm))
@@ -190,6 +200,12 @@ class Session:
             )
             if not (math.isfinite(self.ramp_over_s) and self.ramp_over_s > 0):
                 raise ParameterError("ramp_over_s", f"must be positive, got {self.ramp_over_s!r}")
+        if self.part_ends_s:
+            ends = self.part_ends_s
+            if not self.intervals or any(b <= a for a, b in itertools.pairwise((0.0, *ends))):
+                raise ParameterError("part_ends_s", "needs `intervals`, and rising ends after 0")
+        if self.count_in_spm is not None:
+            check_metronome_spm(self.count_in_spm, parameter="count_in_spm")
         if self.intervals and all(i.silent for i in self.intervals):
             # Nothing would ever sound: a renderer would look for a first beat forever.
             raise ParameterError(
@@ -244,6 +260,8 @@ class Session:
     @property
     def start_spm(self) -> float:
         """The first tempo heard (the count-in's)."""
+        if self.count_in_spm is not None:
+            return self.count_in_spm
         if self.intervals and self.intervals[0].spm is not None:
             return self.intervals[0].spm
         return self.ramp_from_spm if self.ramp_from_spm is not None else self.spm
@@ -260,7 +278,9 @@ class Session:
         candidates = []
         if self.duration_s is not None:
             candidates.append(self.duration_s)
-        if self.intervals and self.repeat is not None:
+        if self.part_ends_s:
+            candidates.append(self.part_ends_s[-1])
+        elif self.intervals and self.repeat is not None:
             candidates.append(self.repeat * sum(i.duration_s for i in self.intervals))
         return min(candidates) if candidates else None
 
@@ -392,11 +412,17 @@ def iter_segments(session: Session, *, sr: int) -> Iterator[Segment]:
 
     intervals = session.intervals or (Interval(label="run", duration_s=math.inf),)
     cycles = range(session.repeat) if session.repeat is not None else itertools.count()
+    part_ends = iter(session.part_ends_s) if session.part_ends_s else None
     elapsed_s = 0.0
     for cycle in cycles:
         for part, interval in enumerate(intervals):
             start = seconds_to_samples(elapsed_s, sr=sr)
-            elapsed_s += interval.duration_s
+            if part_ends is None:
+                elapsed_s += interval.duration_s
+            else:
+                elapsed_s = next(part_ends, None)
+                if elapsed_s is None:
+                    return
             end = None if math.isinf(elapsed_s) else seconds_to_samples(elapsed_s, sr=sr)
             if total is not None and (end is None or end > total):
                 end = total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -149,7 +150,6 @@ def test_nothing_to_play_says_why_of_each_source(runner, tmp_path):
         (["--intervals", "run:2m,walk"], "intervals"),
         (["--repeat", "3"], "intervals"),
         (["--ramp-from", "150"], "ramp"),
-        (["--ramp-from", "150", "--ramp-over", "1m", "--intervals", "1m,1m"], "not both"),
     ],
 )
 def test_bad_session_options_are_refused_before_the_scan(folder, runner, tmp_path, args, words):
@@ -183,3 +183,16 @@ def test_a_part_no_song_fits_is_one_error_naming_it(folder, runner, tmp_path):
     assert result.exit_code != 0
     assert "no song fits 100 spm (a part of --intervals)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_play_ramps_the_runs_of_a_programme(folder, runner, tmp_path):
+    out = tmp_path / "ramped.wav"
+    args = ["--intervals", "run:20s,walk:10s", "--repeat", "2", "--json", "--click", "off"]
+    args += ["--ramp-from", "159", "--ramp-over", "40s"]
+    result = play(runner, 165, folder, "-o", out, "--cache", tmp_path / "c.sqlite", *args)
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    rates = [e["bpm"] * e["steps_per_beat"] * (1 + e["stretch_pct"] / 100) for e in info["songs"]]
+    assert rates[0] == pytest.approx(159.0, abs=0.1) and rates[-1] == pytest.approx(165.0, abs=0.1)
+    assert all(b > a - 0.1 for a, b in itertools.pairwise(rates))  # up only
+    assert info["duration_s"] == pytest.approx(60.0, abs=2.0)  # whole bars near 2 × 30 s

@@ -211,7 +211,7 @@ def play_summary(result: Any) -> None:
     how = "Played" if result.completed else "Stopped after"
     click.echo(
         f"{how} {format_clock(result.played_s)} · {result.beats} beats · "
-        f"{result.final_spm:.1f} spm at the end · {result.underruns} output underruns"
+        f"{result.final_spm:.1f} spm at the end · {count(result.underruns, 'output underrun')}"
     )
 
 

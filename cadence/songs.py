@@ -182,6 +182,10 @@ def choose_songs(
                 why = f"needs {fit.stretch_pct:+.1f} %, more than --max-stretch {max_stretch_pct:g}"
                 skipped.reasons.append((t.path, why))
             continue
+        if t.path in from_folders and _not_a_song(t.path):
+            # A session rendered into the folder played would fit its own cadence exactly.
+            skipped.reasons.append((t.path, "a file cadence rendered (clicks), not a song"))
+            continue
         songs.append(SessionSong(t, plan_for(t, spm, max_stretch_pct=max_stretch_pct)))
     if not songs:
         raise NoSongToPlayError(
@@ -194,6 +198,12 @@ def choose_songs(
     else:
         random.Random(seed).shuffle(songs)
     return songs, skipped
+
+
+def _not_a_song(path: str) -> bool:
+    from cadence.audio.write import NOT_SONGS, rendered_by
+
+    return rendered_by(path) in NOT_SONGS
 
 
 def _none_fit(

@@ -41,14 +41,24 @@ _OWN_COMMENTS = (RENDER_COMMENT, CLICK_TRACK_COMMENT, STRETCH_COMMENT, SESSION_M
 
 def is_rendered_session(path: Path) -> bool:
     """Whether an audio file was written by :func:`write_session` (its comment says so)."""
+    return rendered_by(path) is not None
+
+
+def rendered_by(path: str | os.PathLike) -> str | None:
+    """The mark (one of the ``*_COMMENT`` constants) of a file cadence rendered, or None."""
     import soundfile as sf
 
     try:
         with open(path, "rb") as fh, sf.SoundFile(fh) as f:
             tags = f"{f.comment or ''} {f.software or ''}"
-            return any(mark in tags for mark in _OWN_COMMENTS)
     except Exception:  # not audio soundfile reads: not ours
-        return False
+        return None
+    return next((mark for mark in _OWN_COMMENTS if mark in tags), None)
+
+
+#: Renders that are not songs to run to: a metronome, a session (clicks and
+#: mixed songs), a song with its beats clicked.
+NOT_SONGS = (RENDER_COMMENT, SESSION_MUSIC_COMMENT, CLICK_TRACK_COMMENT)
 
 
 def check_render_path(

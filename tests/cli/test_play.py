@@ -196,3 +196,18 @@ def test_play_ramps_the_runs_of_a_programme(folder, runner, tmp_path):
     assert rates[0] == pytest.approx(159.0, abs=0.1) and rates[-1] == pytest.approx(165.0, abs=0.1)
     assert all(b > a - 0.1 for a, b in itertools.pairwise(rates))  # up only
     assert info["duration_s"] == pytest.approx(60.0, abs=2.0)  # whole bars near 2 × 30 s
+
+
+def test_a_session_rendered_into_the_folder_is_not_played_as_a_song(folder, runner, tmp_path):
+    import shutil
+
+    music = tmp_path / "music"
+    shutil.copytree(folder, music)
+    cache = tmp_path / "c.sqlite"
+    first = play(runner, 165, music, "-o", music / "run.mp3", "--cache", cache, "--duration", "30s")
+    assert first.exit_code == 0, first.output
+    again = play(runner, 165, music, "-o", tmp_path / "again.wav", "--cache", cache, "--json")
+    assert again.exit_code == 0, again.output
+    assert "run.mp3: left out: a file cadence rendered (clicks), not a song" in again.stderr
+    played = {e["path"] for e in json.loads(again.stdout)["songs"]}
+    assert played and str(music / "run.mp3") not in played

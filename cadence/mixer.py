@@ -319,6 +319,35 @@ class MusicSession:
         """The session's music (no click), from sample 0, block by block."""
         return self.plan.music(cache=cache)
 
+    def parts(self) -> list[dict]:
+        """JSON-ready: the programme's parts as played (none without ``intervals``).
+
+        Each: ``label``, ``round`` (from 1), ``start_s``, ``end_s`` (seconds in
+        the output, count-in included), ``spm`` (the music's rate as it
+        starts) and ``click`` (False in a walk without a beat).
+        """
+        if not self.session.intervals:
+            return []
+        from cadence.core.session import iter_segments
+
+        out = []
+        for seg in iter_segments(self.session, sr=self.sr):
+            if not seg.new_phrase:
+                continue
+            start = self.anchor + seg.start
+            end = self.anchor + (seg.interval_end if seg.interval_end is not None else seg.end)
+            out.append(
+                {
+                    "label": seg.label,
+                    "round": seg.cycle + 1,
+                    "start_s": round(start / self.sr, 3),
+                    "end_s": round(end / self.sr, 3),
+                    "spm": round(self.plan.base_rate(start), 2),
+                    "click": not seg.silent,
+                }
+            )
+        return out
+
     def report(self) -> list[dict]:
         """JSON-ready: each song as it plays, a new entry where a change re-plans it."""
         chain = self.plan.chain()
@@ -352,7 +381,7 @@ def render_session_file(
     Returns
     -------
     dict
-        JSON-ready: ``output, stems, sr, duration_s, count_in_s, songs``
+        JSON-ready: ``output, stems, sr, duration_s, count_in_s, parts, songs``
         (:meth:`MusicSession.report`).
 
     Raises
@@ -401,5 +430,6 @@ def render_session_file(
         "duration_s": round(written / session.sr, 6),
         "count_in_s": round(session.anchor / session.sr, 6),
         "click": session.click,
+        "parts": session.parts(),
         "songs": session.report(),
     }

@@ -196,6 +196,17 @@ def test_play_ramps_the_runs_of_a_programme(folder, runner, tmp_path):
     assert rates[0] == pytest.approx(159.0, abs=0.1) and rates[-1] == pytest.approx(165.0, abs=0.1)
     assert all(b > a - 0.1 for a, b in itertools.pairwise(rates))  # up only
     assert info["duration_s"] == pytest.approx(60.0, abs=2.0)  # whole bars near 2 × 30 s
+    parts = info["parts"]
+    assert [(p["label"], p["round"], p["click"]) for p in parts] == [
+        ("run", 1, True),
+        ("walk", 1, False),
+        ("run", 2, True),
+        ("walk", 2, False),
+    ]
+    assert parts[0]["spm"] == 159.0  # the ramp's start; the walk holds where the run ended:
+    assert parts[0]["spm"] < parts[1]["spm"] <= parts[2]["spm"] <= 165.0
+    assert [p["end_s"] for p in parts[:-1]] == [p["start_s"] for p in parts[1:]]
+    assert parts[-1]["end_s"] == pytest.approx(info["duration_s"], abs=1e-3)
 
 
 def test_a_session_rendered_into_the_folder_is_not_played_as_a_song(folder, runner, tmp_path):

@@ -26,6 +26,8 @@ QUIT_KEYS = {"q", "Q", "escape", "eof"}
 HELP_LINE = "up/down ±1 spm · PgUp/PgDn ±5 · space pause · q quit"
 #: The song in the status line is cut to no shorter than this before it is left out.
 MIN_DETAIL = 12
+#: ... and of a song's name, cut to keep its BPM and stretch.
+MIN_NAME = 6
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,20 @@ def status_line(st: Status, *, programme: bool, width: int = 80) -> str:
         last = droppable[-1]
         over = len(" · ".join(parts)) - (width - 1)
         if last == detail and len(parts[last]) - over >= MIN_DETAIL:
-            parts[last] = parts[last][: len(parts[last]) - over - 1] + "…"  # the song's name cut
+            parts[last] = _cut_detail(parts[last], len(parts[last]) - over)
             break
         del parts[last]
     return " · ".join(parts)[: max(1, width - 1)]
+
+
+def _cut_detail(text: str, keep: int) -> str:
+    """`text` in `keep` characters: a song's name cut before its BPM and stretch, if it can."""
+    head, sep, rest = text.partition(" BPM ")
+    name, _, bpm = head.rpartition(" ")
+    tail = f" {bpm}{sep}{rest}"
+    if sep and name and keep - len(tail) - 1 >= MIN_NAME:
+        return name[: keep - len(tail) - 1] + "…" + tail
+    return text[: keep - 1] + "…"
 
 
 def _status_parts(st: Status, *, programme: bool) -> list[str]:

@@ -361,7 +361,7 @@ class LiveMusic:
             return self._refuse("the session is ending")
         if not skip and at < self.plan.ramp_end:
             until = (self.plan.ramp_end - self.session.anchor) / self.sr
-            return self._refuse(f"the ramp sets the tempo until {format_clock(until)}")
+            return self._refuse(f"tempo: ramp until {format_clock(until)}")
         try:
             self.plan.add_live(Change(at, offset_spm, skip))
         except CadenceError as exc:

@@ -189,6 +189,7 @@ class MusicSession:
                 changes.append((at, rates[seg.part]))
             if seg.silent and seg.interval_end is not None:
                 quiet.append((at, self.anchor + seg.interval_end))
+        self._ramp_rates = list(stairs)
         self._plan_music(changes, stairs=stairs, quiet=quiet)
 
     def _first_songs(self, rate: float, rates: list[float], *, ramp: bool) -> list[SessionSong]:
@@ -221,7 +222,18 @@ class MusicSession:
             ramp_end=ramp_end,
         )
         self.plan._plans.update(self._song_plans)
-        self.plan.chain()  # all of it now: errors before any sound
+        from cadence.songs import NoSongToPlayError
+
+        try:
+            self.plan.chain()  # all of it now: errors before any sound
+        except NoSongToPlayError as exc:
+            if not stairs:
+                raise
+            raise NoSongToPlayError(
+                f"{exc} (a stair of the ramp to {self.spm:g}); start the ramp nearer,"
+                " or give songs at the rates between",
+                exc.skipped,
+            ) from None
 
     def _ramped_programme(
         self,
@@ -296,6 +308,11 @@ class MusicSession:
         self.click_steps = tuple(sorted((anchor + at, offset) for at, offset in steps))
         self.click_offset_spm = 0.0
         stairs = [(anchor + at, rate) for at, rate in programme.stairs]
+        self._ramp_rates = stairs + [
+            (anchor + at, rate)
+            for at, rate, ramped in zip(starts, programme.part_rates, programme.ramped, strict=True)
+            if ramped
+        ]
         self._plan_music(changes, stairs=stairs, quiet=quiet, ramp_end=anchor + programme.ramp_end)
 
     def beat_renderer(self):
@@ -318,6 +335,14 @@ class MusicSession:
     def music(self, *, cache: SongCache | None = None) -> Iterator[np.ndarray]:
         """The session's music (no click), from sample 0, block by block."""
         return self.plan.music(cache=cache)
+
+    def ramp_reached(self) -> list[float] | None:
+        """A ramp's start and the rate it reached by the end (None without a ramp)."""
+        start = self.options["ramp_from_spm"]
+        if start is None:
+            return None
+        heard = [rate for at, rate in sorted(self._ramp_rates) if at < self.total_samples]
+        return [float(start), float(heard[-1]) if heard else float(start)]
 
     def parts(self) -> list[dict]:
         """JSON-ready: the programme's parts as played (none without ``intervals``).
@@ -381,7 +406,8 @@ def render_session_file(
     Returns
     -------
     dict
-        JSON-ready: ``output, stems, sr, duration_s, count_in_s, parts, songs``
+        JSON-ready: ``output, stems, sr, duration_s, count_in_s, ramp_spm``
+        (a ramp's start and the rate it reached, or None), ``parts, songs``
         (:meth:`MusicSession.report`).
 
     Raises
@@ -430,6 +456,7 @@ def render_session_file(
         "duration_s": round(written / session.sr, 6),
         "count_in_s": round(session.anchor / session.sr, 6),
         "click": session.click,
+        "ramp_spm": session.ramp_reached(),
         "parts": session.parts(),
         "songs": session.report(),
     }

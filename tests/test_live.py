@@ -124,3 +124,18 @@ def test_the_status_line_never_wraps_a_narrow_terminal(width):
     assert line.lstrip().startswith("170.0 spm")
     if width >= 20:
         assert "PAUSED" in line
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_long_song_name_is_cut_before_its_bpm_and_stretch(width):
+    import dataclasses
+
+    session = Session(170, intervals=parse_intervals("run:2m,walk:1m"), repeat=10)
+    renderer = BeatRenderer(session, sr=8000)
+    renderer.render(np.zeros(8000 * 5, dtype=np.float32))
+    song = "back-porch-shuffle-extended-dance-remix-of-the-year 167 BPM -0.6 %"
+    line = status_line(
+        dataclasses.replace(renderer.status(), detail=song), programme=True, width=width
+    )
+    assert len(line) <= width - 1
+    assert line.endswith("… 167 BPM -0.6 %") and "back-porch" in line

@@ -324,7 +324,7 @@ def test_a_ramp_sets_the_tempo_live_until_its_end_and_then_the_keys_do(session):
             [played, play_paced(live, renderer, until=ramp.total_samples, changes=changes)]
         )
         assert renderer.status().spm == pytest.approx(166.0)
-    assert said[0].startswith("the ramp sets the tempo until 0:0")
+    assert said[0].startswith("tempo: ramp until 0:0")
     assert [c.offset_spm for c in live.plan.live] == [1.0]
     np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
 
@@ -357,7 +357,7 @@ def test_a_ramp_through_a_programme_plays_live_as_its_plan_and_then_the_keys_wor
             [played, play_paced(live, renderer, until=ramped.total_samples, changes=changes)]
         )
         assert renderer.music_late == 0
-    assert said[0].startswith("the ramp sets the tempo until")
+    assert said[0].startswith("tempo: ramp until")
     assert [c.offset_spm for c in live.plan.live] == [1.0]
     np.testing.assert_array_equal(played, np.concatenate(list(live.plan.music()))[: len(played)])
 

@@ -123,7 +123,7 @@ SR_PROGRAMME = 44100
         ("run:50s,walk:20s", 160.0, 120.0, 3),  # the ramp goes on through the walks
         ("run:45s,walk:15s@150,run:30s", 172.0, 100.0, 2),  # down, with a part at its own rate
         ("walk:10s,run:25s", 158.0, 40.0, 3),  # a walk first: the ramp's start
-        ("run:8s,walk:4s", 160.0, 5.0, 4),  # stairs due faster than the steps come
+        ("run:8s,walk:4s", 160.0, 3.0, 4),  # stairs due faster than the steps come
     ],
 )
 def test_a_ramped_programme_puts_every_part_on_bars_and_ramps_only_the_runs(
@@ -158,8 +158,10 @@ def test_a_ramped_programme_puts_every_part_on_bars_and_ramps_only_the_runs(
         assert steps[-1] == end and (len(steps) - 1) % 4 == 0  # whole bars
         bar = 4 * 60 * sr / (inside[-1][1] if inside else rate)
         assert abs(end - start - interval.duration_s * sr) <= bar / 2 + 1  # the nearest bars
-        for at, value in inside:
-            assert abs(value - ramp_at(at)) <= 0.5 + 1e-9
+        for (before, _), (at, value) in itertools.pairwise([(start, rate), *inside]):
+            late = (ramp_at(at) - value) * (1 if spm > ramp_from else -1)
+            assert late >= -1e-9  # never ahead of the ramp, behind it by under a stair ...
+            assert late <= 0.5 + 1e-9 or steps.index(at) == steps.index(before) + 1  # or a step
         climb = [rate] + [v for _, v in inside]  # in a run: small stairs, one way
         assert all(
             (b - a) * (spm - ramp_from) > 0 and abs(b - a) <= 0.5 + 1e-9
@@ -185,3 +187,17 @@ def test_a_ramped_programme_needs_an_end():
         parse_intervals("1m,1m"), spm=170, ramp_from_spm=160, ramp_over_s=60, sr=100, total=15000
     )
     assert p.part_starts[-1] < 15000 <= p.part_ends[-1]  # the parts up to the session's end
+
+
+def test_ramp_stairs_due_faster_than_the_steps_go_one_a_step():
+    from cadence.core.mix import ramp_stairs
+
+    stairs = ramp_stairs(160, 168, over_s=3.0, anchor=0, sr=44100)  # 16 stairs, 0.19 s apart
+    ats = [at for at, _ in stairs]
+    assert len(set(ats)) == 16 and ats == sorted(ats)
+    rates = [160.0] + [r for _, r in stairs]
+    assert max(b - a for a, b in itertools.pairwise(rates)) <= 0.5
+    grid, rate = 0, 160.0
+    for at, new_rate in stairs:  # each on the step right after the one before
+        assert at == step_sample(1, anchor=grid, spm=rate, sr=44100)
+        grid, rate = at, new_rate

@@ -234,6 +234,17 @@ def test_a_ramp_takes_music_and_click_up_together_in_small_stairs(songs, tmp_pat
     assert len(off) > 50 and np.median(off) < 0.004 and np.max(off) < 0.010
 
 
+def test_a_ramp_through_rates_no_song_fits_is_one_error_naming_the_stair(songs):
+    from cadence.errors import CadenceError
+
+    # Within 2 %, a.flac (160) plays 156.8-163.2 spm and b.flac (168) 164.6-171.4.
+    chosen = choose_songs([r for r, _ in songs], 157.0, max_stretch_pct=2.0)[0]
+    chosen += choose_songs([r for r, _ in songs], 171.0, max_stretch_pct=2.0)[0]
+    assert len(chosen) == 2
+    with pytest.raises(CadenceError, match=r"no song fits 163.5 spm .*a stair of the ramp"):
+        MusicSession(chosen, 171.0, ramp_from_spm=157.0, ramp_over_s=20.0, max_stretch_pct=2.0)
+
+
 def test_a_crossfade_longer_than_the_first_stretched_piece_plays_whole(tmp_path):
     # At 100 spm eight steps last 4.8 s, more than the 4-s first piece of the song
     # coming in (here the same song again): the song going out waits for the rest.

@@ -388,6 +388,12 @@ def _songs_at_rates(songs, skipped, tracks, spm, rates, from_folders, options):
     return songs, skipped
 
 
+def _rate(written: dict) -> str:
+    """``168``, or a ramp's ``160→168`` (as far as it got)."""
+    ramp = written.get("ramp_spm")
+    return f"{written['spm']:g}" if ramp is None else f"{ramp[0]:g}→{ramp[1]:g}"
+
+
 def _session_table(written: dict, skipped) -> None:
     from cadence.files import display_path
 
@@ -431,7 +437,7 @@ def _session_table(written: dict, skipped) -> None:
     stems = written["stems"]
     output.note(
         f"Wrote {display_path(written['output'])}: {_minutes(written['duration_s'])} at"
-        f" {written['spm']:g} spm, {output.count(played, 'song')} played"
+        f" {_rate(written)} spm, {output.count(played, 'song')} played"
         + (f", {len(skipped.reasons)} left out" if skipped.reasons else "")
         + (
             f"; stems {display_path(stems['music'])}, {display_path(stems['click'])}"

@@ -170,7 +170,9 @@ def ramp_stairs(
     The grid starts at `anchor` at `start_spm`; stair ``k`` of ``n`` (the
     fewest of at most `most_spm` each) moves to
     ``start + (end - start) * k / n`` at the first step at or after
-    ``anchor + over_s * k / n``, and starts a grid of its own there.
+    ``anchor + over_s * k / n`` (and after the stair before: stairs due
+    faster than the steps come go one a step, the ramp a little late), and
+    starts a grid of its own there.
 
     Returns
     -------
@@ -188,7 +190,9 @@ def ramp_stairs(
     out = []
     grid_at, rate = anchor, float(start_spm)
     for k in range(1, n + 1):
-        at = first_step_at(anchor + over_s * sr * k / n, anchor=grid_at, spm=rate, sr=sr)
+        # Stairs due faster than the steps come go one a step (the ramp a little late).
+        due = max(anchor + over_s * sr * k / n, grid_at + 1)
+        at = first_step_at(due, anchor=grid_at, spm=rate, sr=sr)
         rate = start_spm + (end_spm - start_spm) * k / n
         out.append((at, float(rate)))
         grid_at = at
@@ -353,8 +357,7 @@ def _ramped_part(start, nominal, rate, *, due, values, sr, bar_steps):
                 break
             bar_before = at
         if k < len(due) and at >= due[k]:
-            while k < len(due) and due[k] <= at:
-                k += 1
+            k += 1  # one stair a step, however many are due (the ramp a little late)
             rate, grid, j = values[k], at, 0
             stairs.append((at, rate))
     return at, [s for s in stairs if s[0] < at]

@@ -196,6 +196,7 @@ def test_play_ramps_the_runs_of_a_programme(folder, runner, tmp_path):
     assert rates[0] == pytest.approx(159.0, abs=0.1) and rates[-1] == pytest.approx(165.0, abs=0.1)
     assert all(b > a - 0.1 for a, b in itertools.pairwise(rates))  # up only
     assert info["duration_s"] == pytest.approx(60.0, abs=2.0)  # whole bars near 2 × 30 s
+    assert info["ramp_spm"] == [159.0, 165.0]  # its start, and as far as it got
     parts = info["parts"]
     assert [(p["label"], p["round"], p["click"]) for p in parts] == [
         ("run", 1, True),
@@ -222,3 +223,10 @@ def test_a_session_rendered_into_the_folder_is_not_played_as_a_song(folder, runn
     assert "run.mp3: left out: a file cadence rendered (clicks), not a song" in again.stderr
     played = {e["path"] for e in json.loads(again.stdout)["songs"]}
     assert played and str(music / "run.mp3") not in played
+
+
+def test_a_ramp_that_ends_after_the_session_says_how_far_it_got(folder, runner, tmp_path):
+    args = ["--ramp-from", "160", "--ramp-over", "10m", "--duration", "30s", "--click", "off"]
+    result = play(runner, 165, folder, "-o", tmp_path / "r.wav", "--cache", tmp_path / "c", *args)
+    assert result.exit_code == 0, result.output
+    assert "0:30 at 160→160" in result.stderr and "at 165 spm" not in result.stderr

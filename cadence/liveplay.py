@@ -275,6 +275,7 @@ class LiveMusic:
         self.offset_spm = 0.0  # the tempo change asked for, from the session's cadence
         self.message = ""
         self._message_until = 0.0
+        self._coming: tuple[str, int] | None = None  # a skip's song, said until it comes in
 
     # --- the producer ------------------------------------------------------
 
@@ -372,7 +373,25 @@ class LiveMusic:
             self.click.nudge_at(offset_spm + self.session.click_offset_spm, at=at)
         self.offset_spm = offset_spm
         self.message = ""
+        if skip:
+            self._coming = self._song_coming(at, skip)
         return True
+
+    def _song_coming(self, at: int, skip: int) -> tuple[str, int] | None:
+        """What a skip at `at` brings in, and the sample where it does."""
+        timeline = self.plan.timeline_at(at)
+        if len(timeline.placements) < 2:
+            return None
+        going = timeline.songs[timeline.placements[0].song].result.path
+        coming = timeline.placements[1]
+        path = timeline.songs[coming.song].result.path
+        name = Path(path).stem
+        said = (
+            f"{name} from its start"
+            if path == going
+            else f"{'next' if skip > 0 else 'back'}: {name}"
+        )
+        return said, coming.start
 
     def nudge(self, delta_spm: float) -> float:
         """Music and click `delta_spm` faster from a step ahead; the tempo offset asked for."""
@@ -392,6 +411,8 @@ class LiveMusic:
         """The song heard at `position`: its name, its own BPM, its stretch."""
         if self.message and time.monotonic() < self._message_until:
             return self.message
+        if self._coming is not None and position < self._coming[1]:
+            return self._coming[0]
         timeline = self.plan.timeline_at(position)
         playing = timeline.playing(position)
         if not playing:

@@ -250,12 +250,15 @@ def test_next_song_fades_in_on_a_bar_and_the_status_names_it(session):
         assert renderer.status().detail.startswith(names[0])
         assert apply_key(renderer, "n")
         wait_posted(live)
+        assert renderer.status().detail.startswith(f"next: {names[1]}")  # until it comes in
         after = play_paced(live, renderer, until=9 * SR)
         at, timeline = live.timelines[1]
         second = timeline.placements[1]
         assert timeline.songs[second.song].result.path == session.songs[1].result.path
         assert at < second.start < at + round(2.5 * SR)  # on a bar after the second to load it
         assert renderer.status().detail.startswith(names[1])
+        assert apply_key(renderer, "p")  # it has played under 5 s: back to the one before
+        assert renderer.status().detail.startswith(f"back: {names[0]}")
     played = np.concatenate([before, after])
     new = np.concatenate(list(timeline.music()))
     join = round(0.02 * SR)

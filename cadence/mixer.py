@@ -26,6 +26,9 @@ from cadence.timeline import (
     songs_at,
 )
 
+#: The longest "songs once" session looked at (seconds): a day.
+MAX_SONGS_ONCE_S = 24 * 3600.0
+
 __all__ = ["SESSION_CHANNELS", "SESSION_SR", "MusicSession", "SessionSong", "render_session_file"]
 
 
@@ -127,6 +130,14 @@ class MusicSession:
             "ramp_over_s": ramp_over_s,
         }
         accent = 4 if click == "accent" else 0
+        if ramp_from_spm is not None and duration_s is None and repeat is None:
+            # The songs once: as long as they last with the ramp's stairs (a
+            # first plan at the ramp's start would play the first one again).
+            longest_s = sum(float(getattr(s.result, "duration_s", None) or 600.0) for s in songs)
+            longest_s = min(MAX_SONGS_ONCE_S, longest_s / (1 - max_stretch_pct / 100) + 60.0)
+            once = MusicSession(songs, spm, sr=sr, **{**self.options, "duration_s": longest_s})
+            duration_s = once.songs_once_s()
+            self.options["duration_s"] = duration_s
         if ramp_from_spm is not None and intervals:
             self._ramped_programme(
                 songs,
@@ -335,6 +346,22 @@ class MusicSession:
     def music(self, *, cache: SongCache | None = None) -> Iterator[np.ndarray]:
         """The session's music (no click), from sample 0, block by block."""
         return self.plan.music(cache=cache)
+
+    def songs_once_s(self) -> float:
+        """Seconds after the count-in until every song has played once (or the session's end)."""
+        seen: set[str] = set()
+        chain = self.plan.chain()
+        for i, (start, timeline) in enumerate(chain):
+            stop = chain[i + 1][0] if i + 1 < len(chain) else self.total_samples
+            for p in timeline.placements:
+                resumed = p.start == start and p.fade_in == 0 and p.first > 0
+                if not start <= p.start < stop or resumed:
+                    continue
+                path = timeline.songs[p.song].result.path
+                if path in seen:  # the first played again: the one before ends as it fades in
+                    return (p.start + p.fade_in - self.anchor) / self.sr
+                seen.add(path)
+        return (self.total_samples - self.anchor) / self.sr
 
     def ramp_reached(self) -> list[float] | None:
         """A ramp's start and the rate it reached by the end (None without a ramp)."""

@@ -234,6 +234,20 @@ def test_a_ramp_takes_music_and_click_up_together_in_small_stairs(songs, tmp_pat
     assert len(off) > 50 and np.median(off) < 0.004 and np.max(off) < 0.010
 
 
+def test_a_ramp_without_a_length_plays_the_songs_once(songs):
+    chosen, _ = choose_songs([r for r, _ in songs], SPM, max_stretch_pct=8.0)
+    session = MusicSession(chosen, SPM, ramp_from_spm=159.0, ramp_over_s=30.0)
+    entries = session.report()
+    starts = {}
+    for e in entries:  # a song re-planned at a stair goes on: one entrance each
+        starts.setdefault(e["path"], e["start_s"])
+    assert len(starts) == len(chosen) == 3
+    last = max(entries, key=lambda e: e["end_s"])
+    assert last["path"] == max(starts, key=starts.get)  # the session ends with the last song
+    assert session.total_samples / session.sr == pytest.approx(last["end_s"], abs=0.05)
+    assert session.options["duration_s"] < sum(r.duration_s for r, _ in songs)
+
+
 def test_a_ramp_through_rates_no_song_fits_is_one_error_naming_the_stair(songs):
     from cadence.errors import CadenceError
 

@@ -45,3 +45,14 @@ def test_api_beats_example(subprocess_env):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("164.0 BPM, 71 beats, first at 0.050 s")
     assert "array: 50 beats, the missing one bridged; grid 0.10 s + k x 0.40 s" in result.stdout
+
+
+def test_api_play_example_renders_a_ramp_through_a_programme(subprocess_env, tmp_path):
+    out = tmp_path / "api-play.flac"
+    result = run_example("api_play.py", subprocess_env, str(out))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("api-play.flac: 179.0 s, ramp 160 -> 168 spm")
+    assert lines[1] == "  run  round 1:    0.0 s at 160 spm, click"
+    assert "walk round 2" in result.stdout and "no click" in result.stdout
+    assert out.is_file()

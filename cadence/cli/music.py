@@ -243,7 +243,9 @@ def play(
     --intervals the click follows the programme as in `metronome`; in a walk
     without a beat the music plays on, 10 dB down, and a part with its own
     rate gets songs that fit it (each part is made a whole number of bars
-    long, so the music's beat and the click meet at every change).
+    long, so the music's beat and the click meet at every change). A ramp
+    with --intervals ramps the runs, on the session's clock: a walk holds
+    its rate, and the next run starts where the ramp has got to.
 
     \b
       cadence play 170 ~/Music --duration 30m
@@ -251,6 +253,7 @@ def play(
       cadence play 165 run.m3u8 -o run.flac --click accent --stems --json
       cadence play 170 ~/Music --intervals run:4m,walk:1m --repeat 6
       cadence play 170 ~/Music --ramp-from 160 --ramp-over 10m --duration 30m
+      cadence play 170 ~/Music --ramp-from 160 --ramp-over 20m --intervals 4m,1m
     """
     from cadence.audio.write import check_render_path
     from cadence.core.durations import parse_duration_s

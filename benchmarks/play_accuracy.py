@@ -28,6 +28,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
+import atexit
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -111,6 +114,9 @@ def main() -> None:
     print(f"analysed {len(tracks)} songs in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="cadence-play-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.keep is None:  # ~250 MB of renders: gone at the end, on Ctrl-C or a TERM too
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     offsets, lags, dips_fade, dips_other, grid_err = [], [], [], [], []
     played = set()
     for spm in (float(s) for s in args.spm.split(",")):

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,9 @@ def jack_process():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # libjack leaves its clients' semaphores of a stopped server behind: ours go.
+        for sem in Path("/dev/shm").glob(f"jack_sem.*_{name}_*"):
+            sem.unlink(missing_ok=True)
 
 
 class Recorder:

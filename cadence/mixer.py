@@ -133,7 +133,7 @@ class MusicSession:
         if ramp_from_spm is not None and duration_s is None and repeat is None:
             # The songs once: as long as they last with the ramp's stairs (a
             # first plan at the ramp's start would play the first one again).
-            longest_s = sum(float(getattr(s.result, "duration_s", None) or 600.0) for s in songs)
+            longest_s = sum(float(s.result.duration_s or 600.0) for s in songs)
             longest_s = min(MAX_SONGS_ONCE_S, longest_s / (1 - max_stretch_pct / 100) + 60.0)
             once = MusicSession(songs, spm, sr=sr, **{**self.options, "duration_s": longest_s})
             duration_s = once.songs_once_s()
@@ -224,6 +224,8 @@ class MusicSession:
         )
 
     def _plan_music(self, changes, *, stairs, quiet, ramp_end: int | None = None) -> None:
+        from cadence.songs import NoSongToPlayError
+
         self.plan = MusicPlan(
             self.timeline,
             rates=changes,
@@ -233,8 +235,6 @@ class MusicSession:
             ramp_end=ramp_end,
         )
         self.plan._plans.update(self._song_plans)
-        from cadence.songs import NoSongToPlayError
-
         try:
             self.plan.chain()  # all of it now: errors before any sound
         except NoSongToPlayError as exc:
@@ -274,27 +274,19 @@ class MusicSession:
         asked = Session(self.spm, duration_s=duration_s, intervals=intervals, **options, **ramp)
         sr = self.sr
         self.anchor = anchor = count_in_samples(asked, sr=sr)
+        # A length or rounds: without either, __init__ has measured the songs once.
         limit = None if duration_s is None else seconds_to_samples(duration_s, sr=sr)
-
-        def laid(total):
-            return ramped_programme(
-                intervals, spm=self.spm, sr=sr, total=total, repeat=repeat, **ramp
-            )
-
-        # Neither a length nor rounds: the songs once (as long as they last at the first rate).
-        programme = laid(limit if limit is not None or repeat is not None else 1)
+        programme = ramped_programme(
+            intervals, spm=self.spm, sr=sr, total=limit, repeat=repeat, **ramp
+        )
         rates = sorted({*programme.part_rates, self.spm, float(ramp_from_spm)})
         first = self._first_songs(programme.part_rates[0], rates, ramp=True)
-        total = None
-        if limit is not None or repeat is not None:
-            total = anchor + min(x for x in (limit, programme.part_ends[-1]) if x is not None)
+        total = anchor + min(x for x in (limit, programme.part_ends[-1]) if x is not None)
         self.timeline = Timeline(
             first, spm=programme.part_rates[0], sr=sr, anchor=anchor, total=total, pool=songs
         )
         self.placements = self.timeline.placements
         self.total_samples = self.timeline.total_samples
-        if total is None:
-            programme = laid(self.total_samples - anchor)
         self.session = Session(
             self.spm,
             duration_s=(self.total_samples - anchor) / sr,

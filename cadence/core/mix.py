@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cadence.core.session import music_rates
 from cadence.errors import ParameterError
 
 #: Steps over which one song fades into the next.
@@ -288,13 +289,6 @@ def ramped_programme(
     values = [float(ramp_from_spm + (spm - ramp_from_spm) * k / n) for k in range(n + 1)]
     values[-1] = float(spm)
 
-    def first_rate() -> float:  # a walk first: the rate of the part before it, a round back
-        k = 0
-        while intervals[k % len(intervals)].silent and intervals[k % len(intervals)].spm is None:
-            k -= 1
-        own = intervals[k % len(intervals)].spm
-        return values[0] if own is None else float(own)
-
     ends: list[int] = []
     rates: list[float] = []
     ramped: list[bool] = []
@@ -311,7 +305,9 @@ def ramped_programme(
         if interval.spm is not None:
             rate = float(interval.spm)
         elif interval.silent:
-            rate = rate_before if rate_before is not None else first_rate()
+            # A walk first: the rate of the part before it, a round back (a run: the ramp's start).
+            first = music_rates(intervals, spm=values[0])[0]
+            rate = rate_before if rate_before is not None else float(first)
         else:
             rate = values[bisect.bisect_right(due, start)]
         rates.append(rate)
@@ -322,10 +318,11 @@ def ramped_programme(
             end, inside = _ramped_part(
                 start, nominal, rate, due=due, values=values, sr=sr, bar_steps=bar_steps
             )
-            for at, rate in inside:
-                stairs.append((at, rate))
-                if ramp_end is None and rate == values[-1]:
+            for at, value in inside:
+                stairs.append((at, value))
+                if ramp_end is None and value == values[-1]:
                     ramp_end = at
+            rate = inside[-1][1] if inside else rate  # the rate it ends on
         else:
             bars = max(1, round((nominal - start) * rate / (bar_steps * 60.0 * sr)))
             end = start + round(bars * bar_steps * 60.0 * sr / rate)

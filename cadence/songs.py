@@ -146,6 +146,7 @@ def choose_songs(
     ParameterError
         For an unknown `order`.
     """
+    from cadence.audio.write import is_clicks_render
     from cadence.core.songfit import fit_to_cadence
     from cadence.mixer import SessionSong
     from cadence.music import plan_for
@@ -182,7 +183,7 @@ def choose_songs(
                 why = f"needs {fit.stretch_pct:+.1f} %, more than --max-stretch {max_stretch_pct:g}"
                 skipped.reasons.append((t.path, why))
             continue
-        if t.path in from_folders and _not_a_song(t.path):
+        if t.path in from_folders and is_clicks_render(t.path):
             # A session rendered into the folder played would fit its own cadence exactly.
             skipped.reasons.append((t.path, "a file cadence rendered (clicks), not a song"))
             continue
@@ -198,12 +199,6 @@ def choose_songs(
     else:
         random.Random(seed).shuffle(songs)
     return songs, skipped
-
-
-def _not_a_song(path: str) -> bool:
-    from cadence.audio.write import NOT_SONGS, rendered_by
-
-    return rendered_by(path) in NOT_SONGS
 
 
 def _none_fit(

@@ -61,6 +61,11 @@ def rendered_by(path: str | os.PathLike) -> str | None:
 NOT_SONGS = (RENDER_COMMENT, SESSION_MUSIC_COMMENT, CLICK_TRACK_COMMENT)
 
 
+def is_clicks_render(path: str | os.PathLike) -> bool:
+    """Whether cadence rendered this file with clicks in it (not a song to run to)."""
+    return rendered_by(path) in NOT_SONGS
+
+
 def check_render_path(
     path: str | os.PathLike,
     *,

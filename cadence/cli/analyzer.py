@@ -268,22 +268,8 @@ def _write_scan_files(
         if playlist or plot:  # a partial list must not replace a complete one
             output.note("Playlist and plot not written: the scan was interrupted.")
         return
-    if playlist and not report.fitting:
-        output.note(f"Playlist not written: no track fits ({playlist} is left as it was).")
-    elif playlist:
-        from cadence.core.matching import by_step_tempo
-        from cadence.playlist import write_playlist
-
-        by_tempo = [f.track for f in by_step_tempo(report.fitting)]
-        left_out = write_playlist(by_tempo, playlist)
-        if left_out:  # a warning, so -q shows it: the playlist is shorter than the list
-            output.warn(
-                f"playlist: {output.count(left_out, 'track')} left out"
-                " (names not UTF-8 or with line breaks)"
-            )
-        if not quiet:
-            kept = output.count(len(by_tempo) - left_out, "track")
-            output.note(f"Playlist: {playlist} ({kept}, by tempo)")
+    if playlist:
+        _write_scan_playlist(report, playlist, quiet=quiet)
     if plot:
         from cadence.plots import plot_tempo_histogram
 
@@ -296,3 +282,36 @@ def _write_scan_files(
         )
         if not quiet:
             output.note(f"Plot: {plot}")
+
+
+def _write_scan_playlist(report: Any, playlist: str, *, quiet: bool) -> None:
+    """The fitting songs by tempo; cadence's own click renders are left out, one line each."""
+    from cadence.audio.write import is_clicks_render
+    from cadence.core.matching import by_step_tempo
+    from cadence.files import display_path
+    from cadence.playlist import write_playlist
+
+    songs = []
+    for fit in by_step_tempo(report.fitting):
+        # A metronome or session rendered into the folder fits its own cadence
+        # exactly: the table lists it, but it is not a song to run to.
+        if is_clicks_render(fit.track.path):
+            output.warn(
+                f"playlist: {display_path(fit.track.path)} left out"
+                " (a file cadence rendered (clicks), not a song)"
+            )
+        else:
+            songs.append(fit.track)
+    if not songs:
+        what = "no song fits" if report.fitting else "no track fits"
+        output.note(f"Playlist not written: {what} ({playlist} is left as it was).")
+        return
+    left_out = write_playlist(songs, playlist)
+    if left_out:  # a warning, so -q shows it: the playlist is shorter than the list
+        output.warn(
+            f"playlist: {output.count(left_out, 'track')} left out"
+            " (names not UTF-8 or with line breaks)"
+        )
+    if not quiet:
+        kept = output.count(len(songs) - left_out, "track")
+        output.note(f"Playlist: {playlist} ({kept}, by tempo)")

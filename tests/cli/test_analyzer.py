@@ -834,3 +834,21 @@ def test_libmpg123_says_nothing_on_the_terminal(tmp_path, cadence_cmd, subproces
     )
     assert done.stderr == "", done.stderr  # it printed 'Note: Illegal Audio-MPEG-Header ...'
     assert "holes.mp3" in done.stdout and "cut.mp3" in done.stdout
+
+
+def test_a_metronome_rendered_into_the_folder_stays_out_of_the_playlist(track, runner, tmp_path):
+    music = tmp_path / "music"
+    copy_bytes(track, music / "song.wav")
+    click = music / "click166.wav"
+    rendered = runner.invoke(main, ["metronome", "166", "--duration", "20s", "-o", str(click)])
+    assert rendered.exit_code == 0, rendered.output
+    playlist = tmp_path / "run.m3u8"
+    args = ["scan", str(music), "--target", "166", "--no-cache", "-j", "1", "--format", "json"]
+    result = runner.invoke(main, [*args, "--playlist", str(playlist)])
+    assert result.exit_code == 0, result.output
+    # Measured like any file, it fits its own cadence; but a playlist is of songs.
+    fits = {os.path.basename(t["path"]) for t in json.loads(result.stdout) if t["match_factor"]}
+    assert fits == {"song.wav", "click166.wav"}
+    entries = [line for line in playlist.read_text("utf-8").splitlines() if line[:1] != "#"]
+    assert entries == ["music/song.wav"]
+    assert "click166.wav left out (a file cadence rendered (clicks), not a song)" in result.stderr

@@ -54,8 +54,9 @@ def _temps(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if TEMP_MARK in p.name)
 
 
-def test_a_render_onto_a_full_disk_says_so_and_leaves_nothing(small_disk, runner):
-    out = small_disk / "run.flac"
+@pytest.mark.parametrize("ext", [".flac", ".mp3"])  # libsndfile's writer, and LAME's
+def test_a_render_onto_a_full_disk_says_so_and_leaves_nothing(small_disk, runner, ext):
+    out = small_disk / f"run{ext}"
     result = runner.invoke(main, ["metronome", "170", "--duration", "10m", "-o", str(out)])
     assert result.exit_code == 1
     assert result.stderr == f"Error: {out}: cannot write (the disk is full)\n"

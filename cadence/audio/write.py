@@ -258,16 +258,7 @@ def write_many(
                     current = target
                     fmt, subtype = output_format(target)
                     try:
-                        f = files.enter_context(
-                            sf.SoundFile(
-                                tmp,
-                                "w",
-                                samplerate=sr,
-                                channels=channels,
-                                format=fmt,
-                                subtype=subtype,
-                            )
-                        )
+                        f = files.enter_context(_open_for_writing(tmp, fmt, subtype, sr, channels))
                     except (sf.LibsndfileError, OSError) as exc:
                         raise failed(target, exc) from exc
                     f.comment = comment
@@ -287,6 +278,18 @@ def write_many(
     except OSError as exc:  # a temporary could not be made or moved into place
         raise failed(current, exc) from exc
     return written
+
+
+def _open_for_writing(tmp: Path, fmt: str, subtype: str, sr: int, channels: int):
+    """A writable audio file: MP3 through the system's LAME where it can, else soundfile."""
+    import soundfile as sf
+
+    if fmt == "MP3":
+        from cadence.audio.lame import LAME_RATES, LameWriter, lame_library
+
+        if sr in LAME_RATES and lame_library() is not None:
+            return LameWriter(tmp, samplerate=sr, channels=channels)
+    return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
 
 
 def render_to_file(

@@ -205,14 +205,41 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
         if not container.streams.audio:
             raise AudioFileError("no audio stream")
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(
-            format="flt", layout=stream.layout.name if stream.layout else None
-        )
-        pieces = []
+        layout = stream.layout.name if stream.layout else None
+        resampler = None
+        segments: list[np.ndarray] = []  # (channels, samples) float32, in order
+        gathered: list[list[bytes]] = []
+        first = None  # (format, channels) of the first frame: the fast path's
         for frame in container.decode(stream):
+            shape = (frame.format.name, len(frame.layout.channels))
+            first = first or shape
+            dtype = _PLANAR_DTYPES.get(shape[0]) if shape == first else None
+            if dtype is not None:  # the usual case: one copy a frame, no numpy call
+                if not gathered:
+                    gathered = [[] for _ in range(shape[1])]
+                n_bytes = frame.samples * dtype.itemsize  # planes may be padded
+                for chan, plane in zip(gathered, frame.planes):
+                    chan.append(bytes(plane)[:n_bytes])
+                continue
+            if gathered:  # a frame of another kind: keep the order
+                segments.append(_as_float(_join(gathered, [], _PLANAR_DTYPES[first[0]])))
+                gathered = []
+            resampler = resampler or av.AudioResampler(format="fltp", layout=layout)
             for out in resampler.resample(frame):
-                pieces.append(out.to_ndarray().reshape(-1, len(out.layout.channels)))
+                segments.append(out.to_ndarray())
+        if gathered:
+            segments.append(_as_float(_join(gathered, [], _PLANAR_DTYPES[first[0]])))
         sr = stream.codec_context.sample_rate or stream.rate
-    if not pieces:
+    if not segments:
         return np.zeros((0, 1), dtype=np.float32), int(sr or 0)
-    return np.concatenate(pieces).astype(np.float32, copy=False), int(sr)
+    channels = min(len(seg) for seg in segments)  # a layout change: the channels all have
+    return np.ascontiguousarray(np.concatenate([seg[:channels] for seg in segments], 1).T), int(sr)
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    """float32 samples from planar ones of any type, scaled as FFmpeg scales them."""
+    if x.dtype == np.uint8:
+        return (x.astype(np.float32) - 128) / np.float32(128)
+    if x.dtype.kind == "i":
+        return x.astype(np.float32) / np.float32(2 ** (8 * x.dtype.itemsize - 1))
+    return x.astype(np.float32, copy=False)

@@ -239,6 +239,15 @@ def write_many(
 
     import soundfile as sf
 
+    from cadence.audio.lame import LAME_RATES
+
+    for target in targets:  # before any temporary is made
+        if output_format(target)[0] == "MP3" and sr not in LAME_RATES:
+            rates = ", ".join(map(str, sorted(LAME_RATES)))
+            raise ParameterError(
+                "sr", f"an MP3 file carries {rates} Hz, not {sr}; choose one, or write .flac"
+            )
+
     def failed(target: Path, exc: BaseException) -> AudioFileError:
         # Asked while the temporary still takes its room: a full disk shows as full.
         why = write_failure(exc, folder=target.parent)
@@ -285,9 +294,9 @@ def _open_for_writing(tmp: Path, fmt: str, subtype: str, sr: int, channels: int)
     import soundfile as sf
 
     if fmt == "MP3":
-        from cadence.audio.lame import LAME_RATES, LameWriter, lame_library
+        from cadence.audio.lame import LameWriter, lame_library
 
-        if sr in LAME_RATES and lame_library() is not None:
+        if lame_library() is not None:
             return LameWriter(tmp, samplerate=sr, channels=channels)
     return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
 

@@ -265,3 +265,14 @@ def test_no_device_is_an_error_for_devices_too(runner, monkeypatch):
 def test_an_option_that_would_be_ignored_is_refused(runner, args, message):
     result = runner.invoke(main, ["metronome", "170", *args])
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_an_mp3_at_a_rate_mp3_cannot_carry_is_refused_before_any_work(runner, tmp_path):
+    path = tmp_path / "run.mp3"
+    result = runner.invoke(
+        main, ["metronome", "170", "--beats", "8", "-o", str(path), "--sr", "96000"]
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: sr: an MP3 file carries 8000, ")
+    assert "not 96000; choose one, or write .flac" in result.output
+    assert list(tmp_path.iterdir()) == []

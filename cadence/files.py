@@ -86,7 +86,8 @@ def check_output_folder(path: str | os.PathLike, *, parameter: str) -> None:
     if os.fspath(path).endswith(("/", os.sep)):  # "out.wav/" names a folder, not a file
         raise ParameterError(parameter, f"{shown} ends with a slash; give a file name")
     if not os.path.isdir(folder):
-        raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} does not exist")
+        what = "is a file, not a folder" if os.path.exists(folder) else "does not exist"
+        raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} {what}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ParameterError(parameter, f"{shown}: folder {display_path(folder)} is not writable")
     if os.path.isdir(path):
@@ -241,6 +242,20 @@ def locked_temp(target: str | os.PathLike, *, suffix: str) -> Iterator[Path]:
         os.close(fd)
 
 
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to the disk, where the system allows."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # a folder on some file systems, a pipe: nothing more to do
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` atomically.
@@ -256,4 +271,6 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        _fsync(tmp)  # on disk before it takes the name: a power cut leaves old or new
         os.replace(tmp, target)
+        _fsync(target.parent)

@@ -466,6 +466,7 @@ def render_session_file(
         sr=session.sr,
         channels=SESSION_CHANNELS,
         comment=SESSION_MUSIC_COMMENT,
+        total_samples=total,
     )
     return {
         "output": path,

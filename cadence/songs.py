@@ -146,7 +146,7 @@ def choose_songs(
     ParameterError
         For an unknown `order`.
     """
-    from cadence.audio.write import is_clicks_render
+    from cadence.audio.write import not_a_song_kind
     from cadence.core.songfit import fit_to_cadence
     from cadence.mixer import SessionSong
     from cadence.music import plan_for
@@ -183,9 +183,10 @@ def choose_songs(
                 why = f"needs {fit.stretch_pct:+.1f} %, more than --max-stretch {max_stretch_pct:g}"
                 skipped.reasons.append((t.path, why))
             continue
-        if t.path in from_folders and is_clicks_render(t.path):
+        kind = not_a_song_kind(t.path) if t.path in from_folders else None
+        if kind:
             # A session rendered into the folder played would fit its own cadence exactly.
-            skipped.reasons.append((t.path, "a file cadence rendered (clicks), not a song"))
+            skipped.reasons.append((t.path, f"{kind}, not a song"))
             continue
         songs.append(SessionSong(t, plan_for(t, spm, max_stretch_pct=max_stretch_pct)))
     if not songs:

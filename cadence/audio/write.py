@@ -56,14 +56,19 @@ def rendered_by(path: str | os.PathLike) -> str | None:
     return next((mark for mark in _OWN_COMMENTS if mark in tags), None)
 
 
-#: Renders that are not songs to run to: a metronome, a session (clicks and
-#: mixed songs), a song with its beats clicked.
-NOT_SONGS = (RENDER_COMMENT, SESSION_MUSIC_COMMENT, CLICK_TRACK_COMMENT)
+#: Renders that are not songs to run to, as messages name them: a metronome, a
+#: session (or its music stem: songs at a cadence), a song with its beats clicked.
+#: (A song stretched by ``cadence stretch`` is a song.)
+NOT_SONG_KINDS = {
+    RENDER_COMMENT: "a metronome cadence rendered",
+    SESSION_MUSIC_COMMENT: "a session cadence rendered (play -o)",
+    CLICK_TRACK_COMMENT: "a song with its beats clicked (beats --click)",
+}
 
 
-def is_clicks_render(path: str | os.PathLike) -> bool:
-    """Whether cadence rendered this file with clicks in it (not a song to run to)."""
-    return rendered_by(path) in NOT_SONGS
+def not_a_song_kind(path: str | os.PathLike) -> str | None:
+    """What render of cadence's this file is (:data:`NOT_SONG_KINDS`), or None for a song."""
+    return NOT_SONG_KINDS.get(rendered_by(path))
 
 
 def check_render_path(
@@ -72,15 +77,19 @@ def check_render_path(
     parameter: str,
     force: bool = False,
     kind: str = "a session cadence rendered",
+    sr: int | None = None,
 ) -> None:
-    """Refuse, before any work, an output of an unknown format, or an existing file
-    that is not a session cadence rendered (without `force`)."""
+    """Refuse, before any work, an output of an unknown format, an MP3 at a rate
+    (`sr`, if given) it cannot carry, or an existing file that is not a session
+    cadence rendered (without `force`)."""
     from cadence.files import check_replaceable
 
     try:
         output_format(path)
     except ParameterError as exc:  # in the words of the option that named the file
         raise ParameterError(parameter, exc.detail) from None
+    if sr is not None:
+        check_rate(path, sr)
     check_replaceable(
         path,
         parameter=parameter,
@@ -106,6 +115,45 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
             f"use {', '.join(sorted(WRITE_FORMATS))}",
         )
     return WRITE_FORMATS[ext]
+
+
+def check_rate(path: str | os.PathLike, sr: int) -> None:
+    """Refuse an MP3 `path` at a rate (Hz) MPEG audio cannot carry, naming ``sr``."""
+    from cadence.audio.lame import LAME_RATES
+
+    if output_format(path)[0] == "MP3" and sr not in LAME_RATES:
+        rates = ", ".join(map(str, sorted(LAME_RATES)))
+        raise ParameterError(
+            "sr", f"an MP3 file carries {rates} Hz, not {sr}; choose one, or write .flac"
+        )
+
+
+def rate_for_output(path: str | os.PathLike, sr: int) -> int:
+    """The rate (Hz) to write audio at `sr` into `path`: `sr`, or for an MP3 (which carries
+    8-48 kHz) the highest rate it carries that divides `sr`, else the highest below it.
+
+    >>> rate_for_output("run.mp3", 96000), rate_for_output("run.mp3", 88200)
+    (48000, 44100)
+    """
+    from cadence.audio.lame import LAME_RATES
+
+    if output_format(path)[0] != "MP3" or sr in LAME_RATES:
+        return sr
+    dividing = [r for r in LAME_RATES if sr % r == 0]
+    below = [r for r in LAME_RATES if r < sr]
+    return max(dividing or below or [min(LAME_RATES)])
+
+
+def resampled_for_output(
+    samples: np.ndarray, sr: int, path: str | os.PathLike
+) -> tuple[np.ndarray, int]:
+    """A song's (n, channels) samples at the rate `path` can hold (:func:`rate_for_output`)."""
+    out_sr = rate_for_output(path, sr)
+    if out_sr == sr:
+        return samples, sr
+    import soxr
+
+    return soxr.resample(samples, sr, out_sr, quality="HQ").astype(np.float32), out_sr
 
 
 #: A WAV file's size fields are 32-bit: players refuse a larger file.
@@ -219,8 +267,12 @@ def write_many(
     sr: int,
     channels: int,
     comment: str,
+    total_samples: int | None = None,
 ) -> int:
     """Write several files at once, block by block: ``blocks`` yields one array per target.
+
+    With `total_samples` (per channel) known, a WAV too long for its format
+    is refused before any work.
 
     Every file is written to a temporary beside it and moved into place only
     when all are complete: an interrupted render leaves none half-written.
@@ -239,14 +291,10 @@ def write_many(
 
     import soundfile as sf
 
-    from cadence.audio.lame import LAME_RATES
-
     for target in targets:  # before any temporary is made
-        if output_format(target)[0] == "MP3" and sr not in LAME_RATES:
-            rates = ", ".join(map(str, sorted(LAME_RATES)))
-            raise ParameterError(
-                "sr", f"an MP3 file carries {rates} Hz, not {sr}; choose one, or write .flac"
-            )
+        check_rate(target, sr)
+        if total_samples is not None and output_format(target)[0] == "WAV":
+            _check_wav_size(total_samples, sr=sr, channels=channels)
 
     def failed(target: Path, exc: BaseException) -> AudioFileError:
         # Asked while the temporary still takes its room: a full disk shows as full.

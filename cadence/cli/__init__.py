@@ -201,7 +201,9 @@ def refuse_a_song(
             raise ParameterError(parameter, f"{target} {same}; give another name")
         if os.path.isdir(source) and real.startswith(os.path.realpath(source) + os.sep):
             raise ParameterError(
-                parameter, f"{target} is a file in {source}, the music played; give another name"
+                parameter,
+                f"{target} is in {source}, a folder being played (its files are read as"
+                " songs); write outside it",
             )
 
 

@@ -286,7 +286,7 @@ def _write_scan_files(
 
 def _write_scan_playlist(report: Any, playlist: str, *, quiet: bool) -> None:
     """The fitting songs by tempo; cadence's own click renders are left out, one line each."""
-    from cadence.audio.write import is_clicks_render
+    from cadence.audio.write import not_a_song_kind
     from cadence.core.matching import by_step_tempo
     from cadence.files import display_path
     from cadence.playlist import write_playlist
@@ -295,11 +295,9 @@ def _write_scan_playlist(report: Any, playlist: str, *, quiet: bool) -> None:
     for fit in by_step_tempo(report.fitting):
         # A metronome or session rendered into the folder fits its own cadence
         # exactly: the table lists it, but it is not a song to run to.
-        if is_clicks_render(fit.track.path):
-            output.warn(
-                f"playlist: {display_path(fit.track.path)} left out"
-                " (a file cadence rendered (clicks), not a song)"
-            )
+        kind = not_a_song_kind(fit.track.path)
+        if kind:
+            output.warn(f"playlist: {display_path(fit.track.path)} left out ({kind}, not a song)")
         else:
             songs.append(fit.track)
     if not songs:

@@ -181,7 +181,7 @@ def metronome(
 
     for option, path in (("output", output_path), ("fallback-output", fallback_output)):
         if path:
-            check_render_path(path, parameter=option, force=force)
+            check_render_path(path, parameter=option, force=force, sr=sr)
     render = {"sr": sr, "voice": voice, "volume": volume}
     if output_path:
         _finish_render(_render(session, output_path, **render), as_json=as_json)

@@ -851,4 +851,4 @@ def test_a_metronome_rendered_into_the_folder_stays_out_of_the_playlist(track, r
     assert fits == {"song.wav", "click166.wav"}
     entries = [line for line in playlist.read_text("utf-8").splitlines() if line[:1] != "#"]
     assert entries == ["music/song.wav"]
-    assert "click166.wav left out (a file cadence rendered (clicks), not a song)" in result.stderr
+    assert "click166.wav left out (a metronome cadence rendered, not a song)" in result.stderr

@@ -150,6 +150,14 @@ def test_missing_folder_for_output_is_an_error(runner, tmp_path):
     assert "does not exist" in result.output
 
 
+def test_an_output_under_a_file_says_that_file_is_not_a_folder(runner, tmp_path):
+    (tmp_path / "run.mp3").write_bytes(b"")
+    out = tmp_path / "run.mp3" / "x.mp3"
+    result = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(out)])
+    assert result.exit_code == 2
+    assert f"folder {tmp_path / 'run.mp3'} is a file, not a folder" in result.output
+
+
 def test_no_output_device_is_one_line_and_exit_1(runner, monkeypatch):
     monkeypatch.setattr(playback, "list_output_devices", lambda: [])
     result = runner.invoke(main, ["metronome", "172", "--beats", "4"])
@@ -276,3 +284,12 @@ def test_an_mp3_at_a_rate_mp3_cannot_carry_is_refused_before_any_work(runner, tm
     assert result.output.startswith("Error: sr: an MP3 file carries 8000, ")
     assert "not 96000; choose one, or write .flac" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fallback_mp3_at_a_rate_mp3_cannot_carry_is_refused_before_playing(runner, tmp_path):
+    path = tmp_path / "fb.mp3"
+    args = ["metronome", "170", "--duration", "5s", "--sr", "96000", "--fallback-output", str(path)]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: sr: an MP3 file carries ")
+    assert "No sound" not in result.output and list(tmp_path.iterdir()) == []

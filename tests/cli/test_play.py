@@ -117,7 +117,7 @@ def test_a_folders_song_is_never_written_over_even_with_force(folder, runner, tm
     target = folder / "far.flac"  # in the folder, though not played: still the user's song
     before = target.read_bytes()
     result = play(runner, 165, folder, "-o", target, "--force", "--cache", tmp_path / "c.sq")
-    assert result.exit_code == 2 and "is a file in" in result.output
+    assert result.exit_code == 2 and "a folder being played" in result.output
     assert target.read_bytes() == before
 
 
@@ -220,7 +220,7 @@ def test_a_session_rendered_into_the_folder_is_not_played_as_a_song(folder, runn
     assert first.exit_code == 0, first.output
     again = play(runner, 165, music, "-o", tmp_path / "again.wav", "--cache", cache, "--json")
     assert again.exit_code == 0, again.output
-    assert "run.mp3: left out: a file cadence rendered (clicks), not a song" in again.stderr
+    assert "run.mp3: left out: a session cadence rendered (play -o), not a song" in again.stderr
     played = {e["path"] for e in json.loads(again.stdout)["songs"]}
     assert played and str(music / "run.mp3") not in played
 
@@ -230,3 +230,12 @@ def test_a_ramp_that_ends_after_the_session_says_how_far_it_got(folder, runner, 
     result = play(runner, 165, folder, "-o", tmp_path / "r.wav", "--cache", tmp_path / "c", *args)
     assert result.exit_code == 0, result.output
     assert "0:30 at 160→160" in result.stderr and "at 165 spm" not in result.stderr
+
+
+def test_a_session_too_long_for_a_wav_is_refused_before_rendering(folder, runner, tmp_path):
+    out = tmp_path / "long.wav"
+    result = play(runner, 165, folder, "-o", out, "--duration", "7h", "--cache", tmp_path / "c")
+    assert result.exit_code == 2, result.output
+    assert "a WAV file holds at most 4 GiB, 6.8 h at 44100 Hz" in result.output
+    assert "write .flac instead" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]

@@ -176,3 +176,22 @@ def test_a_real_songs_true_beats_land_on_the_clicks(runner, tmp_path):
     step = 60 / spm * info["steps_per_beat"]
     off = mapped - (info["grid_start_s"] + np.round((mapped - info["grid_start_s"]) / step) * step)
     assert np.median(np.abs(off)) < 0.010 and np.percentile(np.abs(off), 95) < 0.025
+
+
+@pytest.mark.parametrize(("song_sr", "mp3_sr"), [(96000, 48000), (88200, 44100)])
+def test_a_hi_res_song_to_mp3_is_written_at_a_rate_mp3_carries(runner, tmp_path, song_sr, mp3_sr):
+    beats = 0.25 + np.arange(24) * 60 / BPM
+    hires = write(
+        tmp_path / "hires.flac", drums_on_beats(beats, seconds=9.25, sr=song_sr), sr=song_sr
+    )
+    out = tmp_path / "run.mp3"
+    result = stretch(runner, hires, "--spm", 168, "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.output)
+    assert info["sr"] == mp3_sr == sf.info(str(out)).samplerate
+    assert sf.info(str(out)).duration == pytest.approx(9.25 * 160 / 168, abs=0.01)
+    clicked = tmp_path / "clicked.mp3"
+    result = runner.invoke(main, ["beats", str(hires), "--click", str(clicked)])
+    assert result.exit_code == 0, result.output
+    assert sf.info(str(clicked)).samplerate == mp3_sr
+    assert sf.info(str(clicked)).duration == pytest.approx(9.25, abs=0.01)

@@ -415,6 +415,7 @@ def _session_table(written: dict, skipped) -> None:
             last["steady"] = last["steady"] and s["steady"]
             continue
         rows.append({**s, "stretches": [s["stretch_pct"]]})
+    folder, names = output.common_folder([display_path(s["path"]) for s in rows])
     t = output.table(
         ("Start", "right"),
         ("BPM", "right"),
@@ -422,7 +423,7 @@ def _session_table(written: dict, skipped) -> None:
         ("Beat", "left"),
         ("Song", "left"),
     )
-    for s in rows:
+    for s, name in zip(rows, names, strict=True):
         beat = "½ time" if s["steps_per_beat"] == 2 else "1 step"
         if not s["steady"]:
             beat += ", mapped"
@@ -433,8 +434,10 @@ def _session_table(written: dict, skipped) -> None:
             f"{s['bpm']:.1f}",
             stretch,
             beat,
-            display_path(s["path"]),
+            name,
         )
+    if folder:  # once, on a line of its own: a narrow table keeps the names whole
+        click.echo(f"Songs in {output.one_line(folder)}:")
     output.console().print(t)
     played = len(rows)
     stems = written["stems"]

@@ -10,6 +10,7 @@ a file: ``scan --format json > f``). rich is imported inside the functions:
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -163,3 +164,16 @@ class ProgressDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def common_folder(paths: list[str]) -> tuple[str, list[str]]:
+    """The folder all `paths` share (or ""), and each path within it: a narrow
+    table shows the names, with the folder once in its title."""
+    folders = [os.path.dirname(p) for p in paths]
+    if not paths or not all(folders):
+        return "", paths
+    try:
+        common = os.path.commonpath(folders)
+    except ValueError:  # absolute and relative paths mixed
+        return "", paths
+    return common, [os.path.relpath(p, common) for p in paths]

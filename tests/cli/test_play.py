@@ -239,3 +239,10 @@ def test_a_session_too_long_for_a_wav_is_refused_before_rendering(folder, runner
     assert "a WAV file holds at most 4 GiB, 6.8 h at 44100 Hz" in result.output
     assert "write .flac instead" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_the_songs_of_one_folder_are_listed_by_name_under_it(folder, runner, tmp_path):
+    result = play(runner, 165, folder, "-o", tmp_path / "o.flac", "--cache", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    assert f"Songs in {folder}:\n" in result.stdout
+    assert "one.flac" in result.stdout and f"{folder}/one.flac" not in result.stdout

@@ -89,9 +89,15 @@ class LameWriter:
 
     Examples
     --------
-    >>> with LameWriter("run.mp3", samplerate=44100, channels=2) as f:  # doctest: +SKIP
-    ...     f.comment = "rendered by cadence play"
-    ...     f.write(np.zeros((44100, 2), np.float32))
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "run.mp3")
+    ...     with LameWriter(path, samplerate=44100, channels=2) as f:
+    ...         f.comment = "rendered by cadence play"
+    ...         f.write(np.zeros((44100, 2), np.float32))
+    ...     size = os.path.getsize(path)
+    >>> 1000 < size < 20000  # a second of silence at -V 2
+    True
     """
 
     def __init__(self, path: str | os.PathLike, *, samplerate: int, channels: int) -> None:

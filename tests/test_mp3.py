@@ -90,3 +90,10 @@ def test_writing_to_a_closed_lame_writer_is_an_error_and_close_twice_is_not(tmp_
     assert f.closed
     with pytest.raises(OSError, match="closed"):
         f.write(np.zeros(10, np.float32))
+
+
+def test_a_block_of_the_wrong_channel_count_is_refused(tmp_path):
+    f = lame.LameWriter(tmp_path / "x.mp3", samplerate=44100, channels=2)
+    with pytest.raises(OSError, match="a block of 1 channels to a 2-channel MP3"):
+        f.write(np.zeros((100, 1), np.float32))
+    f.close()

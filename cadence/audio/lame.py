@@ -132,8 +132,11 @@ class LameWriter:
     def __enter__(self) -> LameWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the file is going anyway (a full disk, Ctrl-C): no flush to fail again
+            self._release()
 
     @property
     def closed(self) -> bool:
@@ -143,6 +146,10 @@ class LameWriter:
         """Encode float samples, shape (n,) or (n, channels), nominally in [-1, 1]."""
         if self._file is None:
             raise LameError("write to a closed MP3 file")
+        if np.ndim(data) == 2 and np.shape(data)[1] != self.channels:
+            raise LameError(
+                f"a block of {np.shape(data)[1]} channels to a {self.channels}-channel MP3"
+            )
         self._start()
         pcm = np.ascontiguousarray(data, dtype=np.float32).reshape(-1, self.channels)
         for i in range(0, len(pcm), CHUNK):

@@ -440,11 +440,12 @@ def _session_table(written: dict, skipped) -> None:
         click.echo(f"Songs in {output.one_line(folder)}:")
     output.console().print(t)
     played = len(rows)
+    left_out = len(skipped.reasons) + skipped.too_far_in_folders  # each line above, and the count
     stems = written["stems"]
     output.note(
         f"Wrote {display_path(written['output'])}: {_minutes(written['duration_s'])} at"
         f" {_rate(written)} spm, {output.count(played, 'song')} played"
-        + (f", {len(skipped.reasons)} left out" if skipped.reasons else "")
+        + (f", {left_out} left out" if left_out else "")
         + (
             f"; stems {display_path(stems['music'])}, {display_path(stems['click'])}"
             if stems

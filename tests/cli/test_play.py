@@ -37,7 +37,7 @@ def test_play_renders_the_fitting_songs_of_a_folder(folder, runner, tmp_path):
     out = tmp_path / "run.mp3"
     result = play(runner, 165, folder, "-o", out, "--cache", tmp_path / "c.sqlite")
     assert result.exit_code == 0, result.output
-    assert "Wrote" in result.output and "3 songs played" in result.output
+    assert "Wrote" in result.output and "3 songs played, 1 left out." in result.output
     assert "broken.mp3" in result.output  # one line for the file that cannot be read
     assert "Left out, beyond --max-stretch 8 %: 1 song of the folders." in result.output
     for name in ("one.flac", "two.ogg", "slow.wav"):

@@ -27,11 +27,11 @@ def write_click_track(result: TrackResult, out_path: str, *, voice: str = "click
         For an output of an unknown format or in a missing folder.
     """
     from cadence.audio.readers import read_audio
-    from cadence.audio.write import CLICK_TRACK_COMMENT, resampled_for_output, write_audio
+    from cadence.audio.write import CLICK_TRACK_COMMENT, fitted_for_output, write_audio
     from cadence.core.synth import mix_clicks, voice_bank
     from cadence.files import display_path
 
-    samples, sr = resampled_for_output(*read_audio(result.path), out_path)  # 96 kHz to MP3
+    samples, sr = fitted_for_output(*read_audio(result.path), out_path)  # 96 kHz to MP3
     beats_s = np.asarray(result.beats or [], dtype=np.float64)
     downbeats = set(result.downbeats or [])
     accents = np.array([t in downbeats for t in result.beats or []], dtype=bool)

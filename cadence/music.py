@@ -176,7 +176,7 @@ def stretch_song_file(
         A bad option, or a song beyond `max_stretch_pct`.
     """
     from cadence.audio.readers import read_audio
-    from cadence.audio.write import STRETCH_COMMENT, resampled_for_output, write_blocks
+    from cadence.audio.write import STRETCH_COMMENT, fitted_for_output, write_blocks
     from cadence.core.synth import add_clicks, check_volume_db, db_to_gain, voice_bank
 
     if click not in CLICK_MODES:
@@ -184,7 +184,7 @@ def stretch_song_file(
     check_volume_db(click_volume_db)
     plan = plan_for(result, spm, max_stretch_pct=max_stretch_pct)
     samples, sr = read_audio(result.path)
-    samples, sr = resampled_for_output(_stereo_at_most(samples), sr, out_path)  # 96 kHz to MP3
+    samples, sr = fitted_for_output(_stereo_at_most(samples), sr, out_path)  # 96 kHz to MP3
     total = round(plan.time_map.to_output(len(samples) / sr) * sr)
     if click == "off":
         steps, accents = np.zeros(0, np.int64), np.zeros(0, bool)

@@ -144,10 +144,14 @@ def rate_for_output(path: str | os.PathLike, sr: int) -> int:
     return max(dividing or below or [min(LAME_RATES)])
 
 
-def resampled_for_output(
+def fitted_for_output(
     samples: np.ndarray, sr: int, path: str | os.PathLike
 ) -> tuple[np.ndarray, int]:
-    """A song's (n, channels) samples at the rate `path` can hold (:func:`rate_for_output`)."""
+    """A song's (n, channels) samples as `path` can hold them: at a rate it carries
+    (:func:`rate_for_output`), and for an MP3 in at most 2 channels (more are mixed
+    down to mono, as for stretching)."""
+    if output_format(path)[0] == "MP3" and samples.shape[1] > 2:
+        samples = samples.mean(axis=1, keepdims=True).astype(np.float32)
     out_sr = rate_for_output(path, sr)
     if out_sr == sr:
         return samples, sr

@@ -207,3 +207,15 @@ def test_scan_table_marks_a_track_whose_beat_drifts(runner, tmp_path):
     rows = {ln.split()[-1]: ln for ln in lines if ".flac" in ln and "beat drifts" not in ln}
     assert "~" in rows["band.flac"] and "~" not in rows["programmed.flac"]
     assert "beat drifts" in result.output and "live band.flac" in result.output
+
+
+def test_a_six_channel_song_clicked_to_mp3_is_mixed_down(runner, tmp_path):
+    beats = 0.25 + np.arange(20) * 60 / 160
+    mono = drums_on_beats(beats, seconds=8.0, sr=44100)
+    song = tmp_path / "surround.flac"
+    sf.write(song, np.repeat(mono[:, None], 6, axis=1) * 0.5, 44100)
+    out = tmp_path / "clicked.mp3"
+    result = runner.invoke(main, ["beats", str(song), "--click", str(out)])
+    assert result.exit_code == 0, result.output
+    info = sf.info(str(out))
+    assert info.channels == 1 and info.duration == pytest.approx(8.0, abs=0.01)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -262,15 +263,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     On any error or interruption the temporary file is removed and `path` is
     left as it was; a temporary left by a killed process is removed by the
-    next write of the same `path`.
+    next write of the same `path`. The file replaced keeps its mode; through a
+    symlink, the file it names is replaced.
     """
-    target = Path(path)
+    # Through a symlink, the file it names is replaced (the link stays a link).
+    target = Path(os.path.realpath(path))
     with locked_temp(target, suffix=target.suffix) as tmp:
         yield tmp
-        # mkstemp makes the file private (0600); give it the mode a new file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        # mkstemp makes the file private (0600): give it the mode of the file it
+        # replaces, or the mode a new file gets.
+        try:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         _fsync(tmp)  # on disk before it takes the name: a power cut leaves old or new
         os.replace(tmp, target)
         _fsync(target.parent)

@@ -1,6 +1,8 @@
 """`cadence metronome` and `cadence devices` through click's CliRunner."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -293,3 +295,20 @@ def test_a_fallback_mp3_at_a_rate_mp3_cannot_carry_is_refused_before_playing(run
     assert result.exit_code == 2
     assert result.output.startswith("Error: sr: an MP3 file carries ")
     assert "No sound" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_a_render_replaced_keeps_its_mode_and_a_symlink_stays_a_link(runner, tmp_path):
+    real = tmp_path / "renders" / "run.wav"
+    real.parent.mkdir()
+    link = tmp_path / "run.wav"
+    link.symlink_to(real)
+    first = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(real)])
+    assert first.exit_code == 0, first.output
+    os.chmod(real, 0o640)
+    again = runner.invoke(main, ["metronome", "172", "--beats", "8", "-o", str(link)])
+    assert again.exit_code == 0, again.output
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    data, _sr = sf.read(str(real))
+    assert len(onsets(data)) == 8  # the second render, in the file the link names
+    assert sorted(p.name for p in real.parent.iterdir()) == ["run.wav"]

@@ -11,6 +11,22 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_user_cache(tmp_path_factory):
+    """A user cache folder of the suite's own (the scan cache, numba's functions).
+
+    Commands run without --cache use the user's cache: the suite must not
+    read or change the real one, nor share it with another suite running beside.
+    """
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("user-cache"))
+    yield Path(os.environ["XDG_CACHE_HOME"])
+    if saved is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

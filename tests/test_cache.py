@@ -111,3 +111,9 @@ def test_a_cache_path_that_cannot_be_opened_is_not_called_damaged(path):
     with pytest.raises(CadenceError, match=r"cannot open .*--no-cache") as info:
         TrackCache(path, analyzer_version="v")
     assert "damaged" not in str(info.value)
+
+
+def test_the_suite_never_touches_the_users_own_cache(own_user_cache):
+    from cadence.cache import default_cache_path
+
+    assert default_cache_path().is_relative_to(own_user_cache)

@@ -1,14 +1,14 @@
 """MP3 encoding with the system's LAME library (Debian's ``libmp3lame0``), through ctypes.
 
-Why not soundfile's MP3 writer: the copy of LAME inside soundfile's wheel is
-built without LAME's vectorised code and encodes the same stream 2.5-3x
-slower than the system's library, and it is half of what a 30-minute
-``play -o session.mp3`` costs. :class:`LameWriter` writes the stream the
-same way libsndfile does (an ID3v2 tag with the comment, the frames, an
-ID3v1 trailer, then the LAME info frame filled in at the front so players
-know the exact length), as VBR ``-V 2`` at LAME's own default algorithm
-quality. Where the library is missing, :func:`lame_library` says None and
-writing falls back to soundfile's encoder.
+Why not soundfile's MP3 writer: the copy of LAME inside soundfile's wheel (and
+PyAV's) is built differently (likely without LAME's SSE code) and encodes the
+same stream, byte for byte the same size, 2.5-3x slower than the system's
+library; it was half of what a 30-minute ``play -o session.mp3`` cost.
+:class:`LameWriter` writes the stream the same way libsndfile does (an ID3v2
+tag with the comment, the frames, an ID3v1 trailer, then the LAME info frame
+filled in at the front so players know the exact length), as VBR ``-V 2`` at
+LAME's own default algorithm quality. Where the library is missing,
+:func:`lame_library` says None and writing falls back to soundfile's encoder.
 """
 
 from __future__ import annotations

@@ -150,8 +150,10 @@ def fitted_for_output(
     """A song's (n, channels) samples as `path` can hold them: at a rate it carries
     (:func:`rate_for_output`), and for an MP3 in at most 2 channels (more are mixed
     down to mono, as for stretching)."""
-    if output_format(path)[0] == "MP3" and samples.shape[1] > 2:
-        samples = samples.mean(axis=1, keepdims=True).astype(np.float32)
+    if output_format(path)[0] == "MP3":
+        from cadence.audio.readers import stereo_at_most
+
+        samples = stereo_at_most(samples)
     out_sr = rate_for_output(path, sr)
     if out_sr == sr:
         return samples, sr
@@ -231,7 +233,12 @@ def write_session(
                 progress(written, total)
 
     return _write_blocks(
-        target, rendered(), sr=renderer.sr, channels=channels, comment=RENDER_COMMENT
+        target,
+        rendered(),
+        sr=renderer.sr,
+        channels=channels,
+        comment=RENDER_COMMENT,
+        total_samples=total,
     )
 
 
@@ -258,10 +265,23 @@ def write_blocks(
 
 
 def _write_blocks(
-    target: Path, blocks: Iterable[np.ndarray], *, sr: int, channels: int, comment: str
+    target: Path,
+    blocks: Iterable[np.ndarray],
+    *,
+    sr: int,
+    channels: int,
+    comment: str,
+    total_samples: int | None = None,
 ) -> int:
     """Write (n, channels) blocks into `target` atomically, with `comment`; samples written."""
-    return write_many([target], ((b,) for b in blocks), sr=sr, channels=channels, comment=comment)
+    return write_many(
+        [target],
+        ((b,) for b in blocks),
+        sr=sr,
+        channels=channels,
+        comment=comment,
+        total_samples=total_samples,
+    )
 
 
 def write_many(
@@ -392,11 +412,9 @@ def render_to_file(
     AudioFileError
         If the file cannot be written.
     """
-    fmt, _ = output_format(path)  # refuse a bad extension before any work
+    output_format(path)  # refuse a bad extension before any work
     renderer = BeatRenderer(session, sr=sr, voice=voice, volume_db=volume_db)
-    if fmt == "WAV" and renderer.total_samples is not None:
-        _check_wav_size(renderer.total_samples, sr=sr)
-    written = write_session(renderer, path, progress=progress)
+    written = write_session(renderer, path, progress=progress)  # a WAV too long: refused
     return {
         "output": path,
         "format": "/".join(output_format(path)),
@@ -423,10 +441,15 @@ def write_audio(
     AudioFileError
         If the file cannot be written (the message names it).
     """
-    fmt, _ = output_format(path)
+    output_format(path)
     target = Path(path)
     check_output_folder(target, parameter="output")
-    if fmt == "WAV":
-        _check_wav_size(len(samples), sr=sr, channels=samples.shape[1])
     blocks = (samples[i : i + RENDER_BLOCK] for i in range(0, len(samples), RENDER_BLOCK))
-    _write_blocks(target, blocks, sr=sr, channels=samples.shape[1], comment=comment)
+    _write_blocks(
+        target,
+        blocks,
+        sr=sr,
+        channels=samples.shape[1],
+        comment=comment,
+        total_samples=len(samples),
+    )

@@ -67,13 +67,6 @@ def plan_for(result: TrackResult, spm: float, *, max_stretch_pct: float = MAX_ST
         raise
 
 
-def _stereo_at_most(samples: np.ndarray) -> np.ndarray:
-    """1 or 2 channels (the stretcher's limit): more are mixed down to mono."""
-    if samples.shape[1] <= 2:
-        return samples
-    return samples.mean(axis=1, keepdims=True).astype(np.float32)
-
-
 def stretched_blocks(plan: SongPlan, samples: np.ndarray, *, sr: int) -> Iterator[np.ndarray]:
     """The song stretched by `plan`, block after block, from output second 0."""
     return stretched_from(plan, samples, sr=sr, from_s=0.0)[1]
@@ -175,7 +168,7 @@ def stretch_song_file(
     ParameterError
         A bad option, or a song beyond `max_stretch_pct`.
     """
-    from cadence.audio.readers import read_audio
+    from cadence.audio.readers import read_audio, stereo_at_most
     from cadence.audio.write import STRETCH_COMMENT, fitted_for_output, write_blocks
     from cadence.core.synth import add_clicks, check_volume_db, db_to_gain, voice_bank
 
@@ -184,7 +177,7 @@ def stretch_song_file(
     check_volume_db(click_volume_db)
     plan = plan_for(result, spm, max_stretch_pct=max_stretch_pct)
     samples, sr = read_audio(result.path)
-    samples, sr = fitted_for_output(_stereo_at_most(samples), sr, out_path)  # 96 kHz to MP3
+    samples, sr = fitted_for_output(stereo_at_most(samples), sr, out_path)  # 96 kHz to MP3
     total = round(plan.time_map.to_output(len(samples) / sr) * sr)
     if click == "off":
         steps, accents = np.zeros(0, np.int64), np.zeros(0, bool)

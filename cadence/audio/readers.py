@@ -108,6 +108,14 @@ def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
     return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 
+def stereo_at_most(samples: np.ndarray) -> np.ndarray:
+    """(n, 1 or 2) samples, as the stretcher and MP3 take them: more channels are
+    mixed down to mono."""
+    if samples.shape[1] <= 2:
+        return samples
+    return samples.mean(axis=1, keepdims=True).astype(np.float32)
+
+
 _MPEG_EXTENSIONS = frozenset({".mp3", ".mp2", ".mpga"})
 
 

@@ -69,9 +69,7 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
                 dtype = _PLANAR_DTYPES.get(frame.format.name) if planar else None
                 gathered = [[] for _ in range(channels)]
             if dtype is not None:
-                n_bytes = frame.samples * dtype.itemsize  # planes may be padded
-                for chan, plane in zip(gathered, frame.planes):
-                    chan.append(bytes(plane)[:n_bytes])
+                _gather_planes(gathered, frame, dtype)
             else:
                 data = frame.to_ndarray()
                 pieces.append(data if planar else data.reshape(-1, channels).T)
@@ -81,6 +79,13 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
                 gathered, pieces, have = [[] for _ in range(channels)], [], 0
         if have:
             yield _downmix(_join(gathered, pieces, dtype))
+
+
+def _gather_planes(gathered: list[list[bytes]], frame, dtype: np.dtype) -> None:
+    """Append a planar frame's samples to `gathered`, one bytes object per channel."""
+    n_bytes = frame.samples * dtype.itemsize  # planes may be padded
+    for chan, plane in zip(gathered, frame.planes):
+        chan.append(bytes(plane)[:n_bytes])
 
 
 def _join(gathered: list[list[bytes]], pieces: list[np.ndarray], dtype) -> np.ndarray:
@@ -225,9 +230,7 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
             if dtype is not None:  # the usual case: one copy a frame, no numpy call
                 if not gathered:
                     gathered = [[] for _ in range(shape[1])]
-                n_bytes = frame.samples * dtype.itemsize  # planes may be padded
-                for chan, plane in zip(gathered, frame.planes):
-                    chan.append(bytes(plane)[:n_bytes])
+                _gather_planes(gathered, frame, dtype)
                 continue
             if gathered:  # a frame of another kind: keep the order
                 segments.append(_as_float(_join(gathered, [], _PLANAR_DTYPES[first[0]])))

@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 DEBS_RUN := libportaudio2 libmp3lame0
 DEBS_TEST := libportaudio2 libmp3lame0 jackd2
 
-.PHONY: demo test lint format benchmarks clean sysdeps-run sysdeps-test
+.PHONY: demo test lint format benchmarks clean sysdeps-run sysdeps-test stretcher
 
 # A real recorded run from ../shared (CI and the development machines have it).
 RUN_FIT := ../shared/data/activities/activity-small-fenix2-run.fit
@@ -69,11 +69,38 @@ $(VENV)/.created:
 
 $(VENV)/.installed-run: $(VENV)/.created pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
+	@$(MAKE) --no-print-directory stretcher
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.created pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(MAKE) --no-print-directory stretcher
 	@touch $@ $(VENV)/.installed-run
+
+# The stretcher (Signalsmith Stretch, in python-stretch) compiled here for this
+# machine's CPU: PyPI's wheel is built for any x86-64 and stretches 1.3-1.5x
+# slower (benchmarks/stretcher_build.py measures both). Linux x86-64 with a C++
+# compiler only; a build that fails or does not stretch leaves PyPI's wheel, which
+# works the same, slower. Done once per .venv (the wheel's tag says which it is).
+STRETCH_SMOKE := import numpy as np, python_stretch as p; s = p.Signalsmith.Stretch(0); \
+  s.preset(1, 44100.0); s.timeFactor = 1.05; y = s.process(np.ones((1, 44100), np.float32)); \
+  assert y.shape == (1, 42000) and np.isfinite(y).all(), y.shape
+stretcher:
+	@[ "$$(uname -sm)" = "Linux x86_64" ] || exit 0; \
+	version=$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("python-stretch"))'); \
+	grep -q '^Tag: .*manylinux' $(VENV)/lib/python*/site-packages/python_stretch-$$version.dist-info/WHEEL \
+	  2>/dev/null || exit 0; \
+	if ! command -v c++ >/dev/null 2>&1; then \
+	  echo "No C++ compiler: PyPI's generic stretcher stays (1.3-1.5x slower; install g++, then: make stretcher)."; \
+	  exit 0; fi; \
+	echo "Building the stretcher for this CPU (python-stretch $$version from source, -march=native; under a minute)"; \
+	if $(BIN)/python -m pip install --quiet --no-cache-dir --no-deps --force-reinstall \
+	     --no-binary python-stretch -C cmake.define.CMAKE_CXX_FLAGS=-march=native \
+	     "python-stretch==$$version" && $(BIN)/python -c '$(STRETCH_SMOKE)'; then :; else \
+	  echo "The build failed: PyPI's generic wheel stays (stretching works, 1.3-1.5x slower)." >&2; \
+	  $(BIN)/python -m pip install --quiet --no-deps --force-reinstall --only-binary python-stretch \
+	    "python-stretch==$$version"; \
+	fi
 
 sysdeps-run:
 	@$(MAKE) --no-print-directory debs DEBS="$(DEBS_RUN)"

@@ -97,7 +97,7 @@ stretcher:
 	if $(BIN)/python -m pip install --quiet --no-cache-dir --no-deps --force-reinstall \
 	     --no-binary python-stretch -C cmake.define.CMAKE_CXX_FLAGS=-march=native \
 	     "python-stretch==$$version" && $(BIN)/python -c '$(STRETCH_SMOKE)'; then :; else \
-	  echo "The build failed: PyPI's generic wheel stays (stretching works, 1.3-1.5x slower)." >&2; \
+	  echo "The build failed or was stopped: PyPI's generic wheel stays (stretching works, 1.3-1.5x slower; to try again: make stretcher)." >&2; \
 	  $(BIN)/python -m pip install --quiet --no-deps --force-reinstall --only-binary python-stretch \
 	    "python-stretch==$$version"; \
 	fi

@@ -187,10 +187,10 @@ def main() -> None:
         f"({rows[0]['songs']} songs fit {args.spm:g} spm; CPU seconds on one core; "
         f"{args.format.upper()} out; goal: >= 20x real time for 30 minutes)"
     )
-    from stretcher_build import wheel_tag  # beside this script
+    from stretcher_build import built_for_this_cpu, wheel_tag  # beside this script
 
     tag = wheel_tag("python-stretch")
-    how = "PyPI's generic wheel" if "manylinux" in tag else "built here for this CPU (make)"
+    how = "built here for this CPU (make)" if built_for_this_cpu(tag) else "PyPI's generic wheel"
     print(f"stretcher: python-stretch, {how}; wheel tag {tag}")
     reference = ffmpeg_decode_ms_per_min(args.folder)
     if reference:

@@ -63,6 +63,11 @@ def wheel_tag(dist: str) -> str:
     return tags[0] if tags else "unknown"
 
 
+def built_for_this_cpu(tag: str) -> bool:
+    """Whether a wheel tag is a local build (``make``), not PyPI's generic ``manylinux`` wheel."""
+    return "manylinux" not in tag
+
+
 def pypi_wheel(version: str, into: Path) -> Path:
     """PyPI's wheel of python-stretch `version`, unpacked into `into` (a folder for PYTHONPATH)."""
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
@@ -99,7 +104,7 @@ def main() -> None:
         sys.exit(f"no songs at {args.folder} (../shared beside the checkout)")
     version = importlib.metadata.version("python-stretch")
     tag = wheel_tag("python-stretch")
-    built_here = not tag.split("-")[-1].startswith("manylinux")
+    built_here = built_for_this_cpu(tag)
     print(f"installed: python-stretch {version}, wheel tag {tag}")
     print("  (built here for this CPU)" if built_here else "  (PyPI's wheel: run make to build)")
     import numpy as np

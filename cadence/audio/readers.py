@@ -24,12 +24,28 @@ from cadence.files import display_path, not_a_file_reason
 SOUNDFILE_FIRST = {".wav", ".flac", ".aif", ".aiff"}
 
 
-def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
+@contextlib.contextmanager
+def sound_file(path: str | os.PathLike):
+    """A soundfile (libsndfile) reader on `path`, opened read-only.
+
+    Through a descriptor, not a Python file object: any file name works
+    (soundfile cannot encode names that are not valid UTF-8), and libsndfile
+    reads with no callback into Python, so a Ctrl-C is never raised inside
+    the decoder, which was seen to leave it in a state that aborted the
+    process on exit ("double free or corruption").
+    """
     import soundfile as sf
 
-    # A Python file object: read-only for sure, and any file name works
-    # (soundfile cannot encode names that are not valid UTF-8).
-    with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with sf.SoundFile(fd, "r", closefd=False) as f:
+            yield f
+    finally:
+        os.close(fd)
+
+
+def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
+    with sound_file(path) as f:
         yield f.samplerate
         yield f.frames  # may be unknown (0 or huge) for some MP3s
         if start_s > 0:
@@ -205,9 +221,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
 
 def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    with open(path, "rb") as fh, sf.SoundFile(fh, "r") as f:
+    with sound_file(path) as f:
         return f.read(dtype="float32", always_2d=True), f.samplerate
 
 

@@ -46,10 +46,10 @@ def is_rendered_session(path: Path) -> bool:
 
 def rendered_by(path: str | os.PathLike) -> str | None:
     """The mark (one of the ``*_COMMENT`` constants) of a file cadence rendered, or None."""
-    import soundfile as sf
+    from cadence.audio.readers import sound_file
 
     try:
-        with open(path, "rb") as fh, sf.SoundFile(fh) as f:
+        with sound_file(path) as f:
             tags = f"{f.comment or ''} {f.software or ''}"
     except Exception:  # not audio soundfile reads: not ours
         return None

@@ -1,9 +1,10 @@
 """Reading music files: block by block for analysis, or whole for mixing.
 
 soundfile (libsndfile) reads WAV/FLAC/OGG/Opus/AIFF; PyAV (FFmpeg) reads MP3,
-M4A/AAC/ALAC and anything soundfile cannot. Files are opened read-only, as
-Python file objects (any file name works). :mod:`cadence.audio.decode` turns
-the blocks into onset envelopes.
+M4A/AAC/ALAC and anything soundfile cannot. Files are opened read-only (any
+file name works): soundfile through a descriptor (:func:`sound_file`), PyAV
+through a Python file object. :mod:`cadence.audio.decode` turns the blocks
+into onset envelopes.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def sound_file(path: str | os.PathLike):
     Through a descriptor, not a Python file object: any file name works
     (soundfile cannot encode names that are not valid UTF-8), and libsndfile
     reads with no callback into Python, so a Ctrl-C is never raised inside
-    the decoder, which was seen to leave it in a state that aborted the
-    process on exit ("double free or corruption").
+    the decoder (the likely cause, not a proven one, of a process once seen
+    aborting after a Ctrl-C with "double free or corruption").
     """
     import soundfile as sf
 

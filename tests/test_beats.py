@@ -9,7 +9,7 @@ import pytest
 
 from cadence.analysis import analyze_file
 from cadence.audio.decode import FINE_RATE_HZ, onset_envelope
-from cadence.core.beat_level import choose_beat_level, level_candidates
+from cadence.core.beat_level import beat_level, choose_beat_level, level_candidates
 from cadence.core.beats import (
     DRIFT_P95_MS,
     downbeat_phase,
@@ -19,9 +19,10 @@ from cadence.core.beats import (
     place_beats,
     track_beats,
 )
+from cadence.core.tempo import _combined_envelope
 from cadence.errors import ParameterError
 from tests.conftest import SHARED
-from tests.music import clicks_on_beats, drums_on_beats, write
+from tests.music import clicks_on_beats, drums_on_beats, groove, write
 
 MUSIC_DEV = SHARED / "bench" / "music-dev"
 needs_music_dev = pytest.mark.skipif(
@@ -276,3 +277,24 @@ def test_mend_start_puts_a_soft_intros_early_beats_back_on_the_grid():
     assert np.abs(mended - true).max() < 1.5 / rate
     steady = mend_start(true, fine, fine_rate_hz=rate, fine_start_s=0.0)
     np.testing.assert_array_equal(steady, true)  # a steady track is left as it is
+
+
+def test_the_beat_levels_chain_is_the_one_track_beats_would_find(tmp_path):
+    env = onset_envelope(write(tmp_path / "groove.wav", groove(172, 20)))
+    onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
+    level = beat_level(env.bands, 172.0, frame_rate_hz=env.frame_rate_hz, onset=onset)
+    assert level.bpm == choose_beat_level(
+        env.bands, 172.0, frame_rate_hz=env.frame_rate_hz, onset=onset
+    )
+    common = dict(
+        bpm=level.bpm,
+        frame_rate_hz=env.frame_rate_hz,
+        frame_start_s=env.frame_start_s,
+        fine_rate_hz=FINE_RATE_HZ,
+        fine_start_s=env.fine_start_s,
+        onset=onset,
+    )
+    given = track_beats(env.bands, env.fine, frames=level.frames, **common)
+    found = track_beats(env.bands, env.fine, **common)
+    np.testing.assert_array_equal(given.beats_s, found.beats_s)
+    assert given.period_s == found.period_s

@@ -47,3 +47,30 @@ def test_a_file_with_no_audio_says_so(tmp_path):
     path.write_bytes(b"OggS" + bytes(500))
     with pytest.raises(AudioFileError, match="noise.ogg: cannot decode audio"):
         readers.read_audio(path)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "subtype", "tolerance"),
+    [(".wav", "PCM_16", 1e-4), (".wav", "FLOAT", 1e-7), (".ogg", None, 1e-4)],
+)
+def test_analysis_blocks_are_the_same_mono_samples_through_either_decoder(
+    tmp_path, stereo, suffix, subtype, tolerance
+):
+    # Packed 16-bit and float WAV, planar float Vorbis: every layout the FIFO takes.
+    path = tmp_path / f"song{suffix}"
+    sf.write(path, stereo, 44100, subtype=subtype)
+
+    def blocks(reader):
+        it = reader(str(path), 16384)
+        sr, _frames = next(it), next(it)
+        out = list(it)
+        return sr, out
+
+    sr_av, by_ffmpeg = blocks(readers._blocks_pyav)
+    sr_sf, by_libsndfile = blocks(readers._blocks_soundfile)
+    assert sr_av == sr_sf == 44100
+    assert all(b.ndim == 1 and b.dtype == np.float32 for b in by_ffmpeg)
+    assert all(len(b) >= 16384 for b in by_ffmpeg[:-1])  # frames joined into big blocks
+    joined_av, joined_sf = np.concatenate(by_ffmpeg), np.concatenate(by_libsndfile)
+    assert joined_av.shape == joined_sf.shape == (len(stereo),)
+    assert np.max(np.abs(joined_av - joined_sf)) < tolerance

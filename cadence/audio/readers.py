@@ -72,30 +72,26 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
         yield int(float(container.duration or 0) / 1_000_000 * (sr or 1))
         if start_s > 0:
             container.seek(int(start_s * av.time_base), any_frame=False)
-        # Frames are small (about 1000 samples): gather them into blocks, so
-        # the per-block work (downmix, resample, spectrogram) runs on big arrays.
-        # Planar samples of a known type are gathered as bytes per channel (one
-        # copy a frame, no numpy call a frame); other layouts as arrays.
-        gathered: list[list[bytes]] | None = None
-        pieces: list[np.ndarray] = []
-        have = 0
+        # Frames are small (128 to 1152 samples): an FFmpeg FIFO joins them in C
+        # into big blocks, so the per-block work (downmix, resample,
+        # spectrogram) runs on big arrays and each frame costs one call.
+        fifo = av.AudioFifo()
         for frame in container.decode(stream):
-            if gathered is None:
-                channels = len(frame.layout.channels)
-                planar = frame.format.is_planar
-                dtype = _PLANAR_DTYPES.get(frame.format.name) if planar else None
-                gathered = [[] for _ in range(channels)]
-            if dtype is not None:
-                _gather_planes(gathered, frame, dtype)
-            else:
-                data = frame.to_ndarray()
-                pieces.append(data if planar else data.reshape(-1, channels).T)
-            have += frame.samples
-            if have >= blocksize:
-                yield _downmix(_join(gathered, pieces, dtype))
-                gathered, pieces, have = [[] for _ in range(channels)], [], 0
-        if have:
-            yield _downmix(_join(gathered, pieces, dtype))
+            frame.pts = None  # the FIFO would refuse a gap in the timestamps
+            fifo.write(frame)
+            if fifo.samples >= blocksize:
+                yield _downmix(_samples_of(fifo.read()))
+        rest = fifo.read()
+        if rest is not None:
+            yield _downmix(_samples_of(rest))
+
+
+def _samples_of(frame) -> np.ndarray:
+    """A (channels, samples) array of an audio frame, planar or packed."""
+    data = frame.to_ndarray()
+    if frame.format.is_planar:
+        return data
+    return data.reshape(-1, len(frame.layout.channels)).T
 
 
 def _gather_planes(gathered: list[list[bytes]], frame, dtype: np.dtype) -> None:
@@ -123,10 +119,7 @@ _PLANAR_DTYPES = {
 
 def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
     """Mono float32 from a (channels, samples) array of any sample format."""
-    x = channels_by_samples
-    if x.dtype.kind in "iu":
-        x = x.astype(np.float32) / np.float32(np.iinfo(x.dtype).max)
-    x = x.astype(np.float32, copy=False)
+    x = _as_float(channels_by_samples)
     return x[0] if x.shape[0] == 1 else x.mean(axis=0)
 
 

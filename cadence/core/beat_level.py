@@ -11,6 +11,7 @@ left out at a time by ``benchmarks/train_beat_level.py``.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +37,12 @@ LEVEL_FEATURES = (
 
 
 def level_features(
-    bands: np.ndarray, candidates_bpm: list[float], *, frame_rate_hz: float, onset: np.ndarray
+    bands: np.ndarray,
+    candidates_bpm: list[float],
+    *,
+    frame_rate_hz: float,
+    onset: np.ndarray,
+    chains: list | None = None,
 ) -> np.ndarray:
     """Features of each candidate beat level, shape (n_candidates, 6) (see :data:`LEVEL_FEATURES`).
 
@@ -50,6 +56,9 @@ def level_features(
         Envelope frames per second.
     onset : numpy.ndarray
         The combined onset envelope.
+    chains : list, optional, keyword-only
+        When given, each candidate's beat chain (:func:`dp_beats` frames) is
+        appended to it, so the chosen level's need not be found again.
     """
     from cadence.core.tempo import _at, _autocorrelation, _comb_scores
 
@@ -60,6 +69,8 @@ def level_features(
     for bpm in candidates_bpm:
         period = 60.0 * frame_rate_hz / bpm
         frames = dp_beats(onset, period_frames=period)
+        if chains is not None:
+            chains.append(frames)
         row = [math.log2(bpm / 120.0), math.log2(bpm / 120.0) ** 2]
         for x in (onset, low):
             s = _strength_at(x, frames) if len(frames) >= 2 else np.ones(2)
@@ -81,6 +92,23 @@ def level_candidates(bpm: float) -> list[float]:
     return found or [bpm]
 
 
+@dataclass(frozen=True)
+class BeatLevel:
+    """The chosen beat level.
+
+    Attributes
+    ----------
+    bpm : float
+        Its tempo (BPM).
+    frames : numpy.ndarray or None
+        Its beat chain (:func:`cadence.core.beats.dp_beats` frames), when the
+        choice found it; None when there was nothing to choose.
+    """
+
+    bpm: float
+    frames: np.ndarray | None = None
+
+
 def choose_beat_level(
     bands: np.ndarray,
     bpm: float,
@@ -90,6 +118,8 @@ def choose_beat_level(
     weights: tuple[float, ...] = LEVEL_WEIGHTS,
 ) -> float:
     """The tempo listeners tap: `bpm`, its half or its double, by the beat-level model.
+
+    The tempo of :func:`beat_level`, which takes the same parameters.
 
     Parameters
     ----------
@@ -109,10 +139,34 @@ def choose_beat_level(
     float
         The chosen tempo (BPM).
     """
+    return beat_level(bands, bpm, frame_rate_hz=frame_rate_hz, onset=onset, weights=weights).bpm
+
+
+def beat_level(
+    bands: np.ndarray,
+    bpm: float,
+    *,
+    frame_rate_hz: float,
+    onset: np.ndarray,
+    weights: tuple[float, ...] = LEVEL_WEIGHTS,
+) -> BeatLevel:
+    """The beat level listeners tap, `bpm`, its half or its double, and its beat chain.
+
+    Parameters are those of :func:`choose_beat_level`.
+
+    Returns
+    -------
+    BeatLevel
+        The chosen tempo, and the beat chain found at it while choosing
+        (:func:`cadence.core.beats.track_beats` takes it as ``frames``).
+    """
     candidates = level_candidates(bpm)
     if len(candidates) == 1:
-        return candidates[0]
-    features = level_features(bands, candidates, frame_rate_hz=frame_rate_hz, onset=onset)
+        return BeatLevel(candidates[0])
+    chains: list[np.ndarray] = []
+    features = level_features(
+        bands, candidates, frame_rate_hz=frame_rate_hz, onset=onset, chains=chains
+    )
     w = np.asarray(weights, dtype=np.float64)
-    scores = features @ w[:-1] + w[-1]
-    return float(candidates[int(np.argmax(scores))])
+    best = int(np.argmax(features @ w[:-1] + w[-1]))
+    return BeatLevel(float(candidates[best]), chains[best])

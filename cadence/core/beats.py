@@ -372,6 +372,7 @@ def track_beats(
     fine_rate_hz: float,
     fine_start_s: float,
     onset: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
 ) -> BeatGrid | None:
     """Beat times of a track at a known tempo.
 
@@ -391,6 +392,9 @@ def track_beats(
     onset : numpy.ndarray, optional, keyword-only
         The combined onset envelope the tempo was measured on (derived from
         `bands` when not given).
+    frames : numpy.ndarray of int, optional, keyword-only
+        The beat chain :func:`dp_beats` finds on `onset` at `bpm`, when it is
+        already known (the beat-level choice finds it); found here otherwise.
 
     Returns
     -------
@@ -416,7 +420,8 @@ def track_beats(
     period_frames = 60.0 * frame_rate_hz / bpm
     if len(x) < 2 * period_frames or period_frames <= 2:
         return None
-    frames = dp_beats(x, period_frames=period_frames)
+    if frames is None:
+        frames = dp_beats(x, period_frames=period_frames)
     strength = _strength_at(x, frames)
     keep = _trim_weak_ends(strength)
     frames = frames[keep]

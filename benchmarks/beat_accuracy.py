@@ -24,7 +24,9 @@ level); the median and 95th percentile of |detected - true| over the beats
 matched within 70 ms; tempo acc1 (within 4 %), acc2 (also ×2, ×½) and within
 1 BPM (octave-folded), as ``../shared/bench/score.py`` counts them. Speed is
 CPU seconds on one core, as × real time, with cadence's throughput over
-librosa's.
+librosa's. A second table times each side's decoder alone on the same files
+(soundfile for librosa, cadence's block reader) and splits the whole time
+into decoding and the rest, with the rest's speed against librosa's.
 
 Goals (issue 15), on real music: F >= 0.90, AMLt >= 0.90, median offset
 <= 10 ms, p95 <= 30 ms, acc1 >= 0.85, within 1 BPM >= 0.95; acc2 >= 0.97 on
@@ -115,6 +117,36 @@ def cadence_beats(path: str) -> tuple[float | None, np.ndarray]:
     return r.bpm, np.asarray(r.beats or [], dtype=float)
 
 
+def librosa_decode(path: str) -> None:
+    """What ``librosa.load`` decodes with: soundfile, the whole file at its own rate."""
+    import soundfile as sf
+
+    sf.read(path, dtype="float32", always_2d=False)
+
+
+def cadence_decode(path: str) -> None:
+    """What ``analyze_file`` decodes with: its block reader, the whole file at its own rate."""
+    from cadence.audio import decode
+
+    reader = decode._blocks_soundfile
+    if Path(path).suffix.lower() not in decode.SOUNDFILE_FIRST:
+        reader = decode._blocks_pyav
+    for _block in reader(path, 65536):
+        pass
+
+
+DECODERS = {"librosa beat_track": librosa_decode, "cadence": cadence_decode}
+
+
+def decode_cpu(decoder, rows: list[dict], label: str) -> float:
+    t0 = time.process_time()
+    for i, r in enumerate(rows, 1):
+        decoder(r["path"])
+        print(f"\r{label} decoding alone: {i}/{len(rows)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return time.process_time() - t0
+
+
 def tempo_ok(est: float | None, true: float, factors, tol: float = 0.04) -> bool:
     return est is not None and any(abs(est - true * f) <= tol * true * f for f in factors)
 
@@ -180,6 +212,11 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N tracks of each set")
     ap.add_argument("--no-librosa", action="store_true", help="cadence only (no baseline)")
     ap.add_argument("--show-tracks", action="store_true", help="one line per track")
+    ap.add_argument(
+        "--no-decode-split",
+        action="store_true",
+        help="leave out the second table (each side's decoding timed alone)",
+    )
     ap.add_argument("--json", type=Path, help="also write every track's figures here")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -202,13 +239,23 @@ def main() -> None:
         f"{'p95 ms':>7s} {'acc1':>6s} {'acc2':>6s} {'±1BPM':>6s} {'×RT':>6s} {'speed':>6s}"
     )
     lines = []
+    decode_lines = []
     for set_name, rows in sets.items():
         audio_s = sum(sf.info(r["path"]).duration for r in rows)
-        base_cpu = None
+        base_cpu = base_rest = None
         for label, fn in methods.items():
             results, cpu = run(fn, rows, f"{set_name} {label}")
             m = summarize(rows, results)
             base_cpu = base_cpu or cpu
+            if not args.no_decode_split:
+                dec = decode_cpu(DECODERS[label], rows, f"{set_name} {label}")
+                rest = max(cpu - dec, 1e-9)
+                base_rest = base_rest or rest
+                per_min = 60_000.0 / audio_s
+                decode_lines.append(
+                    f"{set_name:6s} {label:19s} {cpu * per_min:9.0f} {dec * per_min:9.0f} "
+                    f"{rest * per_min:9.0f} {base_rest / rest:12.2f}×"
+                )
             lines.append(
                 f"{set_name:6s} {label:19s} {m['f']:6.3f} {m['cmlt']:6.3f} {m['amlt']:6.3f} "
                 f"{m['median_ms']:7.1f} {m['p95_ms']:7.1f} {m['acc1']:6.3f} {m['acc2']:6.3f} "
@@ -240,6 +287,15 @@ def main() -> None:
         "goals (music): F >= 0.90, AMLt >= 0.90, median <= 10 ms, p95 <= 30 ms, acc1 >= 0.85,"
         " ±1 BPM >= 0.95; acc2 >= 0.97 on every set; speed >= 2× librosa"
     )
+    if decode_lines:
+        print()
+        print("the same work split: decoding alone (each side's own decoder, whole file, own rate)")
+        print("and the rest (resampling, onset functions, tempo, beats), CPU ms a minute of audio")
+        print(
+            f"{'set':6s} {'method':19s} {'whole':>9s} {'decoding':>9s} {'the rest':>9s} "
+            f"{'rest speed':>13s}"
+        )
+        print("\n".join(decode_lines))
     if args.json:
         args.json.write_text(json.dumps(dump, indent=1))
 

@@ -123,21 +123,30 @@ def dp_beats(
         return np.zeros(0, dtype=int)
     x = x / sd
     lo = max(1, round(period_frames / 2))
-    taus = np.arange(lo, round(2 * period_frames) + 1)
+    hi = round(2 * period_frames)
+    taus = np.arange(lo, hi + 1)
     penalty = -tightness * np.log(taus / period_frames) ** 2
-    score = x.copy()
+    # score[hi + t] is frame t's; the `hi` places before the track are -inf.
+    score = np.concatenate([np.full(hi, -np.inf), x])
     back = np.full(n, -1)
+    rows = np.arange(lo)
+    # A view that follows the score as it fills: windows[t, j] is the score of
+    # frame t - taus[j] (the columns run backwards over score[t : t + width]).
+    width = hi - lo + 1
+    windows = np.lib.stride_tricks.as_strided(
+        score, shape=(n, width), strides=(score.strides[0],) * 2, writeable=False
+    )[:, ::-1]
     # Every gap is at least `lo` frames, so a block of `lo` frames depends
     # only on the frames before it: one numpy step per block, not per frame.
     for t0 in range(0, n, lo):
-        ts = np.arange(t0, min(n, t0 + lo))
-        prev = ts[:, None] - taus[None, :]
-        cand = np.where(prev >= 0, score[np.maximum(prev, 0)] + penalty, -np.inf)
+        m = min(lo, n - t0)
+        cand = windows[t0 : t0 + m] + penalty
         j = np.argmax(cand, axis=1)
-        best = cand[np.arange(len(ts)), j]
-        link = np.isfinite(best) & (best > 0)
-        score[ts] = x[ts] + np.where(link, best, 0.0)
-        back[ts] = np.where(link, prev[np.arange(len(ts)), j], -1)
+        best = cand[rows[:m], j]
+        link = best > 0
+        score[hi + t0 : hi + t0 + m] = x[t0 : t0 + m] + np.where(link, best, 0.0)
+        back[t0 : t0 + m] = np.where(link, t0 + rows[:m] - taus[j], -1)
+    score = score[hi:]
     # End on the best-scoring frame of the last period (a chain always grows).
     tail = max(0, n - round(period_frames))
     t = tail + int(np.argmax(score[tail:]))

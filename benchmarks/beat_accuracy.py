@@ -12,7 +12,8 @@ Usage::
 
     .venv/bin/python benchmarks/beat_accuracy.py [--sets music,gmd] [--limit N]
 
-For every track, in one process on one core, side by side:
+For every track, in one process on one core, side by side (track by track,
+in alternating order, so that a shared machine's drifting speed slows both):
 
 * librosa (baseline): ``librosa.load(path, sr=22050)`` + ``librosa.beat.beat_track``;
 * cadence: :func:`cadence.analysis.analyze_file` (decode, envelopes, tempo, beats).
@@ -138,15 +139,6 @@ def cadence_decode(path: str) -> None:
 DECODERS = {"librosa beat_track": librosa_decode, "cadence": cadence_decode}
 
 
-def decode_cpu(decoder, rows: list[dict], label: str) -> float:
-    t0 = time.process_time()
-    for i, r in enumerate(rows, 1):
-        decoder(r["path"])
-        print(f"\r{label} decoding alone: {i}/{len(rows)}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
-    return time.process_time() - t0
-
-
 def tempo_ok(est: float | None, true: float, factors, tol: float = 0.04) -> bool:
     return est is not None and any(abs(est - true * f) <= tol * true * f for f in factors)
 
@@ -168,16 +160,30 @@ def beat_scores(ref: np.ndarray, est: np.ndarray) -> dict:
     return {"f": f, "cmlt": cmlt, "amlt": amlt, "offsets": offsets}
 
 
-def run(method, rows: list[dict], label: str) -> tuple[list[dict], float]:
-    out = []
-    t0 = time.process_time()
-    for i, r in enumerate(rows, 1):
-        bpm, beats = method(r["path"])
-        out.append({"path": r["path"], "bpm": bpm, "beats": beats})
-        print(f"\r{label}: {i}/{len(rows)}", end="", file=sys.stderr, flush=True)
-    cpu = time.process_time() - t0
+def run_side_by_side(methods: dict, rows: list[dict], set_name: str, *, split: bool) -> dict:
+    """Each method (and, with `split`, its decoder alone) on each track in turn.
+
+    Track by track, in alternating order, so that a shared machine whose
+    speed drifts over minutes slows both sides alike. Returns, per method,
+    its results, its CPU seconds and its decoder's (None without `split`).
+    """
+    out = {label: ([], 0.0, 0.0 if split else None) for label in methods}
+    for i, r in enumerate(rows):
+        labels = list(methods) if i % 2 == 0 else list(methods)[::-1]
+        for label in labels:
+            results, cpu, dec = out[label]
+            t0 = time.process_time()
+            bpm, beats = methods[label](r["path"])
+            cpu += time.process_time() - t0
+            if split:
+                t0 = time.process_time()
+                DECODERS[label](r["path"])
+                dec += time.process_time() - t0
+            results.append({"path": r["path"], "bpm": bpm, "beats": beats})
+            out[label] = (results, cpu, dec)
+        print(f"\r{set_name}: {i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return out, cpu
+    return out
 
 
 def summarize(rows: list[dict], results: list[dict]) -> dict:
@@ -243,12 +249,11 @@ def main() -> None:
     for set_name, rows in sets.items():
         audio_s = sum(sf.info(r["path"]).duration for r in rows)
         base_cpu = base_rest = None
-        for label, fn in methods.items():
-            results, cpu = run(fn, rows, f"{set_name} {label}")
+        runs = run_side_by_side(methods, rows, set_name, split=not args.no_decode_split)
+        for label, (results, cpu, dec) in runs.items():
             m = summarize(rows, results)
             base_cpu = base_cpu or cpu
-            if not args.no_decode_split:
-                dec = decode_cpu(DECODERS[label], rows, f"{set_name} {label}")
+            if dec is not None:
                 rest = max(cpu - dec, 1e-9)
                 base_rest = base_rest or rest
                 per_min = 60_000.0 / audio_s

@@ -9,7 +9,8 @@ Then:
 
     .venv/bin/python benchmarks/tempo_accuracy.py [--dev-set DIR] [--limit N]
 
-For every track, in one process on one core, side by side:
+For every track, in one process on one core, side by side (track by track, in
+alternating order):
 * plain librosa: ``librosa.load(path, sr=22050)`` + ``librosa.beat.beat_track``;
 * cadence: :func:`cadence.analysis.analyze_file` (decode, envelope, estimate).
 Prints acc1 (within 4 %), acc2 (also ×2, ×½), within 1 BPM (octave-folded),
@@ -101,22 +102,27 @@ def main() -> None:
     out_dir = args.csv_dir or Path(tempfile.mkdtemp(prefix="cadence-tempo-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     score = load_score()
+    # Track by track, in alternating order, so that a shared machine whose
+    # speed drifts over minutes slows both sides alike.
+    estimates = {name: {} for name in methods}
+    cpu = dict.fromkeys(methods, 0.0)
+    for i, r in enumerate(rows):
+        names = list(methods) if i % 2 == 0 else list(methods)[::-1]
+        for name in names:
+            t0 = time.process_time()
+            estimates[name][r["path"]] = methods[name](r["path"])
+            cpu[name] += time.process_time() - t0
+        print(f"\r{i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
     results = {}
-    for name, fn in methods.items():
-        estimates = {}
-        t0 = time.process_time()
-        for i, r in enumerate(rows, 1):
-            estimates[r["path"]] = fn(r["path"])
-            print(f"\r{name}: {i}/{len(rows)}", end="", file=sys.stderr, flush=True)
-        cpu = time.process_time() - t0
-        print(file=sys.stderr)
+    for name in methods:
         path = out_dir / (name.split()[0] + ".csv")
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["path", "bpm"])
-            for p, b in estimates.items():
+            for p, b in estimates[name].items():
                 w.writerow([p, "" if b is None else f"{b:.2f}"])
-        results[name] = (score(str(manifest), str(path))["all"], cpu, estimates)
+        results[name] = (score(str(manifest), str(path))["all"], cpu[name], estimates[name])
 
     print(f"Development set: {len(rows)} tracks, {audio_s / 3600:.2f} h of audio ({args.dev_set})")
     head = ["acc1", "acc2", "within 1 BPM", "CPU s", "× real time", "speed"]

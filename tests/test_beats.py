@@ -12,6 +12,7 @@ from cadence.audio.decode import FINE_RATE_HZ, onset_envelope
 from cadence.core.beat_level import beat_level, choose_beat_level, level_candidates
 from cadence.core.beats import (
     DRIFT_P95_MS,
+    TIGHTNESS,
     downbeat_phase,
     dp_beats,
     drifts,
@@ -65,6 +66,40 @@ def test_dp_beats_follow_a_pulse_and_bridge_a_missing_beat():
     x[107] = 0.0  # a beat with no onset: the chain still steps over it
     beats = dp_beats(x, period_frames=25.0)
     assert beats.tolist() == list(range(7, 1000, 25))
+
+
+def _dp_beats_frame_by_frame(onset: np.ndarray, period_frames: float) -> list[int]:
+    """The dynamic programme written plainly, one frame and one gap at a time."""
+    x = np.asarray(onset, dtype=np.float64)
+    x = x / x.std()
+    lo, hi = max(1, round(period_frames / 2)), round(2 * period_frames)
+    score, back = x.copy(), [-1] * len(x)
+    for t in range(len(x)):
+        best, link = -np.inf, -1
+        for tau in range(lo, hi + 1):  # the shortest gap wins a tie
+            if t - tau >= 0:
+                value = score[t - tau] - TIGHTNESS * np.log(tau / period_frames) ** 2
+                if value > best:
+                    best, link = value, t - tau
+        if best > 0:
+            score[t], back[t] = x[t] + best, link
+    tail = max(0, len(x) - round(period_frames))
+    t = tail + int(np.argmax(score[tail:]))
+    chain = []
+    while t >= 0:
+        chain.append(t)
+        t = back[t]
+    return chain[::-1]
+
+
+@pytest.mark.parametrize("n_frames", [5, 12, 40, 700])
+@pytest.mark.parametrize("period_frames", [2.5, 7.0, 23.3])
+def test_dp_beats_is_the_plain_frame_by_frame_programme(n_frames, period_frames):
+    rng = np.random.default_rng(n_frames)
+    onset = rng.random(n_frames) ** 4  # sparse peaks and many near-ties
+    onset[:: max(3, round(period_frames))] += 1.0
+    found = dp_beats(onset, period_frames=period_frames).tolist()
+    assert found == _dp_beats_frame_by_frame(onset, period_frames)
 
 
 def test_dp_beats_of_silence_is_empty_and_bad_period_is_named():
@@ -294,6 +329,9 @@ def test_the_beat_levels_chain_is_the_one_track_beats_would_find(tmp_path):
         fine_start_s=env.fine_start_s,
         onset=onset,
     )
+    assert level.frames is not None
+    period_frames = 60 * env.frame_rate_hz / level.bpm
+    np.testing.assert_array_equal(level.frames, dp_beats(onset, period_frames=period_frames))
     given = track_beats(env.bands, env.fine, frames=level.frames, **common)
     found = track_beats(env.bands, env.fine, **common)
     np.testing.assert_array_equal(given.beats_s, found.beats_s)

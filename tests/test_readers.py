@@ -49,28 +49,90 @@ def test_a_file_with_no_audio_says_so(tmp_path):
         readers.read_audio(path)
 
 
-@pytest.mark.parametrize(
-    ("suffix", "subtype", "tolerance"),
-    [(".wav", "PCM_16", 1e-4), (".wav", "FLOAT", 1e-7), (".ogg", None, 1e-4)],
-)
+def _analysis_blocks(reader, path, start_s: float = 0.0) -> tuple[int, list[np.ndarray]]:
+    blocks = reader(str(path), 16384, start_s)
+    sr, _frames = next(blocks), next(blocks)
+    return sr, list(blocks)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 6])
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
 def test_analysis_blocks_are_the_same_mono_samples_through_either_decoder(
-    tmp_path, stereo, suffix, subtype, tolerance
+    tmp_path, subtype, channels
 ):
-    # Packed 16-bit and float WAV, planar float Vorbis: every layout the FIFO takes.
-    path = tmp_path / f"song{suffix}"
-    sf.write(path, stereo, 44100, subtype=subtype)
+    # FFmpeg's FIFO path against libsndfile: packed samples of every type,
+    # scaled alike (u8 centred), downmixed alike, from the start and after a seek.
+    rng = np.random.default_rng(channels)
+    audio = 0.4 * np.sin(np.arange(3 * 44100)[:, None] * rng.uniform(0.01, 0.1, channels))
+    path = tmp_path / "song.wav"
+    sf.write(path, audio, 44100, subtype=subtype)
+    for start_s in (0.0, 1.3):
+        sr_av, by_ffmpeg = _analysis_blocks(readers._blocks_pyav, path, start_s)
+        sr_sf, by_libsndfile = _analysis_blocks(readers._blocks_soundfile, path, start_s)
+        assert sr_av == sr_sf == 44100
+        assert all(b.ndim == 1 and b.dtype == np.float32 for b in by_ffmpeg)
+        assert all(len(b) >= 16384 for b in by_ffmpeg[:-1])  # frames joined into big blocks
+        np.testing.assert_array_equal(np.concatenate(by_ffmpeg), np.concatenate(by_libsndfile))
 
-    def blocks(reader):
-        it = reader(str(path), 16384)
-        sr, _frames = next(it), next(it)
-        out = list(it)
-        return sr, out
 
-    sr_av, by_ffmpeg = blocks(readers._blocks_pyav)
-    sr_sf, by_libsndfile = blocks(readers._blocks_soundfile)
-    assert sr_av == sr_sf == 44100
-    assert all(b.ndim == 1 and b.dtype == np.float32 for b in by_ffmpeg)
-    assert all(len(b) >= 16384 for b in by_ffmpeg[:-1])  # frames joined into big blocks
-    joined_av, joined_sf = np.concatenate(by_ffmpeg), np.concatenate(by_libsndfile)
-    assert joined_av.shape == joined_sf.shape == (len(stereo),)
-    assert np.max(np.abs(joined_av - joined_sf)) < tolerance
+def test_analysis_blocks_of_planar_vorbis_match_libvorbis(tmp_path, stereo):
+    path = tmp_path / "song.ogg"
+    sf.write(path, stereo, 44100)
+    _, by_ffmpeg = _analysis_blocks(readers._blocks_pyav, path)
+    _, by_libvorbis = _analysis_blocks(readers._blocks_soundfile, path)
+    joined = np.concatenate(by_ffmpeg)
+    assert joined.shape == (len(stereo),)
+    assert np.max(np.abs(joined - np.concatenate(by_libvorbis))) < 1e-4
+
+
+def _adts(path, tone_hz: float, *, sr: int, layout: str, seconds: float = 2.0) -> bytes:
+    """AAC in ADTS frames (a stream that may change its layout or rate part-way), via PyAV."""
+    import av
+
+    t = np.arange(int(seconds * sr)) / sr
+    n_channels = 1 if layout == "mono" else 2
+    planes = np.repeat((0.5 * np.sin(2 * np.pi * tone_hz * t))[None], n_channels, 0)
+    with av.open(str(path), "w", format="adts") as c:
+        stream = c.add_stream("aac", rate=sr, layout=layout)
+        for i in range(0, planes.shape[1], 1024):
+            frame = av.AudioFrame.from_ndarray(
+                planes[:, i : i + 1024].astype(np.float32), format="fltp", layout=layout
+            )
+            frame.sample_rate = sr
+            for packet in stream.encode(frame):
+                c.mux(packet)
+        for packet in stream.encode(None):
+            c.mux(packet)
+    return path.read_bytes()
+
+
+def test_a_stream_that_turns_from_stereo_to_mono_is_read_on_through_the_change(tmp_path):
+    # The FIFO copies as many channels as its first frame had: fed a mono frame
+    # after stereo ones it read past the frame (or crashed); a new FIFO starts instead.
+    path = tmp_path / "radio.aac"
+    path.write_bytes(
+        _adts(tmp_path / "a.aac", 440, sr=44100, layout="stereo")
+        + _adts(tmp_path / "b.aac", 660, sr=44100, layout="mono")
+    )
+    _, blocks = _analysis_blocks(readers._blocks_pyav, path)
+    mono = np.concatenate(blocks)
+    assert 3.9 * 44100 < len(mono) < 4.2 * 44100
+    for part, tone_hz in ((mono[: 2 * 44100], 440), (mono[-2 * 44100 :], 660)):
+        middle = part[4096:-4096]
+        peak_hz = np.argmax(np.abs(np.fft.rfft(middle))) * 44100 / len(middle)
+        assert abs(peak_hz - tone_hz) < 5
+        assert np.max(np.abs(part)) < 0.6  # no samples from beyond a frame
+
+
+def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path):
+    from cadence.analysis import analyze_file
+
+    path = tmp_path / "radio.aac"
+    path.write_bytes(
+        _adts(tmp_path / "a.aac", 440, sr=44100, layout="stereo", seconds=4.0)
+        + _adts(tmp_path / "b.aac", 660, sr=48000, layout="mono")
+    )
+    with pytest.raises(AudioFileError, match="sample rate changes from 44100 to 48000 Hz"):
+        _analysis_blocks(readers._blocks_pyav, path)
+    note = analyze_file(str(path)).note
+    assert "decoding stopped at 4.0 s (the sample rate changes from 44100 to 48000 Hz)" in note

@@ -63,20 +63,34 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
 
     with open(path, "rb") as fh, av.open(fh, "r") as container:
         if not container.streams.audio:
-            raise AudioFileError(f"{path}: no audio stream")
+            raise AudioFileError("no audio stream")
         stream = container.streams.audio[0]
         if stream.codec_context is None:
-            raise AudioFileError(f"{path}: no decoder for its audio codec")
+            raise AudioFileError("no decoder for its audio codec")
         sr = stream.codec_context.sample_rate or stream.rate
         yield sr
         yield int(float(container.duration or 0) / 1_000_000 * (sr or 1))
         if start_s > 0:
             container.seek(int(start_s * av.time_base), any_frame=False)
-        # Frames are small (128 to 1152 samples): an FFmpeg FIFO joins them in C
-        # into big blocks, so the per-block work (downmix, resample,
-        # spectrogram) runs on big arrays and each frame costs one call.
+        # Frames are small (a few hundred to a few thousand samples): an FFmpeg
+        # FIFO joins them in C into big blocks, so the per-block work (downmix,
+        # resample, spectrogram) runs on big arrays and each frame costs one call.
         fifo = av.AudioFifo()
+        kind = None  # (sample format, channels, rate) of the frames in the FIFO
         for frame in container.decode(stream):
+            frame_kind = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+            if frame_kind != kind:
+                # The blocks are at the rate given above: a frame at another
+                # is an error, after what decoded before it (which the caller keeps).
+                # The FIFO copies as many channels as its first frame had: a
+                # change of layout or sample format part-way starts a new one.
+                if fifo.samples:
+                    yield _downmix(_samples_of(fifo.read()))
+                if frame.sample_rate != sr:
+                    raise AudioFileError(
+                        f"the sample rate changes from {sr} to {frame.sample_rate} Hz"
+                    )
+                fifo, kind = av.AudioFifo(), frame_kind
             frame.pts = None  # the FIFO would refuse a gap in the timestamps
             fifo.write(frame)
             if fifo.samples >= blocksize:
@@ -101,10 +115,8 @@ def _gather_planes(gathered: list[list[bytes]], frame, dtype: np.dtype) -> None:
         chan.append(bytes(plane)[:n_bytes])
 
 
-def _join(gathered: list[list[bytes]], pieces: list[np.ndarray], dtype) -> np.ndarray:
-    """One (channels, samples) block from gathered plane bytes or array pieces."""
-    if dtype is None:
-        return np.concatenate(pieces, axis=1)
+def _join(gathered: list[list[bytes]], dtype: np.dtype) -> np.ndarray:
+    """One (channels, samples) block from gathered plane bytes."""
     return np.stack([np.frombuffer(b"".join(chan), dtype=dtype) for chan in gathered])
 
 
@@ -161,6 +173,9 @@ _INTERNALS = (
 def _reason(exc: BaseException) -> str:
     """A decoder's complaint, short: no errno, no file name, no Python object reprs."""
     import re
+
+    if isinstance(exc, AudioFileError):
+        return str(exc)  # ours: already a plain reason, and its case is meant
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     for internal, plain in _INTERNALS:
@@ -241,13 +256,13 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
                 _gather_planes(gathered, frame, dtype)
                 continue
             if gathered:  # a frame of another kind: keep the order
-                segments.append(_as_float(_join(gathered, [], _PLANAR_DTYPES[first[0]])))
+                segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
                 gathered = []
             resampler = resampler or av.AudioResampler(format="fltp", layout=layout)
             for out in resampler.resample(frame):
                 segments.append(out.to_ndarray())
         if gathered:
-            segments.append(_as_float(_join(gathered, [], _PLANAR_DTYPES[first[0]])))
+            segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
         sr = stream.codec_context.sample_rate or stream.rate
     if not segments:
         return np.zeros((0, 1), dtype=np.float32), int(sr or 0)
@@ -256,7 +271,7 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
-    """float32 samples from planar ones of any type, scaled as FFmpeg scales them."""
+    """float32 samples from (channels, samples) ones of any type, scaled as FFmpeg scales them."""
     if x.dtype == np.uint8:
         return (x.astype(np.float32) - 128) / np.float32(128)
     if x.dtype.kind == "i":

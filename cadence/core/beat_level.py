@@ -92,7 +92,7 @@ def level_candidates(bpm: float) -> list[float]:
     return found or [bpm]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # it holds an array: no == or hash
 class BeatLevel:
     """The chosen beat level.
 

@@ -136,3 +136,6 @@ def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path):
         _analysis_blocks(readers._blocks_pyav, path)
     note = analyze_file(str(path)).note
     assert "decoding stopped at 4.0 s (the sample rate changes from 44100 to 48000 Hz)" in note
+    # Read whole for mixing, it stops there too, at the rate it started at.
+    samples, sr = readers.read_audio(path)
+    assert sr == 44100 and 3.9 < len(samples) / sr < 4.2

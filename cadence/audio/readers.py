@@ -246,7 +246,11 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
         segments: list[np.ndarray] = []  # (channels, samples) float32, in order
         gathered: list[list[bytes]] = []
         first = None  # (format, channels) of the first frame: the fast path's
+        rate = None
         for frame in container.decode(stream):
+            rate = rate or frame.sample_rate
+            if frame.sample_rate != rate:
+                break  # as the analysis does: what decoded before a change of rate
             shape = (frame.format.name, len(frame.layout.channels))
             first = first or shape
             dtype = _PLANAR_DTYPES.get(shape[0]) if shape == first else None
@@ -263,7 +267,7 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
                 segments.append(out.to_ndarray())
         if gathered:
             segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
-        sr = stream.codec_context.sample_rate or stream.rate
+        sr = rate or stream.codec_context.sample_rate or stream.rate
     if not segments:
         return np.zeros((0, 1), dtype=np.float32), int(sr or 0)
     channels = min(len(seg) for seg in segments)  # a layout change: the channels all have

@@ -1,11 +1,12 @@
 """Decoding music for analysis: the only module that talks to librosa.
 
-:func:`onset_envelope` decodes a music file block by block (soundfile for
-WAV/FLAC/OGG/Opus/AIFF; PyAV's FFmpeg for MP3, M4A/AAC/ALAC and anything
-soundfile cannot read), downmixes, resamples to 11025 Hz with soxr and turns
-it into onset-strength envelopes, one chunk at a time: spectral flux of a
-log mel spectrogram (librosa's mel filters) at 86 frames a second, for the
-tempo, and a finer flux at 345 frames a second, for placing the beats. A
+:func:`onset_envelope` decodes a music file block by block (soundfile first
+for WAV/FLAC/AIFF; PyAV's FFmpeg first for OGG/Opus, MP3, M4A/AAC/ALAC and
+the rest; each when the other fails), downmixes, resamples to 11025 Hz with
+soxr and turns it into onset-strength envelopes, one chunk at a time:
+spectral flux of a log mel spectrogram (librosa's mel filters) at 86 frames
+a second, for the tempo, and a finer flux at 345 frames a second, for placing
+the beats. A
 whole song is analysed (at most the middle 30 minutes of a long recording);
 memory stays bounded whatever the file's length; files are opened read-only.
 """
@@ -308,7 +309,8 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     path : path-like
         A music file (opened read-only).
     max_analysis_s : float, keyword-only
-        Analyse at most this many seconds (default 120), from the middle
+        Analyse at most this many seconds (default :data:`MAX_ANALYSIS_S`, 30
+        minutes), from the middle
         of a longer file.
 
     Returns

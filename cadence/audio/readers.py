@@ -1,7 +1,8 @@
 """Reading music files: block by block for analysis, or whole for mixing.
 
-soundfile (libsndfile) reads WAV/FLAC/OGG/Opus/AIFF; PyAV (FFmpeg) reads MP3,
-M4A/AAC/ALAC and anything soundfile cannot. Files are opened read-only (any
+soundfile (libsndfile) reads WAV/FLAC/AIFF first; PyAV (FFmpeg) reads
+OGG/Opus, MP3, M4A/AAC/ALAC and the rest first (see :data:`SOUNDFILE_FIRST`),
+and each is tried when the other fails. Files are opened read-only (any
 file name works): soundfile through a descriptor (:func:`sound_file`), PyAV
 through a Python file object. :mod:`cadence.audio.decode` turns the blocks
 into onset envelopes.

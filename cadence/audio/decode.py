@@ -6,9 +6,9 @@ the rest; each when the other fails), downmixes, resamples to 11025 Hz with
 soxr and turns it into onset-strength envelopes, one chunk at a time:
 spectral flux of a log mel spectrogram (librosa's mel filters) at 86 frames
 a second, for the tempo, and a finer flux at 345 frames a second, for placing
-the beats. A
-whole song is analysed (at most the middle 30 minutes of a long recording);
-memory stays bounded whatever the file's length; files are opened read-only.
+the beats. A whole song is analysed (at most the middle 30 minutes of a long
+recording); memory stays bounded whatever the file's length; files are
+opened read-only.
 """
 
 from __future__ import annotations
@@ -309,9 +309,8 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     path : path-like
         A music file (opened read-only).
     max_analysis_s : float, keyword-only
-        Analyse at most this many seconds (default :data:`MAX_ANALYSIS_S`, 30
-        minutes), from the middle
-        of a longer file.
+        Analyse at most this many seconds (default :data:`MAX_ANALYSIS_S`,
+        30 minutes), from the middle of a longer file.
 
     Returns
     -------

@@ -126,12 +126,10 @@ def librosa_decode(path: str) -> None:
 
 
 def cadence_decode(path: str) -> None:
-    """What ``analyze_file`` decodes with: its block reader, the whole file at its own rate."""
-    from cadence.audio import decode
+    """What ``analyze_file`` decodes with: its first block reader, the whole file, its own rate."""
+    from cadence.audio.readers import block_readers
 
-    reader = decode._blocks_soundfile
-    if Path(path).suffix.lower() not in decode.SOUNDFILE_FIRST:
-        reader = decode._blocks_pyav
+    _name, reader = block_readers(path)[0]
     for _block in reader(path, 65536):
         pass
 

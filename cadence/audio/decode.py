@@ -23,11 +23,11 @@ import numpy as np
 
 from cadence.audio.readers import (  # noqa: F401 (read_audio and the readers, from here too)
     _MPEG_EXTENSIONS,
-    SOUNDFILE_FIRST,
     _blocks_pyav,
     _blocks_soundfile,
     _c_stderr_silenced,
     _reason,
+    block_readers,
     read_audio,
 )
 from cadence.errors import AudioFileError, raise_if_stopped
@@ -332,11 +332,8 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     if os.path.getsize(path) == 0:
         raise AudioFileError(f"{name}: empty file (0 bytes)")
     ext = Path(path).suffix.lower()
-    decoders = [("soundfile", _blocks_soundfile), ("pyav", _blocks_pyav)]
-    if ext not in SOUNDFILE_FIRST:
-        decoders.reverse()
     errors = []
-    for decoder_name, decoder in decoders:
+    for decoder_name, decoder in block_readers(path):
         # libsndfile reads MPEG through libmpg123, which prints its notes on the
         # process's stderr (77 lines on a messy folder): they say nothing ours do not.
         quiet = decoder_name == "soundfile" and ext in _MPEG_EXTENSIONS

@@ -26,6 +26,18 @@ from cadence.files import display_path, not_a_file_reason
 SOUNDFILE_FIRST = {".wav", ".flac", ".aif", ".aiff"}
 
 
+def in_trial_order(path: str, by_soundfile, by_ffmpeg) -> list:
+    """The two readers of a file, in the order to try them (:data:`SOUNDFILE_FIRST`)."""
+    if Path(path).suffix.lower() in SOUNDFILE_FIRST:
+        return [by_soundfile, by_ffmpeg]
+    return [by_ffmpeg, by_soundfile]
+
+
+def block_readers(path: str) -> list:
+    """``(name, reader)`` of the block readers for analysis, in the order to try them on `path`."""
+    return in_trial_order(path, ("soundfile", _blocks_soundfile), ("pyav", _blocks_pyav))
+
+
 @contextlib.contextmanager
 def sound_file(path: str | os.PathLike):
     """A soundfile (libsndfile) reader on `path`, opened read-only.
@@ -211,12 +223,8 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     name = display_path(path)
     if not os.path.isfile(path):
         raise AudioFileError(f"{name}: {not_a_file_reason(path)}")
-    ext = Path(path).suffix.lower()
-    readers = [_read_soundfile, _read_pyav]
-    if ext not in SOUNDFILE_FIRST:
-        readers.reverse()
     errors = []
-    for reader in readers:
+    for reader in in_trial_order(path, _read_soundfile, _read_pyav):
         try:
             samples, sr = reader(path)
         except MemoryError:

@@ -33,7 +33,6 @@ import csv
 import importlib.util
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -102,18 +101,18 @@ def main() -> None:
     out_dir = args.csv_dir or Path(tempfile.mkdtemp(prefix="cadence-tempo-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     score = load_score()
-    # Track by track, in alternating order, so that a shared machine whose
-    # speed drifts over minutes slows both sides alike.
-    estimates = {name: {} for name in methods}
-    cpu = dict.fromkeys(methods, 0.0)
-    for i, r in enumerate(rows):
-        names = list(methods) if i % 2 == 0 else list(methods)[::-1]
-        for name in names:
-            t0 = time.process_time()
-            estimates[name][r["path"]] = methods[name](r["path"])
-            cpu[name] += time.process_time() - t0
-        print(f"\r{i + 1}/{len(rows)}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
+    # Track by track, in alternating order (beat_accuracy.py's loop).
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from beat_accuracy import run_side_by_side
+
+    runs = run_side_by_side(
+        {name: (lambda p, fn=fn: (fn(p), None)) for name, fn in methods.items()},
+        rows,
+        "tracks",
+        split=False,
+    )
+    estimates = {name: {e["path"]: e["bpm"] for e in runs[name][0]} for name in methods}
+    cpu = {name: runs[name][1] for name in methods}
     results = {}
     for name in methods:
         path = out_dir / (name.split()[0] + ".csv")

@@ -56,13 +56,30 @@ def write_alac(path: Path, audio: np.ndarray, *, sr: int = 44100) -> Path:
 
 def _write_m4a(path: Path, pcm: np.ndarray, *, codec: str, sample_format: str, sr: int) -> Path:
     """Encode mono `pcm` (already in `sample_format`) with PyAV into an M4A file."""
+    return encode_with_pyav(
+        path, pcm[None], codec=codec, sample_format=sample_format, sr=sr, container="ipod"
+    )
+
+
+def encode_with_pyav(
+    path: Path,
+    planes: np.ndarray,
+    *,
+    codec: str,
+    sample_format: str,
+    sr: int,
+    container: str,
+    layout: str | None = None,
+) -> Path:
+    """Encode (channels, samples) `planes` (already in `sample_format`) with PyAV."""
     import av
 
-    with open(path, "wb") as fh, av.open(fh, "w", format="ipod") as c:
-        stream = c.add_stream(codec, rate=sr, layout="mono")
-        for i in range(0, len(pcm), 1024):
+    layout = layout or ("mono" if len(planes) == 1 else "stereo")
+    with open(path, "wb") as fh, av.open(fh, "w", format=container) as c:
+        stream = c.add_stream(codec, rate=sr, layout=layout)
+        for i in range(0, planes.shape[1], 1024):
             frame = av.AudioFrame.from_ndarray(
-                pcm[None, i : i + 1024], format=sample_format, layout="mono"
+                np.ascontiguousarray(planes[:, i : i + 1024]), format=sample_format, layout=layout
             )
             frame.sample_rate = sr
             for packet in stream.encode(frame):

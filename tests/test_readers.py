@@ -6,7 +6,7 @@ import soundfile as sf
 
 from cadence.audio import readers
 from cadence.errors import AudioFileError
-from tests.music import groove, write_alac
+from tests.music import encode_with_pyav, groove, write_alac
 
 
 @pytest.fixture
@@ -87,22 +87,12 @@ def test_analysis_blocks_of_planar_vorbis_match_libvorbis(tmp_path, stereo):
 
 def _adts(path, tone_hz: float, *, sr: int, layout: str, seconds: float = 2.0) -> bytes:
     """AAC in ADTS frames (a stream that may change its layout or rate part-way), via PyAV."""
-    import av
-
     t = np.arange(int(seconds * sr)) / sr
     n_channels = 1 if layout == "mono" else 2
     planes = np.repeat((0.5 * np.sin(2 * np.pi * tone_hz * t))[None], n_channels, 0)
-    with av.open(str(path), "w", format="adts") as c:
-        stream = c.add_stream("aac", rate=sr, layout=layout)
-        for i in range(0, planes.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(
-                planes[:, i : i + 1024].astype(np.float32), format="fltp", layout=layout
-            )
-            frame.sample_rate = sr
-            for packet in stream.encode(frame):
-                c.mux(packet)
-        for packet in stream.encode(None):
-            c.mux(packet)
+    encode_with_pyav(
+        path, planes.astype(np.float32), codec="aac", sample_format="fltp", sr=sr, container="adts"
+    )
     return path.read_bytes()
 
 

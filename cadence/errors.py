@@ -9,6 +9,10 @@ backquotes, e.g. ```ramp_over_s```); the CLI shows its option names instead.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 
 class CadenceError(Exception):
     """Base class of every error raised by :mod:`cadence` on purpose."""
@@ -102,3 +106,42 @@ def raise_if_stopped() -> None:
     """Raise again a stop that was noted but swallowed on the way."""
     if _stop is not None:
         raise type(_stop)(*_stop.args)
+
+
+# A stop raised in the middle of a C library's close can free a handle twice:
+# soundfile's close frees the SNDFILE, then sets its Python attribute to None,
+# and a handler that raises between the two leaves a handle its destructor
+# frees again ("double free detected", an abort instead of the clean-up).
+_deferring = 0
+_deferred: KeyboardInterrupt | None = None
+
+
+@contextlib.contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Hold back a stop signal's exception (Ctrl-C, SIGTERM, SIGHUP) while the
+    block runs, and raise it at its end: for closing a C library's handle, which
+    must run to its end once. Blocks nest; in a thread other than the main one
+    (where signal handlers never run) it does nothing.
+    """
+    global _deferring, _deferred
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _deferred is not None:
+            held, _deferred = _deferred, None
+            raise held
+
+
+def raise_stop(exc: KeyboardInterrupt) -> None:
+    """What a stop signal's handler does with its exception: raise it now, or,
+    inside :func:`stops_deferred`, at the block's end."""
+    global _deferred
+    if _deferring:
+        _deferred = exc
+        return
+    raise exc

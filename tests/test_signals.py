@@ -195,3 +195,74 @@ def test_ctrl_c_during_plays_folder_scan_stops_it_and_writes_nothing(
     assert code == 130, err
     assert err.endswith("Interrupted.\n") and "Traceback" not in err
     assert not out.exists() and not _temps(tmp_path)
+
+
+# Sends SIGTERM to itself at the one moment that once made a scan abort with
+# "free(): double free detected": soundfile's close has freed the SNDFILE and
+# is about to set its attribute to None (a Python call, where handlers run).
+_STOP_INSIDE_CLOSE = r"""
+import os, signal, sys
+import numpy as np
+import soundfile as sf
+from cadence.audio.readers import sound_file
+from cadence.audio.write import write_audio
+from cadence.cli import catch_stop_signals
+from cadence.errors import Terminated
+
+folder = sys.argv[1]
+sf.write(os.path.join(folder, "song.wav"), np.zeros(800, "float32"), 8000)
+closes = []
+plain_setattr = sf.SoundFile.__setattr__
+
+def setattr_(self, name, value):
+    if name == "_file" and value is None:
+        closes.append(self)
+        os.kill(os.getpid(), signal.SIGTERM)
+    plain_setattr(self, name, value)
+
+sf.SoundFile.__setattr__ = setattr_
+for what in ("read", "write"):
+    catch_stop_signals()
+    try:
+        if what == "read":
+            with sound_file(os.path.join(folder, "song.wav")) as f:
+                f.read()
+        else:
+            write_audio(np.zeros((800, 1), "float32"), os.path.join(folder, "out.wav"), sr=8000)
+        print(what, "not stopped")
+    except Terminated:
+        print(what, "stopped; closed whole:", all(c.closed for c in closes))
+    closes.clear()
+"""
+
+
+def test_a_stop_inside_soundfiles_close_is_raised_once_the_close_is_done(tmp_path, subprocess_env):
+    proc = subprocess.run(
+        [sys.executable, "-c", _STOP_INSIDE_CLOSE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "read stopped; closed whole: True",
+        "write stopped; closed whole: True",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav"]  # no temporary, no half file
+
+
+def test_a_stop_noted_inside_stops_deferred_is_raised_at_the_outer_blocks_end():
+    from cadence.errors import Terminated, raise_stop, stops_deferred
+
+    done = []
+    with pytest.raises(Terminated) as stopped, stops_deferred():
+        with stops_deferred():
+            raise_stop(Terminated(signal.SIGTERM))
+            done.append("inner")
+        done.append("outer")
+    assert done == ["inner", "outer"] and stopped.value.signum == signal.SIGTERM
+    with pytest.raises(KeyboardInterrupt):  # and outside a block, at once
+        raise_stop(KeyboardInterrupt())
+    with stops_deferred():  # nothing held over from before
+        done.append("after")

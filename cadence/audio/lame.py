@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from cadence.errors import stops_deferred
+
 #: Sample rates an MPEG-1/2/2.5 layer III stream can carry (Hz).
 LAME_RATES = frozenset((8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000))
 #: VBR quality (LAME's ``-V``; 0 best, 9 smallest): -V 2 is ~190 kbit/s,
@@ -211,9 +213,10 @@ class LameWriter:
         return code
 
     def _release(self) -> None:
-        if self._gfp:
-            self._lib.lame_close(self._gfp)
-            self._gfp = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with stops_deferred():  # lame_close frees: a stop between it and None frees twice
+            if self._gfp:
+                self._lib.lame_close(self._gfp)
+                self._gfp = None
+            if self._file is not None:
+                self._file.close()
+                self._file = None

@@ -15,7 +15,7 @@ import numpy as np
 
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session
-from cadence.errors import AudioFileError, ParameterError
+from cadence.errors import AudioFileError, ParameterError, stops_deferred
 from cadence.files import atomic_path, check_output_folder, display_path, write_failure
 
 #: Output formats by file extension: (soundfile format, subtype).
@@ -315,6 +315,8 @@ def write_many(
 
     import soundfile as sf
 
+    from cadence.audio.readers import closed_whole
+
     for target in targets:  # before any temporary is made
         check_rate(target, sr)
         if total_samples is not None and output_format(target)[0] == "WAV":
@@ -339,7 +341,9 @@ def write_many(
                     current = target
                     fmt, subtype = output_format(target)
                     try:
-                        f = files.enter_context(_open_for_writing(tmp, fmt, subtype, sr, channels))
+                        f = files.enter_context(
+                            closed_whole(_open_for_writing(tmp, fmt, subtype, sr, channels))
+                        )
                     except (sf.LibsndfileError, OSError) as exc:
                         raise failed(target, exc) from exc
                     f.comment = comment
@@ -353,7 +357,8 @@ def write_many(
                     written += len(arrays[0])
                 for target, f in handles:  # closing flushes: a full disk may show here
                     try:
-                        f.close()
+                        with stops_deferred():
+                            f.close()
                     except (sf.LibsndfileError, OSError) as exc:
                         raise failed(target, exc) from exc
     except OSError as exc:  # a temporary could not be made or moved into place

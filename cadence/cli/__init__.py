@@ -34,6 +34,7 @@ from cadence.errors import (  # noqa: E402
     ParameterError,
     Terminated,
     note_stop,
+    raise_stop,
 )
 
 
@@ -104,13 +105,13 @@ def _ignore_further_stops() -> None:
 def _interrupted(signum: int, frame: Any) -> None:
     _ignore_further_stops()
     note_stop(KeyboardInterrupt())
-    raise KeyboardInterrupt
+    raise_stop(KeyboardInterrupt())
 
 
 def _terminated(signum: int, frame: Any) -> None:
     _ignore_further_stops()
     note_stop(Terminated(signum))
-    raise Terminated(signum)
+    raise_stop(Terminated(signum))
 
 
 def _quiet_about_stops(unraisable: Any) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadence.core.render import BeatRenderer
-from cadence.errors import AudioDeviceError, ParameterError
+from cadence.errors import AudioDeviceError, ParameterError, stops_deferred
 
 _NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
 #: How long stopping a stream may take before the device is taken for gone.
@@ -230,9 +230,12 @@ class Player:
 
     def close(self) -> None:
         """Close after a natural end (the last buffers have been played)."""
-        if not self._stream.closed:
-            self._stream.stop()
-            self._stream.close()
+        # Whole, or a Ctrl-C between Pa_CloseStream and the pointer's reset
+        # would leave a freed stream for stop() to abort.
+        with stops_deferred():
+            if not self._stream.closed:
+                self._stream.stop()
+                self._stream.close()
 
     def __enter__(self) -> Player:
         return self

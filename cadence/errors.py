@@ -103,8 +103,9 @@ def note_stop(exc: KeyboardInterrupt | None) -> None:
 
 
 def raise_if_stopped() -> None:
-    """Raise again a stop that was noted but swallowed on the way."""
-    if _stop is not None:
+    """Raise again a stop that was noted but swallowed on the way (not inside
+    :func:`stops_deferred`, which raises it at its end)."""
+    if _stop is not None and not _deferring:
         raise type(_stop)(*_stop.args)
 
 

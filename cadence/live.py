@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cadence.core.durations import format_clock
 from cadence.core.render import BeatRenderer, Status
-from cadence.errors import AudioDeviceLostError
+from cadence.errors import AudioDeviceLostError, Terminated
 
 PAUSED = "PAUSED"
 #: With no callback for this long, the device is taken for gone.
@@ -179,11 +179,19 @@ def play_session(
         if completed:
             player.wait(timeout_s=max(1.0, 4 * player.latency_s))
             player.close()
+    except Terminated:
+        raise  # SIGTERM or SIGHUP: stopped from outside, exits as the signal would
     except KeyboardInterrupt:
         quit_by_user = True
         echo("\n")
     finally:
         stopped = player.stop()
+    if quit_by_user and not stopped:
+        raise AudioDeviceLostError(
+            f"the audio output {player.device.name} did not stop when asked;"
+            " is its sound server still running?",
+            hung=True,
+        )
     if not (completed or quit_by_user):
         why = (
             f"no callback for {watchdog.timeout_s:g} s" if watchdog.stalled else "its stream ended"

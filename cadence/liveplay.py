@@ -32,7 +32,7 @@ from cadence.core.ring import (
     FrameRing,
     MusicFeed,
 )
-from cadence.errors import AudioFileError, CadenceError
+from cadence.errors import AudioFileError, CadenceError, stops_deferred
 
 #: Seconds of music each ring holds ahead of the playhead.
 RING_S = 8.0
@@ -434,7 +434,9 @@ class LiveMusic:
         with contextlib.suppress(Exception):
             self._commands.close()
         del self.feed, self._message
-        with contextlib.suppress(Exception):
+        # Whole: a stop between its os.close and the descriptor's reset would
+        # let the destructor close the same number again, by then another file's.
+        with stops_deferred(), contextlib.suppress(Exception):
             self._shm.close()
         with contextlib.suppress(FileNotFoundError):
             self._shm.unlink()

@@ -225,7 +225,10 @@ class Player:
 
         worker = threading.Thread(target=abort, name="cadence-stop", daemon=True)
         worker.start()
-        worker.join(timeout_s)
+        # A stop signal must not end the wait while the worker is inside
+        # PortAudio: the exit's Pa_Terminate would close the stream a second time.
+        with stops_deferred():
+            worker.join(timeout_s)
         return not worker.is_alive()
 
     def close(self) -> None:

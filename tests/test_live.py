@@ -139,3 +139,51 @@ def test_a_long_song_name_is_cut_before_its_bpm_and_stretch(width):
     )
     assert len(line) <= width - 1
     assert line.endswith("… 167 BPM -0.6 %") and "back-porch" in line
+
+
+class _StoppedPlayer:
+    """A player whose stream is stopped by `stop` (an exception) as it starts playing."""
+
+    callbacks = 0
+    underruns = 0
+    latency_s = 0.01
+    device = FAKE[0]
+
+    def __init__(self, stop: BaseException, *, stops_cleanly: bool = True) -> None:
+        self.renderer = BeatRenderer(Session(170, duration_s=60), sr=8000)
+        self._stop, self._stops_cleanly = stop, stops_cleanly
+        self.stopped = 0
+
+    def start(self) -> None:
+        pass
+
+    @property
+    def active(self) -> bool:
+        raise self._stop
+
+    def stop(self) -> bool:
+        self.stopped += 1
+        return self._stops_cleanly
+
+
+def test_ctrl_c_ends_a_session_with_what_was_played_and_sigterm_stops_it():
+    from cadence.errors import Terminated
+    from cadence.live import play_session
+
+    player = _StoppedPlayer(KeyboardInterrupt())
+    result = play_session(player, interactive=False, echo=lambda s: None)
+    assert player.stopped == 1 and not result.completed  # Ctrl-C: quit, with a summary
+    player = _StoppedPlayer(Terminated(15))
+    with pytest.raises(Terminated):  # a SIGTERM: the stream stopped, and the process ends as killed
+        play_session(player, interactive=False, echo=lambda s: None)
+    assert player.stopped == 1
+
+
+def test_a_stream_that_will_not_stop_when_quit_is_a_hung_device():
+    from cadence.errors import AudioDeviceLostError
+    from cadence.live import play_session
+
+    player = _StoppedPlayer(KeyboardInterrupt(), stops_cleanly=False)
+    with pytest.raises(AudioDeviceLostError, match="did not stop when asked") as lost:
+        play_session(player, interactive=False, echo=lambda s: None)
+    assert lost.value.hung  # the CLI then ends at once, past the exit handlers that would wait

@@ -197,46 +197,95 @@ def test_ctrl_c_during_plays_folder_scan_stops_it_and_writes_nothing(
     assert not out.exists() and not _temps(tmp_path)
 
 
-# Sends SIGTERM to itself at the one moment that once made a scan abort with
-# "free(): double free detected": soundfile's close has freed the SNDFILE and
-# is about to set its attribute to None (a Python call, where handlers run).
+# Each case sends SIGTERM to itself at the moment that once made a scan abort
+# with "free(): double free detected": a C library has freed a handle, and the
+# Python attribute that holds it is not reset yet (soundfile resets it through
+# its own __setattr__, a Python call, where signal handlers run). It prints
+# whether the stop came, and how many times each handle was freed.
 _STOP_INSIDE_CLOSE = r"""
-import os, signal, sys
+import gc, os, signal, sys, threading
 import numpy as np
 import soundfile as sf
+from cadence.audio.lame import LameWriter
 from cadence.audio.readers import sound_file
 from cadence.audio.write import write_audio
 from cadence.cli import catch_stop_signals
 from cadence.errors import Terminated
+from cadence.playback import Player
 
 folder = sys.argv[1]
 sf.write(os.path.join(folder, "song.wav"), np.zeros(800, "float32"), 8000)
-closes = []
+frees = []
 plain_setattr = sf.SoundFile.__setattr__
 
 def setattr_(self, name, value):
-    if name == "_file" and value is None:
-        closes.append(self)
+    if name == "_file" and value is None and self._file is not None:
+        frees.append(id(self))
         os.kill(os.getpid(), signal.SIGTERM)
     plain_setattr(self, name, value)
 
 sf.SoundFile.__setattr__ = setattr_
-for what in ("read", "write"):
+
+class Lib:  # LAME's library, whose lame_close stops the process as it returns
+    def __init__(self, lib):
+        self.lib = lib
+    def __getattr__(self, name):
+        return getattr(self.lib, name)
+    def lame_close(self, gfp):
+        frees.append(gfp)
+        self.lib.lame_close(gfp)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+class Stream:  # PortAudio's stream, as sounddevice wraps it
+    ptr = 1
+    closed = property(lambda self: self.ptr is None)
+    def stop(self): pass
+    def abort(self): pass
+    def close(self):
+        frees.append(id(self))  # Pa_CloseStream
+        os.kill(os.getpid(), signal.SIGTERM)
+        self.ptr = None
+
+def read():
+    with sound_file(os.path.join(folder, "song.wav")) as f:
+        f.read()
+
+def write():
+    write_audio(np.zeros((800, 1), "float32"), os.path.join(folder, "out.wav"), sr=8000)
+
+plain_init = LameWriter.__init__
+
+def init(self, *args, **kwargs):
+    plain_init(self, *args, **kwargs)
+    self._lib = Lib(self._lib)
+
+LameWriter.__init__ = init
+
+def mp3():
+    write_audio(np.zeros((4410, 1), "float32"), os.path.join(folder, "out.mp3"), sr=44100)
+
+def play():
+    player = Player.__new__(Player)
+    player._stream, player._done = Stream(), threading.Event()
+    with player:
+        player.close()  # a natural end, then the exit's stop()
+
+for case in (read, write, mp3, play):
     catch_stop_signals()
+    stopped = False
     try:
-        if what == "read":
-            with sound_file(os.path.join(folder, "song.wav")) as f:
-                f.read()
-        else:
-            write_audio(np.zeros((800, 1), "float32"), os.path.join(folder, "out.wav"), sr=8000)
-        print(what, "not stopped")
+        case()
     except Terminated:
-        print(what, "stopped; closed whole:", all(c.closed for c in closes))
-    closes.clear()
+        stopped = True
+    gc.collect()  # and whatever a destructor frees
+    print(case.__name__, "stopped:", stopped, "freed once:", len(frees) == len(set(frees)) > 0)
+    frees.clear()
 """
 
 
-def test_a_stop_inside_soundfiles_close_is_raised_once_the_close_is_done(tmp_path, subprocess_env):
+def test_a_stop_inside_a_c_librarys_close_is_raised_once_the_close_is_done(
+    tmp_path, subprocess_env
+):
     proc = subprocess.run(
         [sys.executable, "-c", _STOP_INSIDE_CLOSE, str(tmp_path)],
         capture_output=True,
@@ -246,10 +295,9 @@ def test_a_stop_inside_soundfiles_close_is_raised_once_the_close_is_done(tmp_pat
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        "read stopped; closed whole: True",
-        "write stopped; closed whole: True",
+        f"{case} stopped: True freed once: True" for case in ("read", "write", "mp3", "play")
     ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav"]  # no temporary, no half file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav"]  # no temporary left
 
 
 def test_a_stop_noted_inside_stops_deferred_is_raised_at_the_outer_blocks_end():

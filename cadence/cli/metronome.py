@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -198,28 +199,8 @@ def metronome(
         _finish_render(_render(session, fallback_output, **render), as_json=as_json)
         return
 
-    from cadence.errors import AudioDeviceLostError
-    from cadence.live import play_session
-    from cadence.terminal import stdin_is_terminal
-
-    interactive = stdin_is_terminal() and sys.stderr.isatty()
     reports.playing(session, player)
-    try:
-        result = play_session(
-            player,
-            interactive=interactive,
-            echo=lambda s: click.echo(s, err=True, nl=False),
-            width=shutil.get_terminal_size().columns,
-        )
-    except AudioDeviceLostError as exc:
-        if not exc.hung:
-            raise
-        # The audio library is stuck in a dead stream: say so and end now, without
-        # the exit handlers that would wait on it for ever.
-        click.echo(f"Error: {exc}", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(ExitStatus.ERROR)
+    result = play_on_terminal(player)
     if as_json:
         output.print_json(result.to_dict())
     else:
@@ -278,3 +259,33 @@ def devices(as_json: bool) -> None:
         raise AudioDeviceError(
             "no audio output device found", hint="render sessions to a file with --output FILE"
         )
+
+
+def play_on_terminal(player: Any, *, clean_up: Any = None) -> Any:
+    """:func:`cadence.live.play_session` with this terminal's keys, status line and width.
+
+    A stream the audio library cannot stop (a dead sound server) ends the
+    process at once, with its error, after `clean_up` (a callable, if given):
+    the exit handlers would wait on the stream for ever.
+    """
+    from cadence.errors import AudioDeviceLostError
+    from cadence.live import play_session
+    from cadence.terminal import stdin_is_terminal
+
+    try:
+        return play_session(
+            player,
+            interactive=stdin_is_terminal() and sys.stderr.isatty(),
+            echo=lambda s: click.echo(s, err=True, nl=False),
+            width=shutil.get_terminal_size().columns,
+        )
+    except AudioDeviceLostError as exc:
+        if not exc.hung:
+            raise
+        if clean_up is not None:
+            with contextlib.suppress(Exception):
+                clean_up()
+        click.echo(f"Error: {exc}", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ExitStatus.ERROR)

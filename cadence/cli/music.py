@@ -457,15 +457,11 @@ def _session_table(written: dict, skipped) -> None:
 
 def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> None:
     """Play the session through the output device until its end, q or Ctrl-C."""
-    import shutil
-
-    from cadence.cli.metronome import _parse_latency
+    from cadence.cli.metronome import _parse_latency, play_on_terminal
     from cadence.core.musicrender import MusicRenderer
-    from cadence.live import play_session
     from cadence.liveplay import LiveMusic
     from cadence.mixer import MusicSession
     from cadence.playback import Player
-    from cadence.terminal import stdin_is_terminal
 
     lives = []
 
@@ -489,12 +485,7 @@ def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> N
                 f"Playing {output.count(len(session.songs), 'song')} at {session.spm:g} spm"
                 f" on {player.device.name}: {names}{more}. q or Ctrl-C stops."
             )
-            result = play_session(
-                player,
-                interactive=stdin_is_terminal() and sys.stderr.isatty(),
-                echo=lambda s: click.echo(s, err=True, nl=False),
-                width=shutil.get_terminal_size().columns,
-            )
+            result = play_on_terminal(player, clean_up=lambda: [live.close() for live in lives])
             music_late_s = player.renderer.music_late / player.sr
     finally:
         for live in lives:

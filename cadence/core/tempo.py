@@ -15,6 +15,10 @@ for the low band (kick drum, bass). This module finds the tempo in it:
    of three eighths or three sixteenths, which fills the short lags just as
    well; the lag of 3 beats puts a pulse of one and a half beats on an
    offbeat; the flat prior leaves the choice inside the range to the comb.
+   A reading that halves a pulse dividing in three (twice the dotted quarter
+   of 6/8: no correlation at one or three of its periods, some at two thirds
+   of one) is not a level of the metre; the division the music shows, a third
+   or two thirds of that pulse, is read instead.
    A tempo range asked for that leaves out part of that octave moves the
    flat octave inside it (a range narrower than an octave is flat all over),
    so a beat outside the range is read at its octave inside it, not at a
@@ -55,6 +59,10 @@ COMB_BEAT_MULTIPLES = (1, 2, 3, 4, 8, 12, 16)
 COMB_LAG_TOLERANCE = 0.004
 #: Autocorrelation under this at one beat period means no periodicity there.
 PERIOD_PRESENCE = 0.05
+#: A reading with no autocorrelation above this at one and at three of its
+#: periods, but some at two thirds of one, halves a pulse that divides in
+#: three (see :func:`_divides_in_three`).
+ODD_LAG_PRESENCE = 0.0
 #: Windows for the stability measure.
 STABILITY_WINDOW_S = 16.0
 STABILITY_HOP_S = 8.0
@@ -184,8 +192,11 @@ def _widen(acf: np.ndarray, *, tolerance: float) -> np.ndarray:
     return out
 
 
-def _comb_scores(acf: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
-    acf = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
+def _comb_scores(
+    acf: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float, widened: bool = False
+) -> np.ndarray:
+    if not widened:
+        acf = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
     periods = 60.0 * frame_rate_hz / bpms
     usable = len(acf) * 0.75
     total = np.zeros(len(bpms))
@@ -196,6 +207,18 @@ def _comb_scores(acf: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float) -> 
         total += np.where(inside, _at(acf, lags), 0.0)
         count += inside
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
+def _divides_in_three(wide: np.ndarray, period: float) -> bool:
+    """Whether a beat `period` (frames) halves a pulse that divides in three (the
+    dotted quarter of 6/8 or 12/8): no correlation at one or three periods, but
+    some at two thirds of one. Every other beat of such a reading falls between
+    the onsets, yet it fills the comb's even lags as well as the right one.
+    """
+    odd = max(_at(wide, np.array([period, 3 * period])))
+    return bool(
+        odd <= ODD_LAG_PRESENCE and _at(wide, np.array([2 * period / 3]))[0] > PERIOD_PRESENCE
+    )
 
 
 def _peak_near(acf: np.ndarray, lag: float, half_width: float) -> float | None:
@@ -302,12 +325,18 @@ def estimate_tempo(
 
     # A grid of 240 tempi an octave, from the range's own lower bound.
     bpms = min_bpm * 2 ** np.arange(0, math.log2(max_bpm / min_bpm) + 1e-9, 1 / 240)
-    scores = _comb_scores(acf, bpms, frame_rate_hz=frame_rate_hz)
+    wide = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
+    scores = _comb_scores(wide, bpms, frame_rate_hz=frame_rate_hz, widened=True)
     if not np.any(scores > 0):
         return NO_BEAT
     prior = tempo_prior(bpms, flat_bpm_range=flat_octave(min_bpm=min_bpm, max_bpm=max_bpm))
     weighted = np.maximum(scores, 0.0) * prior
     best = int(np.argmax(weighted))
+    if _divides_in_three(wide, 60.0 * frame_rate_hz / bpms[best]):
+        # Not a level of the metre: read the division the music shows instead,
+        # a third or two thirds of the pulse it halves, whichever the comb prefers.
+        near = [int(np.argmin(np.abs(bpms - bpms[best] * f))) for f in (1.5, 0.75)]
+        best = max(near, key=lambda j: weighted[j])
 
     period = 60.0 * frame_rate_hz / bpms[best]
     period = refine_period(acf, period, max_lag=0.5 * len(acf))

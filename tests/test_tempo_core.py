@@ -197,6 +197,17 @@ def test_a_six_eight_groove_is_read_at_a_pulse_whose_beats_all_sound(eighth_bpm,
     assert eighths_a_beat == pytest.approx(round(eighths_a_beat), abs=0.02)  # 1, 2 or 3
 
 
+@pytest.mark.parametrize(
+    ("min_bpm", "max_bpm", "bpm"), [(80, 100, 93.3), (90, 96, 93.3), (130, 150, 140.0)]
+)
+def test_a_range_that_leaves_out_the_division_keeps_the_reading_inside_it(min_bpm, max_bpm, bpm):
+    # Eighths at 140: with neither 140 nor 70 in the range, 93.3 is the groove's
+    # only reading inside it (not the range's edge).
+    env = six_eight_groove(140, 60, hats=0.3, seed=140)
+    est = estimate_tempo(env, frame_rate_hz=FR, min_bpm=min_bpm, max_bpm=max_bpm)
+    assert est.bpm == pytest.approx(bpm, abs=0.2)
+
+
 def swing_groove(bpm, seconds, *, ride=0.4, seed=0, fr=FR):
     """Two-band envelope of swung 4/4: ride on every beat, kick on 1 and 3, snare on
     2 and 4, each followed by the swung eighth two thirds of a beat later."""

@@ -335,8 +335,12 @@ def estimate_tempo(
     if _divides_in_three(wide, 60.0 * frame_rate_hz / bpms[best]):
         # Not a level of the metre: read the division the music shows instead,
         # a third or two thirds of the pulse it halves, whichever the comb prefers.
-        near = [int(np.argmin(np.abs(bpms - bpms[best] * f))) for f in (1.5, 0.75)]
-        best = max(near, key=lambda j: weighted[j])
+        near = [
+            int(np.argmin(np.abs(bpms - bpms[best] * f)))
+            for f in (1.5, 0.75)
+            if min_bpm <= bpms[best] * f <= max_bpm
+        ]
+        best = max(near, key=lambda j: weighted[j], default=best)
 
     period = 60.0 * frame_rate_hz / bpms[best]
     period = refine_period(acf, period, max_lag=0.5 * len(acf))

@@ -320,8 +320,9 @@ def scan_library(
                 record(path, size, mtime_ns, analyze_file(path, max_analysis_s=max_analysis_s))
         else:
             _scan_parallel(todo, jobs=jobs, record=record, max_analysis_s=max_analysis_s)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or Terminated (SIGTERM, SIGHUP)
         out.interrupted = True
+        out.stop_signal = getattr(exc, "signum", None)
     if caching and not out.interrupted:
         # Forget files deleted or renamed since: the cache does not grow forever.
         with contextlib.suppress(CacheWriteError):  # it only grows, then

@@ -121,8 +121,11 @@ def _reading(pid: int, folder) -> bool:
     return False
 
 
-def _interrupted(cadence_cmd, subprocess_env, args, folder, *, delay_s: float, bpm: float = 150):
-    """Run ``cadence ARGS`` on twelve 3-minute FLACs made in `folder`; Ctrl-C it mid-decode.
+def _interrupted(
+    cadence_cmd, subprocess_env, args, folder, *, delay_s: float, bpm: float = 150, signum=None
+):
+    """Run ``cadence ARGS`` on twelve 3-minute FLACs made in `folder`; Ctrl-C it
+    (or send it `signum`) mid-decode.
 
     Twelve 3-minute songs: seconds of work on any machine, so the signal always
     lands mid-command, whatever the delay. FLAC: libsndfile reads it.
@@ -147,7 +150,7 @@ def _interrupted(cadence_cmd, subprocess_env, args, folder, *, delay_s: float, b
     )
     _wait_for(lambda: _reading(proc.pid, folder))
     time.sleep(delay_s)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT if signum is None else signum)
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
 
@@ -179,6 +182,29 @@ def test_ctrl_c_mid_decode_stops_at_once_and_prints_what_was_measured(
     if measured:
         assert f"Stopped after {measured} of 12 files." in err
     assert measured < 12
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [
+        (signal.SIGINT, 130, "Interrupted"),
+        (signal.SIGTERM, 143, "Stopped"),
+        (signal.SIGHUP, 129, "Stopped"),
+    ],
+)
+def test_a_scan_stopped_mid_decode_keeps_its_work_and_exits_as_the_signal_means(
+    tmp_path, cadence_cmd, subprocess_env, signum, code, word
+):
+    # The scan catches the stop to print what it measured; a SIGTERM used to be
+    # taken for a Ctrl-C there (exit 130, "Interrupted").
+    args = ["scan", str(tmp_path / "music"), "--target", "150", "--jobs", "1"]
+    args += ["--cache", str(tmp_path / "c.sqlite")]
+    got, _, err = _interrupted(
+        cadence_cmd, subprocess_env, args, tmp_path / "music", delay_s=0.1, signum=signum
+    )
+    assert got == code, err
+    assert f"{word}: what was analysed is kept in the cache." in err and "Traceback" not in err
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")

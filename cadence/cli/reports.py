@@ -484,7 +484,7 @@ def scan_summary(report: Any) -> None:
     fitting, tally = len(report.fitting), report.tally
     interrupted = ""
     if tally.interrupted:
-        interrupted = " Interrupted: " + (
+        interrupted = (" Stopped: " if tally.stop_signal else " Interrupted: ") + (
             "what was analysed is kept in the cache."
             if tally.cached_kept
             else "nothing is kept (--no-cache)."

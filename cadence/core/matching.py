@@ -237,7 +237,9 @@ class ScanTally:
         ``(path, reason)`` for every file or folder that could not be used
         fully, in the order they were met.
     interrupted : bool
-        The scan was stopped (Ctrl-C) before every file was analysed.
+        The scan was stopped (Ctrl-C or a signal) before every file was analysed.
+    stop_signal : int or None
+        The signal that stopped it, SIGTERM or SIGHUP (None: Ctrl-C, or not stopped).
     elapsed_s : float
     cached_kept : bool
         Whether what was analysed is kept in a cache.
@@ -250,6 +252,7 @@ class ScanTally:
     cached: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
+    stop_signal: int | None = None
     elapsed_s: float = 0.0
     cached_kept: bool = False
     #: Problems and notes of unchanged files, from the cache: reported when first met.
@@ -291,5 +294,8 @@ class ScanReport:
 
     @property
     def exit_code(self) -> int:
-        """0, or 130 when the scan was interrupted (as after Ctrl-C)."""
+        """0; 130 when Ctrl-C interrupted the scan, 128 + the signal's number when
+        SIGTERM or SIGHUP stopped it (as the signal alone would have)."""
+        if self.tally.stop_signal:
+            return 128 + self.tally.stop_signal
         return 130 if self.tally.interrupted else 0

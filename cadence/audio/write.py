@@ -375,7 +375,10 @@ def _open_for_writing(tmp: Path, fmt: str, subtype: str, sr: int, channels: int)
 
         if lame_library() is not None:
             return LameWriter(tmp, samplerate=sr, channels=channels)
-    return sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
+    # As bytes: soundfile cannot encode a name that is not valid UTF-8 (it raised
+    # UnicodeEncodeError, a traceback), and libsndfile takes the bytes as they are.
+    name = os.fsencode(tmp) if os.name == "posix" else str(tmp)
+    return sf.SoundFile(name, "w", samplerate=sr, channels=channels, format=fmt, subtype=subtype)
 
 
 def render_to_file(

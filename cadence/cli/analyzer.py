@@ -312,4 +312,4 @@ def _write_scan_playlist(report: Any, playlist: str, *, quiet: bool) -> None:
         )
     if not quiet:
         kept = output.count(len(songs) - left_out, "track")
-        output.note(f"Playlist: {playlist} ({kept}, by tempo)")
+        output.note(f"Playlist: {display_path(playlist)} ({kept}, by tempo)")

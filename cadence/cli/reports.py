@@ -199,7 +199,7 @@ def render_summary(summary: dict) -> None:
     if summary["count_in_beats"]:
         beats += f" ({summary['count_in_beats']} of them the count-in)"
     click.echo(
-        f"Wrote {summary['output']}: {format_clock(summary['duration_s'])} "
+        f"Wrote {display_path(summary['output'])}: {format_clock(summary['duration_s'])} "
         f"({summary['duration_s']:.3f} s), {beats}, {summary['format']} at {summary['sr']} Hz."
     )
 

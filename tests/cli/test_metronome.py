@@ -35,6 +35,16 @@ def test_render_lossless_file_has_every_beat_at_its_sample(runner, tmp_path, ext
     np.testing.assert_array_equal(got, [round(k * 60 * 44100 / 172) for k in range(58)])
 
 
+@pytest.mark.parametrize("ext", [".wav", ".flac", ".ogg", ".mp3"])
+def test_a_render_to_a_name_that_is_not_utf8_is_written_under_that_name(runner, tmp_path, ext):
+    # soundfile encodes names as UTF-8: it raised UnicodeEncodeError (a traceback).
+    path = tmp_path / os.fsdecode(b"run-\xff" + ext.encode())
+    result = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    assert os.listdir(tmp_path) == [path.name]  # the file itself, and no temporary
+    assert sf.info(os.fsencode(path)).frames > 0
+
+
 @pytest.mark.parametrize("ext", [".ogg", ".mp3"])
 def test_render_compressed_file_for_a_phone(runner, tmp_path, ext):
     path = tmp_path / f"run{ext}"

@@ -234,7 +234,8 @@ def _reason(exc: BaseException) -> str:
         if re.search(internal, text):
             return plain
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    text = re.sub(r"Error opening <[^>]*>:\s*", "", text)
+    # soundfile names what it opened: a file object, a descriptor's number, a name.
+    text = re.sub(r"Error opening (<[^>]*>|\d+|b?'[^']*'):\s*", "", text)
     text = re.sub(r":\s*'[^']*'$", "", text)
     return text.rstrip(". ")[:120].lower() or type(exc).__name__
 

@@ -129,3 +129,15 @@ def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path):
     # Read whole for mixing, it stops there too, at the rate it started at.
     samples, sr = readers.read_audio(path)
     assert sr == 44100 and 3.9 < len(samples) / sr < 4.2
+
+
+def test_asking_whether_a_cut_mp3_is_a_render_prints_nothing_of_libmpg123s(tmp_path, capfd):
+    from pathlib import Path
+
+    from cadence.audio.write import rendered_by
+
+    song = Path(__file__).resolve().parent.parent / "audio" / "sunrise-run.mp3"
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(song.read_bytes()[:30000])  # its Xing frame counts the whole song
+    assert rendered_by(cut) is None
+    assert "Xing" not in capfd.readouterr().err

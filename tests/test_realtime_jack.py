@@ -179,11 +179,9 @@ def test_metronome_plays_every_beat_on_its_sample_through_jack(
     assert summary["beats"] == expected_beats + count_in
 
 
-def test_a_server_that_dies_mid_session_ends_it_with_one_line(
-    jack_process, cadence_cmd, subprocess_env
-):
-    name, jackd = jack_process
-    env = {**subprocess_env, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1"}
+def _playing_metronome(server, cadence_cmd, subprocess_env):
+    """`cadence metronome 170` for ten minutes through the JACK server `server`, playing."""
+    env = {**subprocess_env, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
     metronome = subprocess.Popen(
         [*cadence_cmd, "metronome", "170", "--duration", "10m", "--device", "JACK"],
         stdout=subprocess.PIPE,
@@ -194,6 +192,14 @@ def test_a_server_that_dies_mid_session_ends_it_with_one_line(
     )
     line = metronome.stderr.readline()
     assert line.startswith("Playing 170 spm"), line
+    return metronome
+
+
+def test_a_server_that_dies_mid_session_ends_it_with_one_line(
+    jack_process, cadence_cmd, subprocess_env
+):
+    name, jackd = jack_process
+    metronome = _playing_metronome(name, cadence_cmd, subprocess_env)
     time.sleep(1.0)
     # The server goes away (SIGTERM: a server killed with SIGKILL stays in JACK's
     # shared registry, which holds only a few, and later servers fail to start).
@@ -209,17 +215,7 @@ def test_a_server_that_dies_mid_session_ends_it_with_one_line(
 def test_sigterm_to_a_playing_metronome_stops_it_with_no_summary(
     signum, code, jack_server, cadence_cmd, subprocess_env
 ):
-    env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
-    metronome = subprocess.Popen(
-        [*cadence_cmd, "metronome", "170", "--duration", "10m", "--device", "JACK"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    line = metronome.stderr.readline()
-    assert line.startswith("Playing 170 spm"), line
+    metronome = _playing_metronome(jack_server, cadence_cmd, subprocess_env)
     time.sleep(1.0)  # playing (landing earlier, the signal must do the same)
     metronome.send_signal(signum)
     out, err = metronome.communicate(timeout=60)

@@ -139,23 +139,33 @@ def test_fold_and_alternatives():
         fold_bpm(0.0)
 
 
-def rock_beat(bpm, seconds, *, seed=0, fr=FR):
-    """Two-band envelope of a plain rock beat: hi-hat on every eighth, kick on 1 and 3,
-    snare on 2 and 4, with slight human timing. Row 0 is the full band, row 1 the low band."""
+def drum_envelope(seconds, hits, *, seed=0, fr=FR):
+    """Two-band envelope of `hits`, ``(time_s, full_band, low_band)`` each, in time
+    order, with slight human timing. Row 0 is the full band, row 1 the low band."""
     rng = np.random.default_rng(seed)
     n = int(seconds * fr)
     env = np.abs(rng.normal(0, 0.02, (2, n)))
-    eighth_s = 30.0 / bpm
-    for k in range(int(seconds / eighth_s)):
-        i = round((k * eighth_s + rng.normal(0, 0.004)) * fr)
-        if not 0 <= i < n:
-            continue
-        env[0, i] += 1.0  # hi-hat
-        if k % 2 == 0:
-            kick = k % 4 == 0
-            env[0, i] += 0.4  # the drums add little to the hats in log-mel flux
-            env[1, i] += 1.0 if kick else 0.4
+    for t, full, low in hits:
+        i = round((t + rng.normal(0, 0.004)) * fr)
+        if 0 <= i < n:
+            env[0, i] += full
+            env[1, i] += low
     return env
+
+
+def rock_beat(bpm, seconds, *, seed=0, fr=FR):
+    """A plain rock beat: hi-hat on every eighth, kick on 1 and 3, snare on 2 and 4
+    (the drums add little to the hats in log-mel flux)."""
+    eighth_s = 30.0 / bpm
+    hits = [
+        (
+            k * eighth_s,
+            1.0 + (0.4 if k % 2 == 0 else 0.0),
+            (1.0 if k % 4 == 0 else 0.4) * (k % 2 == 0),
+        )
+        for k in range(int(seconds / eighth_s))
+    ]
+    return drum_envelope(seconds, hits, seed=seed, fr=fr)
 
 
 @pytest.mark.parametrize("bpm", [96.0, 120.0, 126.0, 140.0, 150.0])
@@ -167,21 +177,17 @@ def test_plain_rock_beat_is_read_at_its_beat_not_at_three_eighths(bpm):
 
 
 def six_eight_groove(eighth_bpm, seconds, *, hats=0.3, seed=0, fr=FR):
-    """Two-band envelope of a 6/8 groove: kick on eighth 1, snare on eighth 4, hats
-    (`hats` loud) on every eighth, with slight human timing."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fr)
-    env = np.abs(rng.normal(0, 0.02, (2, n)))
+    """A 6/8 groove: kick on eighth 1, snare on eighth 4, hats (`hats` loud) on every eighth."""
     eighth_s = 60.0 / eighth_bpm
-    for k in range(int(seconds / eighth_s)):
-        i = round((k * eighth_s + rng.normal(0, 0.004)) * fr)
-        if not 0 <= i < n:
-            continue
-        env[0, i] += hats
-        if k % 3 == 0:
-            env[0, i] += 1.0
-            env[1, i] += 1.0 if k % 6 == 0 else 0.3
-    return env
+    hits = [
+        (
+            k * eighth_s,
+            hats + (1.0 if k % 3 == 0 else 0.0),
+            (1.0 if k % 6 == 0 else 0.3) * (k % 3 == 0),
+        )
+        for k in range(int(seconds / eighth_s))
+    ]
+    return drum_envelope(seconds, hits, seed=seed, fr=fr)
 
 
 @pytest.mark.parametrize("eighth_bpm", [120.0, 140.0, 160.0, 180.0, 200.0])
@@ -209,22 +215,15 @@ def test_a_range_that_leaves_out_the_division_keeps_the_reading_inside_it(min_bp
 
 
 def swing_groove(bpm, seconds, *, ride=0.4, seed=0, fr=FR):
-    """Two-band envelope of swung 4/4: ride on every beat, kick on 1 and 3, snare on
-    2 and 4, each followed by the swung eighth two thirds of a beat later."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * fr)
-    env = np.abs(rng.normal(0, 0.02, (2, n)))
+    """Swung 4/4: ride on every beat, kick on 1 and 3, snare on 2 and 4, each
+    followed by the swung eighth two thirds of a beat later."""
     beat_s = 60.0 / bpm
+    hits = []
     for k in range(int(seconds / beat_s)):
-        i = round((k * beat_s + rng.normal(0, 0.004)) * fr)
-        if not 0 <= i < n:
-            continue
-        env[0, i] += ride + (0.8 if k % 2 else 0.6)
-        env[1, i] += 0.0 if k % 2 else 0.8
-        j = round(((k + 2 / 3) * beat_s) * fr)
-        if k % 2 and j < n:
-            env[0, j] += 0.7 * ride
-    return env
+        hits.append((k * beat_s, ride + (0.8 if k % 2 else 0.6), 0.0 if k % 2 else 0.8))
+        if k % 2:
+            hits.append(((k + 2 / 3) * beat_s, 0.7 * ride, 0.0))
+    return drum_envelope(seconds, hits, seed=seed, fr=fr)
 
 
 @pytest.mark.parametrize("bpm", [100.0, 120.0, 140.0])

@@ -262,7 +262,13 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
         return
     from rich.markup import escape
 
-    t = table(
+    out = console()
+    # Narrow terminals drop the columns a runner needs least (as in `beats`),
+    # so no number is cut and the file's name keeps room to be read.
+    dropped = set() if out.width >= 64 else {"Half", "Double", "Stable"}
+    if out.width < 48:
+        dropped |= {"Tag", "Conf"}
+    columns = [
         ("BPM", "right"),
         ("Conf", "right"),
         ("Stable", "right"),
@@ -270,7 +276,9 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
         ("Double", "right"),
         ("Tag", "right"),
         ("File", "left"),
-    )
+    ]
+    keep = [name not in dropped for name, _ in columns]
+    t = table(*(c for c, k in zip(columns, keep) if k))
     for r in results:
         alt = r.alternatives or {}
         name = escape(one_line(r.path))
@@ -278,7 +286,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             name += f"  [red]error: {escape(one_line(r.error))}[/]"
         elif r.note:
             name += f"  [yellow]{escape(one_line(r.note))}[/]"
-        t.add_row(
+        cells = (
             fmt(r.bpm, ".1f"),
             fmt(r.confidence, ".2f"),
             fmt(r.stability, ".0%"),
@@ -287,7 +295,8 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             fmt(r.tag_bpm, "g"),
             name,
         )
-    console().print(t)
+        t.add_row(*(c for c, k in zip(cells, keep) if k))
+    out.print(t)
 
 
 def beats_results(results: Sequence[Any], *, as_json: bool) -> None:

@@ -193,6 +193,19 @@ def test_beats_table_fits_a_narrow_terminal_with_room_for_the_name(song, cadence
     assert len(header) - header.index("File") >= 16, header
 
 
+@pytest.mark.parametrize("columns", [80, 60, 45, 40])
+def test_bpm_table_drops_columns_on_a_narrow_terminal_rather_than_cut_numbers(
+    song, cadence_cmd, columns
+):
+    from tests.tty import lines_at_width
+
+    lines = lines_at_width([*cadence_cmd, "bpm", song], columns)
+    header = next(line for line in lines if "BPM" in line)
+    assert all(len(line) <= columns for line in lines), lines
+    assert "…" not in "".join(lines) and any("150.0" in line for line in lines), lines
+    assert len(header) - header.index("File") >= 16, header
+
+
 def test_scan_table_marks_a_track_whose_beat_drifts(runner, tmp_path):
     # 30 s at 146 BPM, then 30 s at 160: fine to run to, useless under a steady click.
     first = 0.25 + np.arange(73) * 60 / 146

@@ -266,7 +266,8 @@ def _write_scan_files(
     """The playlist and the plot a scan was asked for; neither after an interrupted scan."""
     if report.tally.interrupted:
         if playlist or plot:  # a partial list must not replace a complete one
-            output.note("Playlist and plot not written: the scan was interrupted.")
+            what = " and ".join(w for w, asked in (("Playlist", playlist), ("plot", plot)) if asked)
+            output.note(f"{what[0].upper()}{what[1:]} not written: the scan was interrupted.")
         return
     if playlist:
         _write_scan_playlist(report, playlist, quiet=quiet)

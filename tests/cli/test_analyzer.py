@@ -436,6 +436,31 @@ def test_ctrl_c_outside_the_scan_loop_exits_130_without_a_traceback(
     assert result.output == "Interrupted.\n"
 
 
+@pytest.mark.parametrize(
+    ("outputs", "said"),
+    [
+        (["--playlist", "run.m3u8"], "Playlist not written"),
+        (["--playlist", "run.m3u8", "--plot", "t.png"], "Playlist and plot not written"),
+    ],
+)
+def test_an_interrupted_scan_names_only_the_outputs_it_was_asked_for(
+    library, runner, tmp_path, monkeypatch, outputs, said
+):
+    import cadence.library
+
+    def interrupted(path, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cadence.library, "analyze_file", interrupted)
+    monkeypatch.chdir(tmp_path)
+    root, _ = library
+    args = ["scan", str(root), "--target", "172", "--no-cache", "-j", "1", *outputs]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 130
+    assert f"{said}: the scan was interrupted." in result.stderr
+    assert not (tmp_path / "run.m3u8").exists()
+
+
 def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):
     from cadence.core.matching import TempoMatch, TrackFit, all_by_fit
     from cadence.core.tracks import TrackResult

@@ -253,6 +253,23 @@ def _with_display_path(row: dict) -> dict:
 BEAT_LIST_FIELDS = ("beats", "downbeats")
 
 
+def _fitted_table(columns: list[tuple[str, str]], *, width: int, drop, **options: Any):
+    """A table of `columns` that fits a terminal `width` columns wide.
+
+    `drop` is ``(under, names)`` pairs, the columns a runner needs least first:
+    under that many columns, those are left out, so no number is cut and the
+    file's name keeps room to be read. Returns the table and a function that
+    keeps, of a row's cells (one per column), those of the columns shown.
+    """
+    dropped = {name for under, names in drop if width < under for name in names}
+    shown = [name not in dropped for name, _ in columns]
+
+    def kept(cells: Sequence[Any]) -> list[Any]:
+        return [cell for cell, show in zip(cells, shown, strict=True) if show]
+
+    return table(*kept(columns), **options), kept
+
+
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
     """``cadence bpm``: a table, or a JSON list of every field of each result
     but the beat lists (``cadence beats`` prints those)."""
@@ -263,11 +280,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
     from rich.markup import escape
 
     out = console()
-    # Narrow terminals drop the columns a runner needs least (as in `beats`),
-    # so no number is cut and the file's name keeps room to be read.
-    dropped = set() if out.width >= 64 else {"Half", "Double", "Stable"}
-    if out.width < 48:
-        dropped |= {"Tag", "Conf"}
+    # No number is cut: the other readings go first, then the tag and the confidence.
     columns = [
         ("BPM", "right"),
         ("Conf", "right"),
@@ -277,8 +290,8 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
         ("Tag", "right"),
         ("File", "left"),
     ]
-    keep = [name not in dropped for name, _ in columns]
-    t = table(*(c for c, k in zip(columns, keep) if k))
+    drop = ((64, {"Half", "Double", "Stable"}), (48, {"Tag", "Conf"}))
+    t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
         alt = r.alternatives or {}
         name = escape(one_line(r.path))
@@ -295,7 +308,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             fmt(r.tag_bpm, "g"),
             name,
         )
-        t.add_row(*(c for c, k in zip(cells, keep) if k))
+        t.add_row(*kept(cells))
     out.print(t)
 
 
@@ -323,11 +336,6 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
     from cadence.core.beats import drifts
 
     out = console()
-    # Narrow terminals drop the columns a runner needs least, so the file's
-    # name keeps room to be read.
-    dropped = set() if out.width >= 72 else {"Period s", "Conf"}
-    if out.width < 56:
-        dropped |= {"First s", "Beats"}
     columns = [
         ("BPM", "right"),
         ("Beats", "right"),
@@ -337,8 +345,8 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
         ("Conf", "right"),
         ("File", "left"),
     ]
-    keep = [name not in dropped for name, _ in columns]
-    t = table(*(c for c, k in zip(columns, keep) if k))
+    drop = ((72, {"Period s", "Conf"}), (56, {"First s", "Beats"}))
+    t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
         name = escape(one_line(r.path))
         res = r.grid_residual_ms
@@ -357,7 +365,7 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
             fmt(r.confidence, ".2f"),
             name,
         )
-        t.add_row(*(c for c, k in zip(cells, keep) if k))
+        t.add_row(*kept(cells))
     out.print(t)
     if any(r.beats for r in results):
         out.print(
@@ -430,11 +438,6 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         return
     root = os.path.abspath(folder)
     out = console()
-    # Narrow terminals drop the columns a runner needs least, so the track's
-    # name keeps room to be read (at 40 columns it was squeezed to 7).
-    dropped = set() if out.width >= 80 else {"Stretch", "Tag"}
-    if out.width < 60:
-        dropped |= {"Conf", "BPM", "Off"}
     columns = [
         ("Steps/min", "right"),
         ("BPM", "right"),
@@ -445,9 +448,11 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         ("Tag", "right"),
         ("Track", "left"),
     ]
-    keep = [name not in dropped for name, _ in columns]
-    t = table(
-        *(c for c, k in zip(columns, keep) if k),
+    # (At 40 columns the track's name was squeezed to 7 before columns were dropped.)
+    t, kept = _fitted_table(
+        columns,
+        width=out.width,
+        drop=((80, {"Stretch", "Tag"}), (60, {"Conf", "BPM", "Off"})),
         title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first",
     )
     for f in rows:
@@ -464,7 +469,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
             fmt(track.tag_bpm, "g"),
             escape(one_line(os.path.relpath(os.path.abspath(track.path), root))),
         )
-        t.add_row(*(c for c, k in zip(cells, keep) if k))
+        t.add_row(*kept(cells))
     out.print(t)
     drifting = [
         f for f in rows if f.track.grid_residual_ms and drifts(f.track.grid_residual_ms["p95"])

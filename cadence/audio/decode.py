@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from cadence.audio.readers import (  # noqa: F401 (read_audio and the readers, from here too)
-    _MPEG_EXTENSIONS,
     _blocks_pyav,
     _blocks_soundfile,
-    _c_stderr_silenced,
     _reason,
     block_readers,
+    libmpg123_silenced,
     read_audio,
 )
 from cadence.errors import AudioFileError, raise_if_stopped
@@ -331,14 +330,11 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         raise AudioFileError(f"{name}: cannot read (permission denied)")
     if os.path.getsize(path) == 0:
         raise AudioFileError(f"{name}: empty file (0 bytes)")
-    ext = Path(path).suffix.lower()
     errors = []
     for decoder_name, decoder in block_readers(path):
-        # libsndfile reads MPEG through libmpg123, which prints its notes on the
-        # process's stderr (77 lines on a messy folder): they say nothing ours do not.
-        quiet = decoder_name == "soundfile" and ext in _MPEG_EXTENSIONS
         try:
-            with _c_stderr_silenced() if quiet else contextlib.nullcontext():
+            soundfile = decoder_name == "soundfile"
+            with libmpg123_silenced(path) if soundfile else contextlib.nullcontext():
                 return _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
         except MemoryError:
             raise

@@ -198,6 +198,16 @@ def stereo_at_most(samples: np.ndarray) -> np.ndarray:
 _MPEG_EXTENSIONS = frozenset({".mp3", ".mp2", ".mpga"})
 
 
+def libmpg123_silenced(path: str | os.PathLike):
+    """For a soundfile read of `path`: libsndfile reads MPEG through libmpg123,
+    which prints its notes on the process's stderr (77 lines on a messy folder,
+    "Xing stream size off" on a cut MP3), saying nothing cadence's messages do
+    not. Silenced for an MPEG file's name; a no-op for any other."""
+    if Path(path).suffix.lower() in _MPEG_EXTENSIONS:
+        return _c_stderr_silenced()
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def _c_stderr_silenced():
     """Send what C libraries write to file descriptor 2 nowhere, for a while."""

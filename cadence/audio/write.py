@@ -7,7 +7,6 @@ interrupted render leaves no half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,12 +46,10 @@ def is_rendered_session(path: Path) -> bool:
 
 def rendered_by(path: str | os.PathLike) -> str | None:
     """The mark (one of the ``*_COMMENT`` constants) of a file cadence rendered, or None."""
-    from cadence.audio.readers import _MPEG_EXTENSIONS, _c_stderr_silenced, sound_file
+    from cadence.audio.readers import libmpg123_silenced, sound_file
 
-    # libmpg123 prints its notes on a cut MP3 ("Xing stream size off ...") to fd 2.
-    quiet = Path(path).suffix.lower() in _MPEG_EXTENSIONS
     try:
-        with _c_stderr_silenced() if quiet else contextlib.nullcontext(), sound_file(path) as f:
+        with libmpg123_silenced(path), sound_file(path) as f:
             tags = f"{f.comment or ''} {f.software or ''}"
     except Exception:  # not audio soundfile reads: not ours
         return None

@@ -182,27 +182,31 @@ def test_an_older_analysers_cache_entries_are_redone_once(song, runner, tmp_path
     assert "0 analysed" in runner.invoke(main, args).stderr
 
 
-@pytest.mark.parametrize("columns", [80, 60, 45])
-def test_beats_table_fits_a_narrow_terminal_with_room_for_the_name(song, cadence_cmd, columns):
-    from tests.tty import lines_at_width
-
-    lines = lines_at_width([*cadence_cmd, "beats", song], columns)
-    header = next(line for line in lines if "BPM" in line)
-    assert all(len(line) <= columns for line in lines), lines
-    assert "Off ms" in header and any("150.0" in line for line in lines)  # what matters stays
-    assert len(header) - header.index("File") >= 16, header
-
-
-@pytest.mark.parametrize("columns", [80, 60, 45, 40])
-def test_bpm_table_drops_columns_on_a_narrow_terminal_rather_than_cut_numbers(
-    song, cadence_cmd, columns
+@pytest.mark.parametrize(
+    ("command", "columns"),
+    [
+        ("beats", 80),
+        ("beats", 60),
+        ("beats", 45),
+        ("bpm", 80),
+        ("bpm", 60),
+        ("bpm", 45),
+        ("bpm", 40),
+    ],
+)
+def test_a_table_drops_columns_on_a_narrow_terminal_rather_than_cut_numbers_or_the_name(
+    song, cadence_cmd, command, columns
 ):
     from tests.tty import lines_at_width
 
-    lines = lines_at_width([*cadence_cmd, "bpm", song], columns)
+    lines = lines_at_width([*cadence_cmd, command, song], columns)
     header = next(line for line in lines if "BPM" in line)
     assert all(len(line) <= columns for line in lines), lines
-    assert "…" not in "".join(lines) and any("150.0" in line for line in lines), lines
+    assert "…" not in "".join(lines) and any("150.0" in line for line in lines), (
+        lines
+    )  # what matters stays
+    if command == "beats":
+        assert "Off ms" in header
     assert len(header) - header.index("File") >= 16, header
 
 

@@ -122,7 +122,14 @@ def _reading(pid: int, folder) -> bool:
 
 
 def _interrupted(
-    cadence_cmd, subprocess_env, args, folder, *, delay_s: float, bpm: float = 150, signum=None
+    cadence_cmd,
+    subprocess_env,
+    args,
+    folder,
+    *,
+    delay_s: float,
+    bpm: float = 150,
+    signum: int = signal.SIGINT,
 ):
     """Run ``cadence ARGS`` on twelve 3-minute FLACs made in `folder`; Ctrl-C it
     (or send it `signum`) mid-decode.
@@ -150,7 +157,7 @@ def _interrupted(
     )
     _wait_for(lambda: _reading(proc.pid, folder))
     time.sleep(delay_s)
-    proc.send_signal(signal.SIGINT if signum is None else signum)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     return proc.returncode, out, err
 

@@ -9,8 +9,8 @@ BIN := $(VENV)/bin
 
 # Debian packages: PortAudio for playback, LAME for fast MP3 encoding (without it
 # soundfile's slower copy encodes); a JACK server for the real-time test.
-DEBS_RUN := libportaudio2 libmp3lame0
-DEBS_TEST := libportaudio2 libmp3lame0 jackd2
+DEBS_RUN := libportaudio2 libmp3lame0 libmpg123-0
+DEBS_TEST := libportaudio2 libmp3lame0 libmpg123-0 jackd2
 
 .PHONY: demo test lint format benchmarks clean sysdeps-run sysdeps-test stretcher
 

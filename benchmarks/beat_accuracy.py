@@ -126,7 +126,7 @@ def librosa_decode(path: str) -> None:
 
 
 def cadence_decode(path: str) -> None:
-    """What ``analyze_file`` decodes with: its first block reader, the whole file, its own rate."""
+    """What ``analyze_file`` decodes with: its first block reader, the whole file."""
     from cadence.audio.readers import block_readers
 
     _name, reader = block_readers(path)[0]
@@ -296,9 +296,10 @@ def main() -> None:
     )
     if decode_lines:
         print()
-        print("the same work split: decoding alone (each side's own decoder, whole file, own")
-        print("rate, timed apart right after each track) and the rest (the whole less that:")
-        print("resampling, onset functions, tempo, beats), CPU ms a minute of audio")
+        print("the same work split: decoding alone (each side's own decoder, whole file, at")
+        print("the rate it decodes at: cadence's MP3 mono at a quarter; timed apart right after")
+        print("each track) and the rest (the whole less that: resampling, onset functions,")
+        print("tempo, beats), CPU ms a minute of audio")
         print(
             f"{'set':6s} {'method':19s} {'whole':>9s} {'decoding':>9s} {'the rest':>9s} "
             f"{'rest speed':>13s}"

@@ -154,3 +154,24 @@ def clicks_on_beats(beat_times_s: np.ndarray, *, sr: int = 22050, seconds: float
         at = round(beat * sr)
         out[at : at + len(click)] += 0.5 * click
     return out[: int(seconds * sr)]
+
+
+def clicks_at_random(seconds: float, *, sr: int = 22050, n: int = 120, seed: int = 3) -> np.ndarray:
+    """Clicks at random moments (no period for a misplaced window to match at another beat)."""
+    rng = np.random.default_rng(seed)
+    return clicks_on_beats(np.sort(rng.uniform(0, seconds - 0.5, n)), sr=sr, seconds=seconds)
+
+
+def window_lag_s(window, whole) -> float:
+    """How much later in the file the audio of `window` (an Envelope read from
+    part-way) lies than its `frame_start_s` says: the shift, in whole frames,
+    at which its full-band flux best matches that of `whole` (the file read
+    from its start). 0 when the window is where it says it is."""
+    rate = whole.frame_rate_hz
+    x = window.bands[0]
+    at = round((window.frame_start_s - whole.frame_start_s) * rate)
+    errors = {}
+    for lag in range(-40, 41):
+        y = whole.bands[0, at + lag + 20 : at + lag + len(x) - 20]
+        errors[lag] = float(np.mean(np.abs(x[20 : 20 + len(y)] - y)))
+    return min(errors, key=errors.get) / rate

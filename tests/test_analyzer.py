@@ -112,6 +112,24 @@ def test_truncated_file_uses_what_was_read(tmp_path):
     assert result.duration_s == pytest.approx(15, abs=2)
 
 
+def test_a_file_one_decoder_gives_up_on_part_way_is_read_by_the_next(tmp_path):
+    # libsndfile loses a FLAC stream's sync at a broken stretch and stops;
+    # FFmpeg finds the next frame and reads on.
+    path = write(tmp_path / "song.flac", groove(140, 20, seed=4))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = np.random.default_rng(0).bytes(3000)
+    path.write_bytes(bytes(data))
+    result = analyze_file(str(path))
+    assert result.error is None
+    assert result.note == (
+        "decoding stopped at 8.9 s (error : flac decoder lost sync); "
+        "another decoder read on past it"
+    )
+    assert result.duration_s == pytest.approx(20, abs=0.4)
+    assert result.bpm == pytest.approx(140, abs=0.5)
+
+
 @pytest.mark.parametrize("ext", [".flac", ".mp3"])
 def test_music_followed_by_long_silence_is_read_where_it_sounds(tmp_path, ext):
     # 90 s of music, then 4 minutes of digital silence (as a render with a

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from cadence.audio import readers
 from cadence.errors import AudioFileError
-from tests.music import encode_with_pyav, groove, write_alac
+from tests.music import clicks_at_random, encode_with_pyav, groove, window_lag_s, write, write_alac
 
 
 @pytest.fixture
@@ -141,3 +141,17 @@ def test_asking_whether_a_cut_mp3_is_a_render_prints_nothing_of_libmpg123s(tmp_p
     cut.write_bytes(song.read_bytes()[:30000])  # its Xing frame counts the whole song
     assert rendered_by(cut) is None
     assert "Xing" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("ext", [".ogg", ".opus", ".flac", ".m4a"])
+def test_a_window_read_by_ffmpeg_from_part_way_starts_where_it_says(tmp_path, ext):
+    # After a seek FFmpeg decodes from the frame or Ogg page before the point
+    # asked for: the window's beats were 20-60 ms late until the first frame's
+    # time was used to drop the samples before it.
+    from cadence.audio import decode
+
+    path = write(tmp_path / f"long{ext}", 0.5 * clicks_at_random(30, sr=44100), sr=44100)
+    whole = decode._decode(str(path), readers._blocks_pyav, "pyav", max_analysis_s=1800)
+    window = decode._decode(str(path), readers._blocks_pyav, "pyav", max_analysis_s=10)
+    assert window.frame_start_s == pytest.approx(10.0, abs=0.02)  # the middle 10 s
+    assert window_lag_s(window, whole) == 0

@@ -239,6 +239,7 @@ _STOP_INSIDE_CLOSE = r"""
 import gc, os, signal, sys, threading
 import numpy as np
 import soundfile as sf
+from cadence.audio import mpg123
 from cadence.audio.lame import LameWriter
 from cadence.audio.readers import sound_file
 from cadence.audio.write import write_audio
@@ -248,6 +249,8 @@ from cadence.playback import Player
 
 folder = sys.argv[1]
 sf.write(os.path.join(folder, "song.wav"), np.zeros(800, "float32"), 8000)
+with LameWriter(os.path.join(folder, "song.mp3"), samplerate=44100, channels=1) as f:
+    f.write(np.zeros((44100, 1), "float32"))
 frees = []
 plain_setattr = sf.SoundFile.__setattr__
 
@@ -268,6 +271,19 @@ class Lib:  # LAME's library, whose lame_close stops the process as it returns
         frees.append(gfp)
         self.lib.lame_close(gfp)
         os.kill(os.getpid(), signal.SIGTERM)
+
+class Mpg123(Lib):  # libmpg123, whose mpg123_delete stops the process as it returns
+    def mpg123_delete(self, mh):
+        frees.append(mh)
+        self.lib.mpg123_delete(mh)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+mpg123_lib = mpg123.mpg123_library()
+mpg123.mpg123_library = lambda: Mpg123(mpg123_lib)
+
+def mp3_read():
+    for block in mpg123.blocks_mpg123(os.path.join(folder, "song.mp3"), 4096):
+        pass
 
 class Stream:  # PortAudio's stream, as sounddevice wraps it
     ptr = 1
@@ -303,15 +319,18 @@ def play():
     with player:
         player.close()  # a natural end, then the exit's stop()
 
-for case in (read, write, mp3, play):
+for case in (read, write, mp3, mp3_read, play):
     catch_stop_signals()
     stopped = False
+    fds = sorted(os.listdir("/proc/self/fd"))
     try:
         case()
     except Terminated:
         stopped = True
     gc.collect()  # and whatever a destructor frees
-    print(case.__name__, "stopped:", stopped, "freed once:", len(frees) == len(set(frees)) > 0)
+    closed = sorted(os.listdir("/proc/self/fd")) == fds
+    print(case.__name__, "stopped:", stopped, "freed once:", len(frees) == len(set(frees)) > 0,
+          "files closed:", closed)
     frees.clear()
 """
 
@@ -328,9 +347,10 @@ def test_a_stop_inside_a_c_librarys_close_is_raised_once_the_close_is_done(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        f"{case} stopped: True freed once: True" for case in ("read", "write", "mp3", "play")
+        f"{case} stopped: True freed once: True files closed: True"
+        for case in ("read", "write", "mp3", "mp3_read", "play")
     ]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.wav"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song.mp3", "song.wav"]  # no temporary
 
 
 def test_a_stop_noted_inside_stops_deferred_is_raised_at_the_outer_blocks_end():

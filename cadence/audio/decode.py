@@ -1,8 +1,9 @@
 """Decoding music for analysis: the only module that talks to librosa.
 
 :func:`onset_envelope` decodes a music file block by block (soundfile first
-for WAV/FLAC/AIFF; PyAV's FFmpeg first for OGG/Opus, MP3, M4A/AAC/ALAC and
-the rest; each when the other fails), downmixes, resamples to 11025 Hz with
+for WAV/FLAC/AIFF; libmpg123 first for MP3, at a quarter of its rate; PyAV's
+FFmpeg first for OGG/Opus, M4A/AAC/ALAC and the rest, and for MP3 next; each
+when another fails or breaks off sooner), downmixes, resamples to 11025 Hz with
 soxr and turns it into onset-strength envelopes, one chunk at a time:
 spectral flux of a log mel spectrogram (librosa's mel filters) at 86 frames
 a second, for the tempo, and a finer flux at 345 frames a second, for placing
@@ -16,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,9 @@ class Envelope:
     warning : str or None
         What went wrong while decoding, if the file broke off early
         (truncated or corrupt part-way); the envelope holds what decoded.
+    broke_off : str or None
+        Where and why the decoder stopped at an error part-way, if it did
+        ("decoding stopped at 11.9 s (...)").
     """
 
     bands: np.ndarray
@@ -172,6 +176,7 @@ class Envelope:
     analysed_s: float
     sounding_s: float
     warning: str | None = None
+    broke_off: str | None = None
     fine: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     frame_start_s: float = 0.0
     fine_start_s: float = (
@@ -331,15 +336,28 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     if os.path.getsize(path) == 0:
         raise AudioFileError(f"{name}: empty file (0 bytes)")
     errors = []
+    broken: Envelope | None = None  # the furthest read of a file that broke off part-way
     for decoder_name, decoder in block_readers(path):
         try:
-            soundfile = decoder_name == "soundfile"
-            with libmpg123_silenced(path) if soundfile else contextlib.nullcontext():
-                return _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
+            mpg123 = decoder_name in ("soundfile", "mpg123")
+            with libmpg123_silenced(path) if mpg123 else contextlib.nullcontext():
+                env = _decode(path, decoder, decoder_name, max_analysis_s=max_analysis_s)
         except MemoryError:
             raise
         except Exception as exc:  # each decoder has its own error types
             errors.append(_reason(exc))
+            continue
+        if env.broke_off is None:
+            if broken is None:
+                return env
+            # A decoder that stops at a broken stretch (libsndfile, losing a
+            # FLAC stream's sync) gives way to one that reads past it.
+            passed = f"{broken.broke_off}; another decoder read on past it"
+            return replace(env, warning="; ".join(filter(None, [passed, env.warning])))
+        if broken is None or env.analysed_s > broken.analysed_s:
+            broken = env
+    if broken is not None:
+        return broken
     raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
 
 
@@ -419,8 +437,8 @@ def _read_window(
     frames = max(read_to, declared_frames) if builder.full else read_to
     warning = None
     if broke_off is not None:
-        stopped_s = read_to / source_sr
-        warning = f"decoding stopped at {stopped_s:.1f} s ({broke_off}): used what decoded"
+        broke_off = f"decoding stopped at {read_to / source_sr:.1f} s ({broke_off})"
+        warning = f"{broke_off}: used what decoded"
     elif not builder.full and _short(read_to, declared_frames, source_sr, decoder_name):
         warning = (
             f"file ends early: {read_to / source_sr:.1f} s of the "
@@ -438,6 +456,7 @@ def _read_window(
         analysed_s=builder.samples_in / ANALYSIS_SR,
         sounding_s=builder.sounding_s,
         warning=warning,
+        broke_off=broke_off,
     )
 
 

@@ -374,11 +374,13 @@ def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> 
     probe.close()
     if source_sr <= 0:
         raise AudioFileError("no sample rate")
-    declared_s = declared_frames / source_sr
     # The middle of a long track speaks for it better than its intro.
-    starts = [max(0.0, (declared_s - max_analysis_s) / 2)] if declared_s > max_analysis_s else []
+    start_s = _middle_start(declared_frames / source_sr, max_analysis_s)
     best: Envelope | None = None
-    for start_s in [*starts, 0.0]:
+    cut_short: Envelope | None = None
+    tried = set()
+    while start_s not in tried:
+        tried.add(start_s)
         env = _read_window(
             path,
             decoder,
@@ -389,14 +391,35 @@ def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> 
             declared_frames=declared_frames,
         )
         if env is None:
-            continue  # the file is shorter than it says: read it from the start
+            start_s = 0.0  # nothing decodes after the seek: read it from the start
+            continue
+        if start_s > 0 and env.analysed_s < max_analysis_s - 1 / ANALYSIS_SR:
+            # The window ended early: the file is shorter than it says (a VBR
+            # MP3 without a header has its length guessed from its first
+            # frame: after a quiet intro's low bit rate, 40 s was taken for
+            # 103 and 3 s of the end read). Its middle, now that its length is known.
+            cut_short = env
+            start_s = _middle_start(env.duration_s, max_analysis_s)
+            continue
         if best is None or env.sounding_s > best.sounding_s:
             best = env
         if best.sounding_s >= MIN_SOUNDING_SHARE * best.analysed_s:
             break
+        start_s = 0.0  # a mostly silent middle: the start is read too
+    if best is None:
+        best = cut_short
+    elif cut_short is not None:
+        # What the early end showed: the true length, and a truncation it may tell.
+        warning = best.warning or cut_short.warning
+        best = replace(best, duration_s=cut_short.duration_s, warning=warning)
     if best is None:
         raise AudioFileError("no audio in the file")
     return best
+
+
+def _middle_start(length_s: float, max_analysis_s: float) -> float:
+    """Where the middle `max_analysis_s` of `length_s` seconds starts (0 if it all fits)."""
+    return max(0.0, (length_s - max_analysis_s) / 2)
 
 
 def _read_window(

@@ -74,7 +74,14 @@ def beats(
       cadence beats song.mp3 --click song-beats.wav
       cadence beats *.flac --json
     """
-    if click_out is not None:
+    if click_out is None:
+        from click.core import ParameterSource
+
+        ctx = click.get_current_context()
+        for name in ("voice", "force"):
+            if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+                raise ParameterError(name, "is for the --click file: give --click OUT.wav too")
+    else:
         from cadence.audio.write import check_render_path
 
         if len(files) != 1:

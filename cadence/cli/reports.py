@@ -301,7 +301,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             name += f"  [yellow]{escape(one_line(r.note))}[/]"
         cells = (
             fmt(r.bpm, ".1f"),
-            fmt(r.confidence, ".2f"),
+            _confidence(r),
             fmt(r.stability, ".0%"),
             fmt(alt.get("half"), ".1f"),
             fmt(alt.get("double"), ".1f"),
@@ -362,7 +362,7 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
             fmt(r.first_beat_s, ".3f"),
             fmt(r.period_s, ".4f"),
             MISSING if not res else f"{res['median']:.0f}/{res['p95']:.0f}",
-            fmt(r.confidence, ".2f"),
+            _confidence(r),
             name,
         )
         t.add_row(*kept(cells))
@@ -465,7 +465,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
             _fit_word(f),
             fmt(m.off_spm, "+.1f"),
             stretch,
-            fmt(track.confidence, ".2f"),
+            _confidence(track),
             fmt(track.tag_bpm, "g"),
             escape(one_line(os.path.relpath(os.path.abspath(track.path), root))),
         )
@@ -518,3 +518,9 @@ def scan_summary(report: Any) -> None:
         )
         + interrupted
     )
+
+
+def _confidence(track) -> str:
+    """A track's confidence for a table: none where it has no tempo (an error,
+    silence), not a measured 0.00."""
+    return fmt(track.confidence if track.bpm is not None else None, ".2f")

@@ -682,6 +682,18 @@ def test_bpm_measures_the_good_files_past_missing_and_folder_arguments(track, ru
     assert {"title", "artist", "tag_bpm"} <= set(missing)
 
 
+@pytest.mark.parametrize("command", ["bpm", "beats"])
+def test_a_file_with_no_tempo_shows_no_confidence_in_the_table(track, runner, tmp_path, command):
+    good = copy_bytes(track, tmp_path / "good.wav")
+    silence = write(tmp_path / "silence.wav", np.zeros(10 * 22050))
+    result = runner.invoke(main, [command, str(tmp_path / "missing.mp3"), str(silence), str(good)])
+    header, missing, quiet, measured = result.output.splitlines()[:4]
+    at = header.index("Conf")
+    cells = [row[at : at + 4].strip() for row in (missing, quiet, measured)]
+    assert cells[:2] == ["—", "—"]  # not a measured 0.00
+    assert 0 < float(cells[2]) <= 1
+
+
 def test_no_beat_says_whether_it_is_silence_or_too_short(runner, tmp_path):
 
     silence = write(tmp_path / "silence.wav", np.zeros(10 * 22050))

@@ -232,6 +232,11 @@ def main() -> None:
       cadence calc --steps 78 --one-foot     current cadence and +5/+10 % targets
       cadence plan --current 156             a week-by-week progression
       cadence tap                            measure cadence by tapping a key
+    \b
+    Then practise at the new cadence:
+      cadence metronome 164                  a beat at 164 steps a minute
+      cadence scan ~/Music --target 164      the songs of a folder that fit
+      cadence play 164 ~/Music               your songs at exactly 164
     """
 
 

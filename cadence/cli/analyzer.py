@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import click
@@ -12,11 +13,11 @@ from cadence.cli import (
     INPUT_PATH,
     OUTPUT_PATH,
     ExitStatus,
+    analysis_reports,
     json_option,
     main,
     output,
     refuse_a_song,
-    reports,
     voice_option,
 )
 from cadence.core.matching import DEFAULT_TOLERANCE_SPM
@@ -40,7 +41,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
       cadence bpm song.mp3
       cadence bpm *.flac --json
     """
-    results = _analyse_each(files, report=lambda rs: reports.bpm_results(rs, as_json=as_json))
+    results = _analyse_each(files, report=partial(analysis_reports.bpm_results, as_json=as_json))
     if any(r.error for r in results):
         sys.exit(ExitStatus.ERROR)
 
@@ -89,7 +90,7 @@ def beats(
         song = files[0]
         refuse_a_song(click_out, [song], parameter="click", same="is the song itself")
         check_render_path(click_out, parameter="click", force=force, kind="a file cadence rendered")
-    results = _analyse_each(files, report=lambda rs: reports.beats_results(rs, as_json=as_json))
+    results = _analyse_each(files, report=partial(analysis_reports.beats_results, as_json=as_json))
     if click_out is not None and results[0].beats:
         from cadence.beat_click import write_click_track
 
@@ -239,14 +240,14 @@ def scan(
             on_progress=bar.update,
         )
     if result.tags_written is not None and not quiet:
-        reports.tags_summary(result)
+        analysis_reports.tags_summary(result)
     report = result.report(
         target_spm=target, tolerance_spm=tolerance, min_confidence=min_confidence or 0.0
     )
-    reports.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
+    analysis_reports.scan_results(report, fmt_name=fmt, show_all=show_all, folder=folder)
     _write_scan_files(report, playlist=playlist, plot=plot, folder=folder, quiet=quiet)
     if not quiet:
-        reports.scan_summary(report)
+        analysis_reports.scan_summary(report)
     if report.exit_code:
         sys.exit(report.exit_code)
 

@@ -60,7 +60,7 @@ def _count_source(
     return value, {"steps": steps, "seconds": seconds, "one_foot": one_foot}, how
 
 
-@main.command()
+@main.command(short_help="Your cadence from counted steps or a run, and +5/+10 % targets.")
 @click.option("--steps", type=int, help="Steps counted (both feet, or one foot with --one-foot).")
 @click.option(
     "--seconds",
@@ -172,7 +172,7 @@ def _calc_from_recording(
         output.note(f"Plot: {plot}")
 
 
-@main.command()
+@main.command(short_help="A week-by-week plan to raise your cadence.")
 @click.option("--current", type=float, help="Current cadence, steps/min.")
 @_FROM_FILE
 @click.option("--goal", type=int, help="Goal cadence, steps/min.  [default: current +5 %]")
@@ -224,7 +224,7 @@ def plan(
         reports.plan(result, recorded=recorded)
 
 
-@main.command()
+@main.command(short_help="Measure your cadence by tapping a key with every step.")
 @click.option(
     "--seconds",
     type=click.FloatRange(5, 300),

@@ -87,7 +87,7 @@ def _parse_latency(text: str) -> str | float:
     return value
 
 
-@main.command()
+@main.command(short_help="Play a beat at SPM steps a minute, or render it to a file.")
 @click.argument("spm", type=float)
 @click.option(
     "--duration", metavar="TIME", help="How long: 90s, 20m, 1h, 1:30:00.  [default: until stopped]"
@@ -241,7 +241,7 @@ def _finish_render(summary: dict, *, as_json: bool) -> None:
         reports.render_summary(summary)
 
 
-@main.command()
+@main.command(short_help="List audio outputs for metronome --device.")
 @json_option("Print a JSON list.")
 def devices(as_json: bool) -> None:
     """List audio outputs for `cadence metronome --device`."""

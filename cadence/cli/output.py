@@ -66,6 +66,12 @@ def fmt(value: Any, spec: str = "g", missing: str = MISSING) -> str:
     return missing if value is None else format(value, spec)
 
 
+def confidence_cell(track: Any) -> str:
+    """A track's confidence for a table: none where it has no tempo (an error,
+    silence), not a measured 0.00."""
+    return fmt(track.confidence if track.bpm is not None else None, ".2f")
+
+
 def wrapped(text: str, *, indent: str, first: str | None = None) -> str:
     """`text` wrapped at 78 columns with a hanging indent."""
     return click.wrap_text(

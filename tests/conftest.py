@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,6 +47,23 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture
+def run_python(subprocess_env):
+    """Run a Python script (``-c``) with arguments in a child process that
+    imports this checkout; returns its CompletedProcess (text output)."""
+
+    def run(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", script, *args],
+            capture_output=True,
+            text=True,
+            env=subprocess_env,
+            timeout=timeout,
+        )
+
+    return run
 
 
 @pytest.fixture(scope="module")

@@ -39,9 +39,7 @@ def test_reader_errors_are_activity_file_errors(tmp_path):
         read_activity(write_bytes(tmp_path / "x.gpx", b""))
 
 
-def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, subprocess_env, run):
-    import subprocess
-    import sys
+def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, run_python, run):
 
     text = gpx_text(run)
     head, rest = text.split("<trkseg>", 1)
@@ -59,9 +57,7 @@ def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, subprocess_
     )
 
     def peak_mb(arg):
-        done = subprocess.run(
-            [sys.executable, "-c", peak, arg], capture_output=True, text=True, env=subprocess_env
-        )
+        done = run_python(peak, arg)
         assert done.returncode == 0, done.stderr
         return float(done.stdout)
 

@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -219,7 +217,7 @@ def test_pyav_reader_downmixes_stereo_like_libsndfile(tmp_path, ext, subtype):
     np.testing.assert_allclose(mono["pyav"], mono["soundfile"], atol=2e-4)
 
 
-def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
+def test_long_file_is_analysed_in_bounded_memory(tmp_path, run_python):
     """A 2-hour file: decoding streams, and only its middle 30 minutes are analysed
     (envelopes of a few MB), so it needs little more memory than a 2-minute file."""
     sr = 8000
@@ -242,13 +240,7 @@ def test_long_file_is_analysed_in_bounded_memory(tmp_path, subprocess_env):
     )
     results = {}
     for minutes, path in paths.items():
-        proc = subprocess.run(
-            [sys.executable, "-c", probe, str(path)],
-            capture_output=True,
-            text=True,
-            env=subprocess_env,
-            timeout=300,
-        )
+        proc = run_python(probe, str(path), timeout=300)
         assert proc.returncode == 0, proc.stderr
         results[minutes] = json.loads(proc.stdout)
     result = results[120]

@@ -69,9 +69,7 @@ def test_a_render_killed_with_kill_9_is_cleaned_up_by_the_next_render(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.flac"]
 
 
-def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(
-    tmp_path, subprocess_env
-):
+def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(tmp_path, run_python):
     target = tmp_path / "song.flac"
     with locked_temp(target, suffix=".tagging") as tmp:
         tmp.write_bytes(b"half written")
@@ -80,12 +78,7 @@ def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(
             "import sys; from cadence.files import remove_leftovers; "
             "print(len(remove_leftovers(sys.argv[1])))"
         )
-        other = subprocess.run(
-            [sys.executable, "-c", probe, str(target)],
-            capture_output=True,
-            text=True,
-            env=subprocess_env,
-        )
+        other = run_python(probe, str(target))
         assert other.stdout.strip() == "0", other.stderr
         assert tmp.exists()
     assert remove_leftovers(target) == [] and list(tmp_path.iterdir()) == []
@@ -335,16 +328,8 @@ for case in (read, write, mp3, mp3_read, play):
 """
 
 
-def test_a_stop_inside_a_c_librarys_close_is_raised_once_the_close_is_done(
-    tmp_path, subprocess_env
-):
-    proc = subprocess.run(
-        [sys.executable, "-c", _STOP_INSIDE_CLOSE, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=120,
-    )
+def test_a_stop_inside_a_c_librarys_close_is_raised_once_the_close_is_done(tmp_path, run_python):
+    proc = run_python(_STOP_INSIDE_CLOSE, str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
         f"{case} stopped: True freed once: True files closed: True"

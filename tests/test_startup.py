@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 
 import pytest
 
@@ -42,14 +41,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r}))
         ["plan", "--current", "156", "--json"],
     ],
 )
-def test_cheap_commands_do_not_import_heavy_libraries(args, subprocess_env):
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *args],
-        capture_output=True,
-        text=True,
-        env=subprocess_env,
-        timeout=60,
-    )
+def test_cheap_commands_do_not_import_heavy_libraries(args, run_python):
+    proc = run_python(PROBE.format(heavy=set(HEAVY)), *args, timeout=60)
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     assert loaded == []
 

@@ -175,3 +175,17 @@ def window_lag_s(window, whole) -> float:
         y = whole.bands[0, at + lag + 20 : at + lag + len(x) - 20]
         errors[lag] = float(np.mean(np.abs(x[20 : 20 + len(y)] - y)))
     return min(errors, key=errors.get) / rate
+
+
+def without_info_frame(path: Path) -> Path:
+    """`path`, an MP3 from LameWriter, without the LAME/Xing frame after its ID3v2
+    tag that gives its length: decoders then guess the length from the first
+    frame's bit rate, as for an MP3 from an encoder that writes no such frame."""
+    data = path.read_bytes()
+    at = 10 + (data[6] << 21 | data[7] << 14 | data[8] << 7 | data[9])  # after the ID3v2 tag
+    header = data[at : at + 4]
+    kbps = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320][header[2] >> 4]
+    length = 144 * kbps * 1000 // 44100 + (header[2] >> 1 & 1)  # MPEG-1 layer III, 44.1 kHz
+    assert b"Xing" in data[at : at + length] or b"Info" in data[at : at + length]
+    path.write_bytes(data[:at] + data[at + length :])
+    return path

@@ -15,7 +15,7 @@ from cadence.cache import TrackCache
 from cadence.errors import AudioFileError
 from cadence.library import scan_library
 from tests.conftest import REPO
-from tests.music import groove, write, write_alac
+from tests.music import groove, without_info_frame, write, write_alac
 
 FORMATS = [".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aiff"]
 
@@ -143,20 +143,6 @@ def test_music_followed_by_long_silence_is_read_where_it_sounds(tmp_path, ext):
     assert env.sounding_s == pytest.approx(90, abs=2)
 
 
-def _without_its_info_frame(path):
-    """`path`, an MP3 from LameWriter, without the LAME/Xing frame after its ID3v2
-    tag that gives its length: decoders then guess the length from the first
-    frame's bit rate, as for an MP3 from an encoder that writes no such frame."""
-    data = path.read_bytes()
-    at = 10 + (data[6] << 21 | data[7] << 14 | data[8] << 7 | data[9])  # after the ID3v2 tag
-    header = data[at : at + 4]
-    kbps = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320][header[2] >> 4]
-    length = 144 * kbps * 1000 // 44100 + (header[2] >> 1 & 1)  # MPEG-1 layer III, 44.1 kHz
-    assert b"Xing" in data[at : at + length] or b"Info" in data[at : at + length]
-    path.write_bytes(data[:at] + data[at + length :])
-    return path
-
-
 def test_a_file_shorter_than_it_says_is_read_from_its_true_middle(tmp_path):
     # A 40 s VBR MP3 with 3 s of silence first and no LAME/Xing frame: its
     # length is guessed from a silent frame's 32 kbit/s as 103 s. Asked for
@@ -172,7 +158,7 @@ def test_a_file_shorter_than_it_says_is_read_from_its_true_middle(tmp_path):
     path = tmp_path / "no header.mp3"
     with LameWriter(path, samplerate=sr, channels=1) as f:
         f.write(song[:, None])
-    _without_its_info_frame(path)
+    without_info_frame(path)
     for reader, name in ((mpg123.blocks_mpg123, "mpg123"), (_blocks_pyav, "pyav")):
         env = _decode(str(path), reader, name, max_analysis_s=30)
         assert env.frame_start_s == pytest.approx(5, abs=0.05)  # the middle 30 s, not the last 3.4

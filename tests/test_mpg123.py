@@ -8,7 +8,7 @@ import soxr
 from cadence.analysis import analyze_file
 from cadence.audio import decode, mpg123, readers
 from cadence.audio.lame import LameWriter
-from tests.music import clicks_at_random, clicks_on_beats, groove, window_lag_s
+from tests.music import clicks_at_random, clicks_on_beats, groove, window_lag_s, without_info_frame
 
 
 def _mp3(path, audio: np.ndarray, *, sr: int):
@@ -143,3 +143,24 @@ def test_mpg123_reads_on_past_a_broken_stretch_of_an_mp3_where_ffmpeg_stops(tmp_
 def test_down_sampling_keeps_the_rate_at_or_above_the_analysis_rate(rate_hz, factor):
     assert mpg123.down_sample_for(rate_hz) == factor
     assert mpg123.MIN_RATE_HZ == decode.ANALYSIS_SR
+
+
+def test_a_truncated_mp3_is_noted_when_its_header_gives_the_length(tmp_path):
+    # libmpg123 reports the LAME/Xing frame's length, which a cut file keeps;
+    # without that frame the length is a guess, and no note is made of it.
+    sr = 44100
+    song = groove(150, 30, sr=sr, seed=5)
+    for name, strip in (("whole header.mp3", False), ("no header.mp3", True)):
+        path = _mp3(tmp_path / name, np.stack([song, song], 1) * 0.5, sr=sr)
+        if strip:
+            without_info_frame(path)
+        assert mpg123.length_in_header(str(path)) is not strip
+        assert analyze_file(str(path)).note is None
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        result = analyze_file(str(path))
+        assert result.bpm == pytest.approx(150, abs=0.5)
+        if strip:
+            assert result.note is None
+        else:
+            assert result.note.startswith("file ends early: ")
+            assert result.note.endswith(" s of the 30.0 s it declares (truncated?)")

@@ -462,7 +462,7 @@ def _read_window(
     if broke_off is not None:
         broke_off = f"decoding stopped at {read_to / source_sr:.1f} s ({broke_off})"
         warning = f"{broke_off}: used what decoded"
-    elif not builder.full and _short(read_to, declared_frames, source_sr, decoder_name):
+    elif not builder.full and _short(path, read_to, declared_frames, source_sr, decoder_name):
         warning = (
             f"file ends early: {read_to / source_sr:.1f} s of the "
             f"{declared_frames / source_sr:.1f} s it declares (truncated?)"
@@ -483,8 +483,20 @@ def _read_window(
     )
 
 
-def _short(read_to: float, declared_frames: int, source_sr: int, decoder_name: str) -> bool:
-    """Whether decoding ended well before the length the file declares."""
-    if decoder_name != "soundfile" or declared_frames <= 0:
-        return False  # FFmpeg's length of an MP3 without a header is an estimate
+def _short(
+    path: str, read_to: float, declared_frames: int, source_sr: int, decoder_name: str
+) -> bool:
+    """Whether decoding ended well before the length the file declares.
+
+    Only where that length is the file's own (libsndfile's; libmpg123's from
+    a LAME/Xing frame): FFmpeg's length of an MP3, or libmpg123's without such
+    a frame, is a guess from the bit rate.
+    """
+    if declared_frames <= 0 or decoder_name not in ("soundfile", "mpg123"):
+        return False
+    if decoder_name == "mpg123":
+        from cadence.audio.mpg123 import length_in_header
+
+        if not length_in_header(path):
+            return False
     return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)

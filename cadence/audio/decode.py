@@ -494,9 +494,8 @@ def _short(
     """
     if declared_frames <= 0 or decoder_name not in ("soundfile", "mpg123"):
         return False
-    if decoder_name == "mpg123":
-        from cadence.audio.mpg123 import length_in_header
+    if declared_frames - read_to <= max(1.0 * source_sr, 0.02 * declared_frames):
+        return False
+    from cadence.audio.mpg123 import length_in_header
 
-        if not length_in_header(path):
-            return False
-    return declared_frames - read_to > max(1.0 * source_sr, 0.02 * declared_frames)
+    return decoder_name == "soundfile" or length_in_header(path)

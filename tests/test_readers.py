@@ -143,11 +143,12 @@ def test_asking_whether_a_cut_mp3_is_a_render_prints_nothing_of_libmpg123s(tmp_p
     assert "Xing" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("ext", [".ogg", ".opus", ".flac", ".m4a"])
+@pytest.mark.parametrize("ext", [".ogg", ".opus", ".flac", ".m4a", ".mp3"])
 def test_a_window_read_by_ffmpeg_from_part_way_starts_where_it_says(tmp_path, ext):
     # After a seek FFmpeg decodes from the frame or Ogg page before the point
     # asked for: the window's beats were 20-60 ms late until the first frame's
-    # time was used to drop the samples before it.
+    # time (from the stream's start: 25 ms into an MP3) was used to drop the
+    # samples before it.
     from cadence.audio import decode
 
     path = write(tmp_path / f"long{ext}", 0.5 * clicks_at_random(30, sr=44100), sr=44100)

@@ -336,7 +336,7 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
     if os.path.getsize(path) == 0:
         raise AudioFileError(f"{name}: empty file (0 bytes)")
     errors = []
-    broken: Envelope | None = None  # the furthest read of a file that broke off part-way
+    broken: Envelope | None = None  # the furthest read of those that broke off part-way
     for decoder_name, decoder in block_readers(path):
         try:
             mpg123 = decoder_name in ("soundfile", "mpg123")
@@ -347,14 +347,15 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
         except Exception as exc:  # each decoder has its own error types
             errors.append(_reason(exc))
             continue
-        if env.broke_off is None:
-            if broken is None:
-                return env
-            # A decoder that stops at a broken stretch (libsndfile, losing a
-            # FLAC stream's sync) gives way to one that reads past it.
-            passed = f"{broken.broke_off}; another decoder read on past it"
-            return replace(env, warning="; ".join(filter(None, [passed, env.warning])))
-        if broken is None or env.analysed_s > broken.analysed_s:
+        if broken is None or env.analysed_s > broken.analysed_s + 1.0:
+            # One that stops at a broken stretch (libsndfile, losing a FLAC
+            # stream's sync) gives way to one that reads on past it, by more
+            # than a second (ending without an error is not reading further).
+            if env.broke_off is None:
+                if broken is None:
+                    return env
+                passed = f"{broken.broke_off}; another decoder read on past it"
+                return replace(env, warning="; ".join(filter(None, [passed, env.warning])))
             broken = env
     if broken is not None:
         return broken

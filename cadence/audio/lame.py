@@ -14,12 +14,12 @@ LAME's own default algorithm quality. Where the library is missing,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 
 import numpy as np
 
+from cadence.audio.clib import load_library
 from cadence.errors import stops_deferred
 
 #: Sample rates an MPEG-1/2/2.5 layer III stream can carry (Hz).
@@ -38,14 +38,14 @@ class LameError(OSError):
 
 @functools.cache
 def lame_library() -> ctypes.CDLL | None:
-    """The system's libmp3lame with its functions' signatures declared, or None."""
-    name = ctypes.util.find_library("mp3lame") or "libmp3lame.so.0"
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
-        return None
+    """The system's libmp3lame with its functions' signatures declared, or None
+    (also for an old LAME without the float entry points)."""
+    return load_library("mp3lame", fallback="libmp3lame.so.0", signatures=_signatures)
+
+
+def _signatures(_lib: ctypes.CDLL) -> dict:
     gfp, i, f, p = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_char_p
-    signatures = {
+    return {
         "lame_init": (gfp, []),
         "lame_close": (i, [gfp]),
         "lame_set_in_samplerate": (i, [gfp, i]),
@@ -65,13 +65,6 @@ def lame_library() -> ctypes.CDLL | None:
         "lame_get_id3v2_tag": (ctypes.c_size_t, [gfp, gfp, ctypes.c_size_t]),
         "lame_get_id3v1_tag": (ctypes.c_size_t, [gfp, gfp, ctypes.c_size_t]),
     }
-    try:
-        for fname, (restype, argtypes) in signatures.items():
-            fn = getattr(lib, fname)
-            fn.restype, fn.argtypes = restype, argtypes
-    except AttributeError:  # an old LAME without the float entry points
-        return None
-    return lib
 
 
 class LameWriter:

@@ -16,13 +16,15 @@ reads up to 5 kHz); at the stream's own rate, the same mix to float rounding.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from cadence.errors import stops_deferred
+from cadence.audio.clib import load_library
+from cadence.errors import AudioFileError, stops_deferred
 
 #: The lowest output rate wanted (Hz): the analysis rate,
 #: :data:`cadence.audio.decode.ANALYSIS_SR`. A stream is decoded at its rate
@@ -30,36 +32,50 @@ from cadence.errors import stops_deferred
 MIN_RATE_HZ = 11025
 
 # mpg123.h
-_FLAGS, _DOWN_SAMPLE, _RESYNC_LIMIT = 1, 4, 14  # enum mpg123_parms
-_MONO_MIX, _QUIET, _GAPLESS, _FORCE_FLOAT = 0x4, 0x20, 0x40, 0x400  # enum mpg123_param_flags
+_FLAGS, _DOWN_SAMPLE = 1, 4  # enum mpg123_parms
+_MONO_MIX, _QUIET, _GAPLESS, _NO_RESYNC = 0x4, 0x20, 0x40, 0x80  # enum mpg123_param_flags
+_FORCE_FLOAT = 0x400
 _OK, _DONE, _NEW_FORMAT = 0, -12, -11  # enum mpg123_errors
 _ENC_FLOAT_32 = 0x200
 _SEEK_SET = 0
 
 
-class Mpg123Error(OSError):
+class Mpg123Error(AudioFileError):
     """libmpg123 could not open or decode a stream (its own words in the message)."""
 
 
 @functools.cache
 def mpg123_library() -> ctypes.CDLL | None:
     """The system's libmpg123 with its functions' signatures declared, or None."""
-    name = ctypes.util.find_library("mpg123") or "libmpg123.so.0"
-    try:
-        lib = ctypes.CDLL(name)
-    except OSError:
+    lib = load_library("mpg123", fallback="libmpg123.so.0", signatures=_signatures)
+    if lib is None:
         return None
-    h, i, lng, sz = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_size_t
+    suffix = _offset_suffix(lib)
+    lib.cadence_open_fd = getattr(lib, f"mpg123_open_fd{suffix}")
+    lib.cadence_length = getattr(lib, f"mpg123_length{suffix}")
+    lib.cadence_seek = getattr(lib, f"mpg123_seek{suffix}")
+    return lib
+
+
+def _offset_suffix(lib: ctypes.CDLL) -> str:
     # The _64 entry points take a 64-bit offset whatever off_t is; older
     # libraries have only the plain ones (off_t, 64 bits on a 64-bit system).
-    off = ctypes.c_int64
-    suffix = "_64" if hasattr(lib, "mpg123_open_fd_64") else ""
-    signatures = {
+    return "_64" if hasattr(lib, "mpg123_open_fd_64") else ""
+
+
+def _signatures(lib: ctypes.CDLL) -> dict:
+    h, i, lng, sz, off = (
+        ctypes.c_void_p,
+        ctypes.c_int,
+        ctypes.c_long,
+        ctypes.c_size_t,
+        ctypes.c_int64,
+    )
+    suffix = _offset_suffix(lib)
+    return {
         "mpg123_new": (h, [ctypes.c_char_p, ctypes.POINTER(i)]),
         "mpg123_delete": (None, [h]),
         "mpg123_param": (i, [h, i, lng, ctypes.c_double]),
-        "mpg123_format_none": (i, [h]),
-        "mpg123_format": (i, [h, lng, i, i]),
         "mpg123_getformat": (i, [h, ctypes.POINTER(lng), ctypes.POINTER(i), ctypes.POINTER(i)]),
         "mpg123_read": (i, [h, h, sz, ctypes.POINTER(sz)]),
         "mpg123_close": (i, [h]),
@@ -69,24 +85,48 @@ def mpg123_library() -> ctypes.CDLL | None:
         f"mpg123_length{suffix}": (off, [h]),
         f"mpg123_seek{suffix}": (off, [h, off, i]),
     }
+
+
+#: Sample rates (Hz) by MPEG version bits (MPEG-1, 2, 2.5) and rate index.
+_RATES_HZ = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+@dataclass(frozen=True)
+class FirstFrame:
+    """The first MPEG audio frame of a file: where it starts, its rate, its first bytes."""
+
+    offset: int
+    rate_hz: int
+    data: bytes
+
+
+def first_frame(path: str | os.PathLike) -> FirstFrame | None:
+    """The frame an MP3 file starts with, at its start or right after its
+    ID3v2 tag; None if none is there.
+
+    Only a header with a valid version, layer, bit rate and sample rate counts
+    (ADTS AAC's sync word has layer 0; a FLAC or WAV after an ID3 tag has no
+    header): libmpg123 hunts for frames anywhere and reads other files named
+    .mp3 as noise, which FFmpeg, looking at what a file is, reads right.
+    """
     try:
-        for fname, (restype, argtypes) in signatures.items():
-            fn = getattr(lib, fname)
-            fn.restype, fn.argtypes = restype, argtypes
-    except AttributeError:  # not libmpg123, or too old to have these
+        with open(path, "rb") as f:
+            head = f.read(10)
+            at = 0
+            if head[:3] == b"ID3" and len(head) == 10:
+                footer = 10 if head[5] & 0x10 else 0
+                at = 10 + footer + (head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9])
+            f.seek(at)
+            data = f.read(200)
+    except OSError:
         return None
-    lib.cadence_open_fd = getattr(lib, f"mpg123_open_fd{suffix}")
-    lib.cadence_length = getattr(lib, f"mpg123_length{suffix}")
-    lib.cadence_seek = getattr(lib, f"mpg123_seek{suffix}")
-    return lib
-
-
-def looks_like_mpeg_audio(head: bytes) -> bool:
-    """Whether a file's first bytes start an MP3 stream: an ID3v2 tag or a
-    frame's sync word. libmpg123 hunts for a frame anywhere and could read
-    another kind of file named .mp3 as noise; FFmpeg, which looks at what a
-    file is, reads those."""
-    return head[:3] == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+    if len(data) < 4 or data[0] != 0xFF or data[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = data[1] >> 3 & 3, data[1] >> 1 & 3
+    bitrate_index, rate_index = data[2] >> 4, data[2] >> 2 & 3
+    if version == 1 or layer == 0 or bitrate_index == 15 or rate_index == 3:
+        return None
+    return FirstFrame(offset=at, rate_hz=_RATES_HZ[version][rate_index], data=data)
 
 
 def length_in_header(path: str) -> bool:
@@ -94,25 +134,16 @@ def length_in_header(path: str) -> bool:
     gives the stream's length in frames. Without one, decoders guess the length
     from the first frame's bit rate (4.6 s for a 20 s VBR file), so a file that
     ends before it can be told truncated only with one."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(10)
-            at = 0
-            if head[:3] == b"ID3" and len(head) == 10:
-                at = 10 + (head[6] << 21 | head[7] << 14 | head[8] << 7 | head[9])
-            f.seek(at)
-            frame = f.read(200)
-    except OSError:
+    frame = first_frame(path)
+    if frame is None or len(frame.data) < 40:
         return False
-    if len(frame) < 40 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
-        return False
-    mpeg1 = frame[1] >> 3 & 3 == 3
-    mono = frame[3] >> 6 == 3
+    data = frame.data
+    mpeg1 = data[1] >> 3 & 3 == 3
+    mono = data[3] >> 6 == 3
     side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    xing = frame[4 + side_info : 8 + side_info]
-    if xing in (b"Xing", b"Info"):
-        return bool(frame[11 + side_info] & 1)  # the flag for the frame count
-    return frame[36:40] == b"VBRI"
+    if data[4 + side_info : 8 + side_info] in (b"Xing", b"Info"):
+        return bool(data[11 + side_info] & 1)  # the flag for the frame count
+    return data[36:40] == b"VBRI"
 
 
 class _Stream:
@@ -120,18 +151,19 @@ class _Stream:
 
     def __init__(self, lib: ctypes.CDLL, fd: int, *, down_sample: int) -> None:
         self._lib = lib
+        self.down_sample = down_sample
         self._failure: str | None = None  # after some samples: raised by the next read
         err = ctypes.c_int()
         self._mh = lib.mpg123_new(None, ctypes.byref(err))
         if not self._mh:
             raise Mpg123Error(_plain(lib, err.value))
         try:
-            flags = _MONO_MIX | _QUIET | _GAPLESS | _FORCE_FLOAT
+            # No resync past a broken stretch: skipping it would shorten the
+            # song unseen, and every beat after it would come early (37-100 ms
+            # after 20-100 kB of zeros). The decode stops; FFmpeg is tried next.
+            flags = _MONO_MIX | _QUIET | _GAPLESS | _FORCE_FLOAT | _NO_RESYNC
             self._check(lib.mpg123_param(self._mh, _FLAGS, flags, 0.0))
             self._check(lib.mpg123_param(self._mh, _DOWN_SAMPLE, down_sample, 0.0))
-            # Over a broken stretch of any length to the next frame (1 kB by
-            # default), as FFmpeg does: the rest of the song is analysed.
-            self._check(lib.mpg123_param(self._mh, _RESYNC_LIMIT, -1, 0.0))
             self._check(lib.cadence_open_fd(self._mh, fd))
             self.rate, channels, encoding = self._format()
         except BaseException:
@@ -155,7 +187,9 @@ class _Stream:
 
     def _message(self, code: int) -> str:
         message = self._lib.mpg123_strerror(self._mh) if self._mh else None
-        return (message or b"").decode(errors="replace") or _plain(self._lib, code)
+        text = (message or b"").decode(errors="replace") or _plain(self._lib, code)
+        text = re.sub(r"[.!]?\s*\(code -?\d+\)$", "", text)  # libmpg123's own numbering
+        return text[:1].lower() + text[1:]
 
     def length(self) -> int:
         """Samples at the output rate: exact with a LAME/Xing header, else an estimate."""
@@ -201,7 +235,8 @@ class _Stream:
         rate = self._format()[0]
         if rate == self.rate:
             return None
-        return f"the sample rate changes from {self.rate} to {rate} Hz"
+        native_hz = self.rate << self.down_sample, rate << self.down_sample
+        return f"the sample rate changes from {native_hz[0]} to {native_hz[1]} Hz"
 
     def close(self) -> None:
         # Run whole: a stop raised between the delete and the reset would
@@ -246,17 +281,14 @@ def blocks_mpg123(path: str, blocksize: int, start_s: float = 0.0):
     lib = mpg123_library()
     if lib is None:
         raise Mpg123Error("libmpg123 (libmpg123-0) is not installed")
+    frame = first_frame(path)
+    if frame is None:
+        raise Mpg123Error("does not start like an MP3 stream")
     fd = os.open(path, os.O_RDONLY)
     try:
-        if not looks_like_mpeg_audio(os.pread(fd, 4, 0)):
-            raise Mpg123Error("does not start like an MP3 stream")
-        # The rate is known only once a stream is open, and the down-sampling
-        # is fixed when it opens: a first handle reads the rate.
-        probe = _Stream(lib, fd, down_sample=0)
-        native_hz = probe.rate
-        probe.close()
-        os.lseek(fd, 0, os.SEEK_SET)
-        stream = _Stream(lib, fd, down_sample=down_sample_for(native_hz))
+        # The down-sampling is fixed when a stream opens: chosen from the
+        # first frame's rate.
+        stream = _Stream(lib, fd, down_sample=down_sample_for(frame.rate_hz))
         try:
             if not stream.mono_float:
                 raise Mpg123Error("libmpg123 would not decode to mono float samples")

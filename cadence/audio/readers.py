@@ -123,9 +123,13 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
         # The first frame's time says where it is: samples before `start_s`
         # are dropped, a gap after it is silence.
         skip = None if start_s > 0 else 0
+        # Times count from the stream's start (25 ms into an MP3, FFmpeg's
+        # skipped encoder delay), where the first sample of a whole read is.
+        origin_s = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         for frame in container.decode(stream):
             if skip is None:
-                skip = 0 if frame.time is None else round((start_s - frame.time) * sr)
+                at_s = None if frame.time is None else frame.time - origin_s
+                skip = 0 if at_s is None else round((start_s - at_s) * sr)
                 if skip < 0:
                     yield np.zeros(-skip, dtype=np.float32)
                     skip = 0

@@ -190,3 +190,15 @@ def test_a_truncated_mp3_is_noted_when_its_header_gives_the_length(tmp_path):
         else:
             assert result.note.startswith("file ends early: ")
             assert result.note.endswith(" s of the 30.0 s it declares (truncated?)")
+
+
+def test_the_length_of_an_mp3_without_a_length_header_is_counted_not_guessed(tmp_path):
+    # From the first frame's bit rate (a silent one) 40 s were guessed as 103.
+    sr = 44100
+    song = groove(120, 40, sr=sr, seed=1)
+    song[: 3 * sr] = 0
+    path = _mp3(tmp_path / "no header.mp3", song[:, None], sr=sr)
+    without_info_frame(path)
+    rate, length, mono = _blocks(mpg123.blocks_mpg123, path)
+    assert length == len(mono)
+    assert length / rate == pytest.approx(40, abs=0.1)

@@ -79,6 +79,7 @@ def _signatures(lib: ctypes.CDLL) -> dict:
         "mpg123_getformat": (i, [h, ctypes.POINTER(lng), ctypes.POINTER(i), ctypes.POINTER(i)]),
         "mpg123_read": (i, [h, h, sz, ctypes.POINTER(sz)]),
         "mpg123_close": (i, [h]),
+        "mpg123_scan": (i, [h]),
         "mpg123_strerror": (ctypes.c_char_p, [h]),
         "mpg123_plain_strerror": (ctypes.c_char_p, [i]),
         f"mpg123_open_fd{suffix}": (i, [h, i]),
@@ -196,6 +197,10 @@ class _Stream:
         n = self._lib.cadence_length(self._mh)
         return max(int(n), 0)
 
+    def scan(self) -> None:
+        """Count the stream's frames for an exact :meth:`length` (then back to its start)."""
+        self._check(self._lib.mpg123_scan(self._mh))
+
     def seek(self, sample: int) -> None:
         if self._lib.cadence_seek(self._mh, sample, _SEEK_SET) < 0:
             self._check(-1)
@@ -289,6 +294,12 @@ def blocks_mpg123(path: str, blocksize: int, start_s: float = 0.0):
         # The down-sampling is fixed when a stream opens: chosen from the
         # first frame's rate.
         stream = _Stream(lib, fd, down_sample=down_sample_for(frame.rate_hz))
+        if not length_in_header(path):
+            # The length would be a guess from the first frame's bit rate (10
+            # minutes for 36): libmpg123 counts the frames instead, reading
+            # only their headers (a few ms a file), so a long file's middle
+            # is found and its length told right.
+            stream.scan()
         try:
             if not stream.mono_float:
                 raise Mpg123Error("libmpg123 would not decode to mono float samples")

@@ -68,6 +68,18 @@ def _fitted_table(columns: list[tuple[str, str]], *, width: int, drop, **options
     return table(*kept(columns), **options), kept
 
 
+def _file_cell(result: Any) -> str:
+    """A result's file name for a table (rich markup), its error or note after it."""
+    from rich.markup import escape
+
+    name = escape(one_line(result.path))
+    if result.error:
+        return name + f"  [red]error: {escape(one_line(result.error))}[/]"
+    if result.note:
+        return name + f"  [yellow]{escape(one_line(result.note))}[/]"
+    return name
+
+
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
     """``cadence bpm``: a table, or a JSON list of every field of each result
     but the beat lists (``cadence beats`` prints those)."""
@@ -75,7 +87,6 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
         rows = [_with_display_path(r.to_dict()) for r in results]
         print_json([{k: v for k, v in row.items() if k not in BEAT_LIST_FIELDS} for row in rows])
         return
-    from rich.markup import escape
 
     out = console()
     # No number is cut: the other readings go first, then the tag and the confidence.
@@ -92,11 +103,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
     t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
         alt = r.alternatives or {}
-        name = escape(one_line(r.path))
-        if r.error:
-            name += f"  [red]error: {escape(one_line(r.error))}[/]"
-        elif r.note:
-            name += f"  [yellow]{escape(one_line(r.note))}[/]"
+        name = _file_cell(r)
         cells = (
             fmt(r.bpm, ".1f"),
             confidence_cell(r),
@@ -129,7 +136,6 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
         rows = [_with_display_path(r.to_dict()) for r in results]
         print_json([{k: row[k] for k in keys} for row in rows])
         return
-    from rich.markup import escape
 
     from cadence.core.beats import drifts
 
@@ -146,12 +152,8 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
     drop = ((72, {"Period s", "Conf"}), (56, {"First s", "Beats"}))
     t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
-        name = escape(one_line(r.path))
+        name = _file_cell(r)
         res = r.grid_residual_ms
-        if r.error:
-            name += f"  [red]error: {escape(one_line(r.error))}[/]"
-        elif r.note:
-            name += f"  [yellow]{escape(one_line(r.note))}[/]"
         if res and drifts(res["p95"]):
             name += "  [yellow]beat drifts: a poor metronome[/]"
         cells = (

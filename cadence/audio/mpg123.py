@@ -193,7 +193,8 @@ class _Stream:
         return text[:1].lower() + text[1:]
 
     def length(self) -> int:
-        """Samples at the output rate: exact with a LAME/Xing header, else an estimate."""
+        """Samples at the output rate: exact from a LAME/Xing frame or after
+        :meth:`scan`, else a guess from the bit rate."""
         n = self._lib.cadence_length(self._mh)
         return max(int(n), 0)
 
@@ -294,13 +295,13 @@ def blocks_mpg123(path: str, blocksize: int, start_s: float = 0.0):
         # The down-sampling is fixed when a stream opens: chosen from the
         # first frame's rate.
         stream = _Stream(lib, fd, down_sample=down_sample_for(frame.rate_hz))
-        if not length_in_header(path):
-            # The length would be a guess from the first frame's bit rate (10
-            # minutes for 36): libmpg123 counts the frames instead, reading
-            # only their headers (a few ms a file), so a long file's middle
-            # is found and its length told right.
-            stream.scan()
         try:
+            if not length_in_header(path):
+                # The length would be a guess from the first frame's bit rate
+                # (10 minutes for 36): libmpg123 counts the frames instead,
+                # reading only their headers (a few ms a file), so a long
+                # file's middle is found and its length told right.
+                stream.scan()
             if not stream.mono_float:
                 raise Mpg123Error("libmpg123 would not decode to mono float samples")
             yield stream.rate

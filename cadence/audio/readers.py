@@ -131,7 +131,8 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
                 at_s = None if frame.time is None else frame.time - origin_s
                 skip = 0 if at_s is None else round((start_s - at_s) * sr)
                 if skip < 0:
-                    yield np.zeros(-skip, dtype=np.float32)
+                    if -skip <= sr:  # a time more than a second off is not believed
+                        yield np.zeros(-skip, dtype=np.float32)
                     skip = 0
             frame_kind = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
             if frame_kind != kind:

@@ -190,6 +190,8 @@ class _Stream:
         message = self._lib.mpg123_strerror(self._mh) if self._mh else None
         text = (message or b"").decode(errors="replace") or _plain(self._lib, code)
         text = re.sub(r"[.!]?\s*\(code -?\d+\)$", "", text)  # libmpg123's own numbering
+        if text.startswith("Lost track in the bytestream"):  # "... and did not attempt resync"
+            return "a damaged stretch in the stream"
         return text[:1].lower() + text[1:]
 
     def length(self) -> int:

@@ -60,11 +60,12 @@ def level_features(
         When given, each candidate's beat chain (:func:`dp_beats` frames) is
         appended to it, so the chosen level's need not be found again.
     """
-    from cadence.core.tempo import _at, _autocorrelation, _comb_scores
+    from cadence.core.tempo import COMB_LAG_TOLERANCE, _at, _autocorrelation, _comb_scores, _widen
 
     bands = np.atleast_2d(np.asarray(bands, dtype=np.float64))
     low = bands[1] if bands.shape[0] > 1 else bands[0]
     acf = _autocorrelation(onset)
+    wide = _widen(acf, tolerance=COMB_LAG_TOLERANCE)  # once for every candidate's comb
     rows = []
     for bpm in candidates_bpm:
         period = 60.0 * frame_rate_hz / bpm
@@ -76,7 +77,7 @@ def level_features(
             s = _strength_at(x, frames) if len(frames) >= 2 else np.ones(2)
             even, odd = s[0::2].mean(), s[1::2].mean()
             row.append(min(even, odd) / max(even, odd, 1e-9))
-        row.append(float(_comb_scores(acf, np.array([bpm]), frame_rate_hz=frame_rate_hz)[0]))
+        row.append(float(_comb_scores(wide, np.array([bpm]), frame_rate_hz=frame_rate_hz)[0]))
         row.append(float(_at(acf, np.array([period]))[0]))
         rows.append(row)
     features = np.array(rows, dtype=np.float64).reshape(len(candidates_bpm), len(LEVEL_FEATURES))

@@ -192,19 +192,16 @@ def _widen(acf: np.ndarray, *, tolerance: float) -> np.ndarray:
     return out
 
 
-def _comb_scores(
-    acf: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float, widened: bool = False
-) -> np.ndarray:
-    if not widened:
-        acf = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
+def _comb_scores(wide: np.ndarray, bpms: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
+    """The comb's score of each tempo, on an autocorrelation widened by :func:`_widen`."""
     periods = 60.0 * frame_rate_hz / bpms
-    usable = len(acf) * 0.75
+    usable = len(wide) * 0.75
     total = np.zeros(len(bpms))
     count = np.zeros(len(bpms))
     for k in COMB_BEAT_MULTIPLES:
         lags = k * periods
         inside = lags < usable
-        total += np.where(inside, _at(acf, lags), 0.0)
+        total += np.where(inside, _at(wide, lags), 0.0)
         count += inside
     return np.where(count > 0, total / np.maximum(count, 1), 0.0)
 
@@ -326,7 +323,7 @@ def estimate_tempo(
     # A grid of 240 tempi an octave, from the range's own lower bound.
     bpms = min_bpm * 2 ** np.arange(0, math.log2(max_bpm / min_bpm) + 1e-9, 1 / 240)
     wide = _widen(acf, tolerance=COMB_LAG_TOLERANCE)
-    scores = _comb_scores(wide, bpms, frame_rate_hz=frame_rate_hz, widened=True)
+    scores = _comb_scores(wide, bpms, frame_rate_hz=frame_rate_hz)
     if not np.any(scores > 0):
         return NO_BEAT
     prior = tempo_prior(bpms, flat_bpm_range=flat_octave(min_bpm=min_bpm, max_bpm=max_bpm))

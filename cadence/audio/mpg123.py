@@ -100,6 +100,20 @@ class FirstFrame:
     rate_hz: int
     data: bytes
 
+    @property
+    def gives_length(self) -> bool:
+        """Whether it is a LAME/Xing (or VBRI) frame that gives the stream's
+        length in frames."""
+        data = self.data
+        if len(data) < 40:
+            return False
+        mpeg1 = data[1] >> 3 & 3 == 3
+        mono = data[3] >> 6 == 3
+        side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
+        if data[4 + side_info : 8 + side_info] in (b"Xing", b"Info"):
+            return bool(data[11 + side_info] & 1)  # the flag for the frame count
+        return data[36:40] == b"VBRI"
+
 
 def first_frame(path: str | os.PathLike) -> FirstFrame | None:
     """The frame an MP3 file starts with, at its start or right after its
@@ -131,20 +145,12 @@ def first_frame(path: str | os.PathLike) -> FirstFrame | None:
 
 
 def length_in_header(path: str) -> bool:
-    """Whether an MP3 file's first frame is a LAME/Xing (or VBRI) frame that
-    gives the stream's length in frames. Without one, decoders guess the length
+    """Whether an MP3 file's first frame gives the stream's length in frames
+    (:attr:`FirstFrame.gives_length`). Without one, decoders guess the length
     from the first frame's bit rate (4.6 s for a 20 s VBR file), so a file that
     ends before it can be told truncated only with one."""
     frame = first_frame(path)
-    if frame is None or len(frame.data) < 40:
-        return False
-    data = frame.data
-    mpeg1 = data[1] >> 3 & 3 == 3
-    mono = data[3] >> 6 == 3
-    side_info = (17 if mono else 32) if mpeg1 else (9 if mono else 17)
-    if data[4 + side_info : 8 + side_info] in (b"Xing", b"Info"):
-        return bool(data[11 + side_info] & 1)  # the flag for the frame count
-    return data[36:40] == b"VBRI"
+    return frame is not None and frame.gives_length
 
 
 class _Stream:
@@ -298,7 +304,7 @@ def blocks_mpg123(path: str, blocksize: int, start_s: float = 0.0):
         # first frame's rate.
         stream = _Stream(lib, fd, down_sample=down_sample_for(frame.rate_hz))
         try:
-            if not length_in_header(path):
+            if not frame.gives_length:
                 # The length would be a guess from the first frame's bit rate
                 # (10 minutes for 36): libmpg123 counts the frames instead,
                 # reading only their headers (a few ms a file), so a long

@@ -189,3 +189,11 @@ def without_info_frame(path: Path) -> Path:
     assert b"Xing" in data[at : at + length] or b"Info" in data[at : at + length]
     path.write_bytes(data[:at] + data[at + length :])
     return path
+
+
+def analysis_blocks(reader, path, start_s: float = 0.0) -> tuple[int, int, list[np.ndarray]]:
+    """What a block reader (``_blocks_pyav``, ``blocks_mpg123``, ...) gives for
+    `path`: its rate, its declared length (samples) and its blocks of 16384."""
+    blocks = reader(str(path), 16384, start_s)
+    rate, length = next(blocks), next(blocks)
+    return rate, length, list(blocks)

@@ -9,6 +9,7 @@ from cadence.analysis import analyze_file
 from cadence.audio import decode, mpg123, readers
 from cadence.audio.lame import LameWriter
 from tests.music import (
+    analysis_blocks,
     clicks_at_random,
     clicks_on_beats,
     groove,
@@ -24,10 +25,9 @@ def _mp3(path, audio: np.ndarray, *, sr: int):
     return path
 
 
-def _blocks(reader, path, start_s: float = 0.0) -> tuple[int, int, np.ndarray]:
-    blocks = reader(str(path), 16384, start_s)
-    rate, length = next(blocks), next(blocks)
-    return rate, length, np.concatenate(list(blocks))
+def _decoded(reader, path, start_s: float = 0.0) -> tuple[int, int, np.ndarray]:
+    rate, length, blocks = analysis_blocks(reader, path, start_s)
+    return rate, length, np.concatenate(blocks)
 
 
 def _delay_and_error(reference: np.ndarray, decoded: np.ndarray, *, sr: int):
@@ -59,8 +59,8 @@ def test_mpg123_gives_ffmpegs_mono_mix_at_the_lowest_rate_at_or_above_the_analys
     rng = np.random.default_rng(sr)
     stereo = 0.1 * rng.standard_normal((3 * sr, 2))  # left and right differ
     path = _mp3(tmp_path / "noise.mp3", stereo, sr=sr)
-    by_ffmpeg_sr, _, by_ffmpeg = _blocks(readers._blocks_pyav, path)
-    got_rate, length, by_mpg123 = _blocks(mpg123.blocks_mpg123, path)
+    by_ffmpeg_sr, _, by_ffmpeg = _decoded(readers._blocks_pyav, path)
+    got_rate, length, by_mpg123 = _decoded(mpg123.blocks_mpg123, path)
     assert by_ffmpeg_sr == sr and got_rate == rate
     assert length == len(by_mpg123) == round(len(by_ffmpeg) * rate / sr)  # gapless, exact
     reference = soxr.resample(by_ffmpeg, sr, rate, quality="VHQ")
@@ -198,6 +198,6 @@ def test_the_length_of_an_mp3_without_a_length_header_is_counted_not_guessed(tmp
     song[: 3 * sr] = 0
     path = _mp3(tmp_path / "no header.mp3", song[:, None], sr=sr)
     without_info_frame(path)
-    rate, length, mono = _blocks(mpg123.blocks_mpg123, path)
+    rate, length, mono = _decoded(mpg123.blocks_mpg123, path)
     assert length == len(mono)
     assert length / rate == pytest.approx(40, abs=0.1)

@@ -6,7 +6,15 @@ import soundfile as sf
 
 from cadence.audio import readers
 from cadence.errors import AudioFileError
-from tests.music import clicks_at_random, encode_with_pyav, groove, window_lag_s, write, write_alac
+from tests.music import (
+    analysis_blocks,
+    clicks_at_random,
+    encode_with_pyav,
+    groove,
+    window_lag_s,
+    write,
+    write_alac,
+)
 
 
 @pytest.fixture
@@ -49,12 +57,6 @@ def test_a_file_with_no_audio_says_so(tmp_path):
         readers.read_audio(path)
 
 
-def _analysis_blocks(reader, path, start_s: float = 0.0) -> tuple[int, list[np.ndarray]]:
-    blocks = reader(str(path), 16384, start_s)
-    sr, _frames = next(blocks), next(blocks)
-    return sr, list(blocks)
-
-
 @pytest.mark.parametrize("channels", [1, 2, 6])
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
 def test_analysis_blocks_are_the_same_mono_samples_through_either_decoder(
@@ -67,8 +69,8 @@ def test_analysis_blocks_are_the_same_mono_samples_through_either_decoder(
     path = tmp_path / "song.wav"
     sf.write(path, audio, 44100, subtype=subtype)
     for start_s in (0.0, 1.3):
-        sr_av, by_ffmpeg = _analysis_blocks(readers._blocks_pyav, path, start_s)
-        sr_sf, by_libsndfile = _analysis_blocks(readers._blocks_soundfile, path, start_s)
+        sr_av, _, by_ffmpeg = analysis_blocks(readers._blocks_pyav, path, start_s)
+        sr_sf, _, by_libsndfile = analysis_blocks(readers._blocks_soundfile, path, start_s)
         assert sr_av == sr_sf == 44100
         assert all(b.ndim == 1 and b.dtype == np.float32 for b in by_ffmpeg)
         assert all(len(b) >= 16384 for b in by_ffmpeg[:-1])  # frames joined into big blocks
@@ -78,8 +80,8 @@ def test_analysis_blocks_are_the_same_mono_samples_through_either_decoder(
 def test_analysis_blocks_of_planar_vorbis_match_libvorbis(tmp_path, stereo):
     path = tmp_path / "song.ogg"
     sf.write(path, stereo, 44100)
-    _, by_ffmpeg = _analysis_blocks(readers._blocks_pyav, path)
-    _, by_libvorbis = _analysis_blocks(readers._blocks_soundfile, path)
+    _, _, by_ffmpeg = analysis_blocks(readers._blocks_pyav, path)
+    _, _, by_libvorbis = analysis_blocks(readers._blocks_soundfile, path)
     joined = np.concatenate(by_ffmpeg)
     assert joined.shape == (len(stereo),)
     assert np.max(np.abs(joined - np.concatenate(by_libvorbis))) < 1e-4
@@ -104,7 +106,7 @@ def test_a_stream_that_turns_from_stereo_to_mono_is_read_on_through_the_change(t
         _adts(tmp_path / "a.aac", 440, sr=44100, layout="stereo")
         + _adts(tmp_path / "b.aac", 660, sr=44100, layout="mono")
     )
-    _, blocks = _analysis_blocks(readers._blocks_pyav, path)
+    _, _, blocks = analysis_blocks(readers._blocks_pyav, path)
     mono = np.concatenate(blocks)
     assert 3.9 * 44100 < len(mono) < 4.2 * 44100
     for part, tone_hz in ((mono[: 2 * 44100], 440), (mono[-2 * 44100 :], 660)):
@@ -123,7 +125,7 @@ def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path):
         + _adts(tmp_path / "b.aac", 660, sr=48000, layout="mono")
     )
     with pytest.raises(AudioFileError, match="sample rate changes from 44100 to 48000 Hz"):
-        _analysis_blocks(readers._blocks_pyav, path)
+        analysis_blocks(readers._blocks_pyav, path)
     note = analyze_file(str(path)).note
     assert "decoding stopped at 4.0 s (the sample rate changes from 44100 to 48000 Hz)" in note
     # Read whole for mixing, it stops there too, at the rate it started at.

@@ -25,6 +25,7 @@ from cadence.cli.output import (
 )
 from cadence.files import display_path
 
+#: ``scan --format csv`` columns: the JSON keys less the nested and the tag texts.
 SCAN_CSV_COLUMNS = (
     "path",
     "bpm",
@@ -226,7 +227,6 @@ def _nearest_hint(report: Any) -> str:
 
 
 def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
-
     from rich.markup import escape
 
     from cadence.core.beats import drifts

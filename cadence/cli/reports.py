@@ -219,8 +219,3 @@ def devices(outputs: Sequence[Any]) -> None:
             f"{mark} {d.index:3d}  {d.name}  ({d.hostapi}, {d.channels} ch, {d.default_sr} Hz)"
         )
     click.echo("* default")
-
-
-# --- analyzer -------------------------------------------------------------------
-
-#: ``scan --format csv`` columns: the JSON keys less the nested and the tag texts.

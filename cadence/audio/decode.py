@@ -463,11 +463,8 @@ def _read_window(
     if broke_off is not None:
         broke_off = f"decoding stopped at {read_to / source_sr:.1f} s ({broke_off})"
         warning = f"{broke_off}: used what decoded"
-    elif not builder.full and _short(path, read_to, declared_frames, source_sr, decoder_name):
-        warning = (
-            f"file ends early: {read_to / source_sr:.1f} s of the "
-            f"{declared_frames / source_sr:.1f} s it declares (truncated?)"
-        )
+    elif not builder.full:
+        warning = _ends_early(path, read_to, declared_frames, source_sr, decoder_name)
     return Envelope(
         bands=bands,
         fine=builder.fine(),
@@ -484,19 +481,36 @@ def _read_window(
     )
 
 
-def _short(
+def _ends_early(
     path: str, read_to: float, declared_frames: int, source_sr: int, decoder_name: str
-) -> bool:
-    """Whether decoding ended well before the length the file declares.
+) -> str | None:
+    """The note for a file that ended well before its own end (truncated), if it did.
 
-    Only where that length is the file's own (libsndfile's; libmpg123's from
-    a LAME/Xing frame): FFmpeg's length of an MP3, or libmpg123's without such
-    a frame, is a guess from the bit rate.
+    Only where the length is the file's own: a WAV/AIFF header's (decoders
+    give what is left of a cut one), libsndfile's of FLAC, libmpg123's from a
+    LAME/Xing frame (FFmpeg's length of an MP3, or libmpg123's without such a
+    frame, is a guess from the bit rate); an Ogg file is cut when it stops
+    without the last page of a stream.
     """
-    if declared_frames <= 0 or decoder_name not in ("soundfile", "mpg123"):
-        return False
-    if declared_frames - read_to <= max(1.0 * source_sr, 0.02 * declared_frames):
-        return False
-    from cadence.audio.mpg123 import length_in_header
+    from cadence.audio.containers import declared_frames as header_frames
+    from cadence.audio.containers import ogg_ends_unfinished
 
-    return decoder_name == "soundfile" or length_in_header(path)
+    own = header_frames(path)
+    if own is None and decoder_name in ("soundfile", "mpg123"):
+        from cadence.audio.mpg123 import length_in_header
+
+        if decoder_name == "soundfile" or length_in_header(path):
+            own = declared_frames
+    if own is not None and own > 0:
+        if own - read_to > max(1.0 * source_sr, 0.02 * own):
+            return (
+                f"file ends early: {read_to / source_sr:.1f} s of the "
+                f"{own / source_sr:.1f} s it declares (truncated?)"
+            )
+        return None
+    if ogg_ends_unfinished(path):
+        return (
+            f"file ends early: the stream stops at {read_to / source_sr:.1f} s "
+            "without its last page (truncated?)"
+        )
+    return None

@@ -274,6 +274,7 @@ def _reason(exc: BaseException) -> str:
         if re.search(internal, text):
             return plain
     text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    text = re.sub(r"^error\s*:\s*", "", text, flags=re.IGNORECASE)  # libsndfile's "Error : ..."
     # soundfile names what it opened: a file object, a descriptor's number, a name.
     text = re.sub(r"Error opening (<[^>]*>|\d+|b?'[^']*'):\s*", "", text)
     text = re.sub(r":\s*'[^']*'$", "", text)

@@ -21,6 +21,7 @@ from cadence.cli.output import (
     note,
     one_line,
     print_json,
+    print_rich,
     table,
 )
 from cadence.files import display_path
@@ -115,7 +116,7 @@ def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
             name,
         )
         t.add_row(*kept(cells))
-    out.print(t)
+    print_rich(t, out)
 
 
 def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
@@ -167,11 +168,12 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
             name,
         )
         t.add_row(*kept(cells))
-    out.print(t)
+    print_rich(t, out)
     if any(r.beats for r in results):
-        out.print(
+        print_rich(
             "Off: how far the beats stray from their steady grid (median/95th"
             " percentile). --json lists every beat.",
+            out,
             highlight=False,
         )
 
@@ -269,16 +271,17 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
             escape(one_line(os.path.relpath(os.path.abspath(track.path), root))),
         )
         t.add_row(*kept(cells))
-    out.print(t)
+    print_rich(t, out)
     drifting = [
         f for f in rows if f.track.grid_residual_ms and drifts(f.track.grid_residual_ms["p95"])
     ]
     if drifting:
         names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
         more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""
-        out.print(
+        print_rich(
             f"[yellow]~[/] beat drifts (a poor metronome: a click on a steady grid walks off it):"
             f" {escape(names)}{more}",
+            out,
             highlight=False,
         )
 

@@ -438,7 +438,7 @@ def _session_table(written: dict, skipped) -> None:
         )
     if folder:  # once, on a line of its own: a narrow table keeps the names whole
         click.echo(f"Songs in {output.one_line(folder)}:")
-    output.console().print(t)
+    output.print_rich(t)
     played = len(rows)
     left_out = len(skipped.reasons) + skipped.too_far_in_folders  # each line above, and the count
     stems = written["stems"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -27,6 +28,21 @@ def console() -> Any:
     from rich.console import Console
 
     return Console(highlight=False, width=None if sys.stdout.isatty() else 250)
+
+
+#: Spaces at the end of a line, before any closing style codes.
+_TRAILING_SPACES = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+
+def print_rich(renderable: Any, out: Any = None, **options: Any) -> None:
+    """Print a rich table or text (``out.print`` `options`) without the spaces
+    rich pads each line with (they wrap a line when a terminal is narrowed,
+    and trail in a pasted table)."""
+    out = out or console()
+    with out.capture() as captured:
+        out.print(renderable, **options)
+    out.file.write(_TRAILING_SPACES.sub(r"\1", captured.get()))
+    out.file.flush()
 
 
 def print_json(obj: Any) -> None:

@@ -14,9 +14,9 @@ import click
 
 from cadence.cli.output import (
     MISSING,
-    console,
     count,
     note,
+    print_rich,
     table,
     warn,
     wrapped,
@@ -134,7 +134,7 @@ def splits(summary: Any) -> None:
             MISSING if split.median_spm is None else f"{split.median_spm:.1f} spm",
         )
     click.echo("")
-    console().print(t)
+    print_rich(t)
 
 
 def plan(result: Any, *, recorded: Any = None) -> None:
@@ -168,11 +168,12 @@ def plan(result: Any, *, recorded: Any = None) -> None:
         row += [f"{w.spm} spm", f"+{w.step_pct:.1f} %", f"+{w.total_pct:.1f} %"]
         t.add_row(*row)
     out = Console(highlight=False)
-    out.print(t)
-    out.print(
+    print_rich(t, out)
+    print_rich(
         "Run most of each week's runs at its cadence (e.g. cadence metronome "
         f"{result.weeks[0].spm}). Keep distance, speed and terrain as they were; "
-        "stay at a week's cadence longer if it still feels forced."
+        "stay at a week's cadence longer if it still feels forced.",
+        out,
     )
 
 

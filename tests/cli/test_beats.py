@@ -209,7 +209,9 @@ def test_a_table_drops_columns_on_a_narrow_terminal_rather_than_cut_numbers_or_t
     )  # what matters stays
     if command == "beats":
         assert "Off ms" in header
-    assert len(header) - header.index("File") >= 16, header
+    assert not any(line.endswith(" ") for line in lines), lines
+    # The path is longer than its column: folded, its pieces fill the column's width.
+    assert max(len(line) for line in lines) - header.index("File") >= 16, lines
 
 
 def test_scan_table_marks_a_track_whose_beat_drifts(runner, tmp_path):

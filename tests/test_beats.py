@@ -228,6 +228,52 @@ def test_silence_at_the_start_has_no_beats(tmp_path):
     assert r.first_beat_s == pytest.approx(10.0, abs=0.01)
 
 
+@pytest.mark.parametrize("first_s", [0.0, 0.005])
+def test_a_song_that_starts_on_its_beat_keeps_that_beat(tmp_path, first_s):
+    # The coarse flux of an attack on the first samples cannot peak before
+    # frame 0: the programme started on the second beat.
+    true = first_s + np.arange(60) * 0.36
+    r = analysed(tmp_path, "on the beat.flac", drums_on_beats(true, seconds=true[-1] + 0.25))
+    assert len(r.beats) == len(true)
+    assert np.abs(np.array(r.beats) - true).max() < 0.006
+
+
+@needs_music_dev
+@pytest.mark.parametrize("name", ["bs_remake.ogg", "ch_lvl_insane.ogg"])
+def test_the_last_beat_before_the_end_of_a_real_song_is_found(name):
+    # Music plays to the end of these excerpts; the programme's chain ended a
+    # beat early (0.3 and 0.4 s before the last true beat).
+    with open(MUSIC_DEV / "tracks.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["file"].endswith(name))
+    bpm, first, duration = (float(row[k]) for k in ("bpm", "first_beat_s", "duration_s"))
+    true = first + np.arange(int((duration - first) * bpm / 60) + 1) * 60 / bpm
+    r = analyze_file(str(MUSIC_DEV / row["file"]))
+    assert r.beats[-1] == pytest.approx(true[-1], abs=0.03)
+
+
+def test_extend_ends_adds_only_beats_that_stand_on_onsets():
+    from cadence.core.beats import extend_ends
+
+    rate = 300.0
+    true = 0.5 + 0.4 * np.arange(40)
+    fine = np.zeros(int(17 * rate))
+    fine[np.round(true * rate).astype(int)] = 1.0
+    found = true[3:-2]
+    np.testing.assert_allclose(
+        extend_ends(found, fine, fine_rate_hz=rate, fine_start_s=0.0), true, atol=1 / rate
+    )
+    fine[np.round(true[:2] * rate).astype(int)] = 0.2  # a soft intro: not beats of this strength
+    fine[np.round(true[-1] * rate).astype(int)] = 0.0  # nothing there
+    extended = extend_ends(found, fine, fine_rate_hz=rate, fine_start_s=0.0)
+    np.testing.assert_allclose(extended, true[2:-1], atol=1 / rate)
+    # An onset that peaks before the track's first sample is not a beat in it.
+    fine = np.zeros(int(17 * rate))
+    early = -0.02 + 0.4 * np.arange(40)
+    fine[np.round((early + 0.05) * rate).astype(int)] = 1.0
+    extended = extend_ends(early[1:], fine, fine_rate_hz=rate, fine_start_s=-0.05)
+    assert extended[0] == pytest.approx(early[1], abs=1 / rate)
+
+
 def test_pickup_beat_is_not_taken_for_the_downbeat(tmp_path):
     # The first beat is the fourth of its bar: the bars start at the second.
     true = 0.5 + np.arange(141) * 60 / 140

@@ -301,6 +301,80 @@ def mend_start(
     return np.maximum.accumulate(beats)
 
 
+#: A beat the grid predicts beyond the first or last found is added when an
+#: onset stands there at least this share of the median beat's.
+END_ONSET_SHARE = 0.5
+#: How far before the first sample an added beat's onset may peak (its own
+#: precision: an attack on sample 0 peaks 1.4 ms before it), seconds.
+START_SLACK_S = 0.005
+
+
+def extend_ends(
+    beats_s: np.ndarray,
+    fine: np.ndarray,
+    *,
+    fine_rate_hz: float,
+    fine_start_s: float,
+    window: int = START_WINDOW_BEATS,
+    tolerance_s: float = START_TOLERANCE_S,
+    share: float = END_ONSET_SHARE,
+) -> np.ndarray:
+    """Add the beats the grid predicts before the first and after the last, where onsets stand.
+
+    The dynamic programme loses beats at the edges of a track: one on its
+    first samples (the coarse flux cannot peak before the first frame), and
+    the last one or two, which the backtracking's final beat ends before.
+    Each beat one period beyond the ends (from the line through the `window`
+    nearest beats) is kept while it falls inside the fine onset function and
+    the strongest fine onset within `tolerance_s` of it is at least `share`
+    of the median beat's; it is put on that onset.
+
+    Examples
+    --------
+    >>> fine = np.zeros(400)
+    >>> fine[[50, 150, 250, 350]] = 1.0  # onsets every 100 frames
+    >>> extend_ends(np.array([1.5, 2.5]), fine, fine_rate_hz=100.0, fine_start_s=0.0, window=2)
+    array([0.5, 1.5, 2.5, 3.5])
+    """
+    beats = [float(t) for t in np.asarray(beats_s, dtype=np.float64)]
+    f = _smooth(np.asarray(fine, dtype=np.float64), 3)
+    if len(beats) < window or len(f) < 3:
+        return np.asarray(beats)
+    reach = max(1, round(tolerance_s * fine_rate_hz))
+
+    def frame_of(t: float) -> int:
+        return round((t - fine_start_s) * fine_rate_hz)
+
+    def peak_near(t: float) -> tuple[float, float] | None:
+        """The strongest fine onset within `tolerance_s` of `t` (time, value), if inside."""
+        j = frame_of(t)
+        if t < -tolerance_s or j + reach >= len(f):
+            return None  # before the track, or beyond the end of the onset function
+        lo, hi = max(0, j - reach), min(len(f), j + reach + 1)
+        k = lo + int(np.argmax(f[lo:hi]))
+        return fine_start_s + k / fine_rate_hz, float(f[k])
+
+    strengths = [p[1] for p in map(peak_near, beats) if p is not None]
+    if not strengths:
+        return np.asarray(beats)
+    floor = max(share * float(np.median(strengths)), float(np.median(f)))
+    for at_end in (False, True):
+        for _ in range(4):  # a few beats at most: a longer gap is the music's
+            near = beats[-window:] if at_end else beats[:window]
+            predicted, _ = _line_through(np.asarray(near), len(near) if at_end else -1)
+            found = peak_near(predicted)
+            if found is None or found[1] < floor or found[1] <= 0 or found[0] < -START_SLACK_S:
+                break  # no onset there, or one before the track (its tail shows)
+            t = max(0.0, found[0])
+            if at_end and t > beats[-1]:
+                beats.append(t)
+            elif not at_end and t < beats[0]:
+                beats.insert(0, t)
+            else:
+                break
+    return np.asarray(beats)
+
+
 def fit_grid(beats_s: np.ndarray) -> tuple[float, float, np.ndarray]:
     """The steady grid through beat times: a least-squares line, beat index against time.
 
@@ -444,6 +518,15 @@ def track_beats(
     beats_s, frames = np.maximum(beats_s[inside], 0.0), frames[inside]
     if len(beats_s) < MIN_BEATS:
         return None
+    found_s = beats_s
+    beats_s = extend_ends(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
+    if len(beats_s) > len(found_s):
+        # Coarse frames for the added beats, as far from them as the others stand.
+        lag = float(np.median(frames - (found_s - frame_start_s) * frame_rate_hz))
+        added = np.isin(beats_s, found_s, invert=True)
+        all_frames = (beats_s - frame_start_s) * frame_rate_hz + lag
+        all_frames[~added] = frames
+        frames = all_frames
     first, period, residual = fit_grid(beats_s)
     abs_ms = np.abs(residual) * 1000.0
     phase = None

@@ -68,7 +68,8 @@ def beats(
     (median and 95th percentile, ms: a few for programmed music, tens for a
     band that drifts), the downbeats where they can be told, and a
     confidence. --json prints every beat time too. Exit code 1 if any file
-    could not be analysed.
+    could not be analysed (silence is analysed: it has no beats), or if the
+    --click file could not be written.
 
     \b
       cadence beats song.mp3
@@ -98,7 +99,7 @@ def beats(
     elif click_out is not None:
         why = results[0].error or results[0].note or "no beats found"
         output.warn(f"{output.one_line(files[0])}: {output.one_line(why)}: --click not written")
-    if any(r.error or not r.beats for r in results):
+    if any(r.error for r in results) or (click_out is not None and not results[0].beats):
         sys.exit(ExitStatus.ERROR)
 
 

@@ -64,13 +64,15 @@ def one_line(text: str) -> str:
 
 
 def warn(text: str) -> None:
-    """One ``warning: …`` line on standard error (shown with -q too)."""
-    click.echo(f"warning: {text}", err=True)
+    """One ``warning: …`` line on standard error (shown with -q too); a control
+    character in it (from a file name) is shown as an escape."""
+    click.echo(f"warning: {one_line(text)}", err=True)
 
 
 def note(text: str) -> None:
-    """A line about what was done (a file written), on standard error."""
-    click.echo(text, err=True)
+    """A line about what was done (a file written), on standard error, safe as
+    :func:`warn`."""
+    click.echo(one_line(text), err=True)
 
 
 def count(n: int, noun: str) -> str:

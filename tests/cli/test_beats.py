@@ -56,6 +56,20 @@ def test_beats_table_lists_each_file_and_a_bad_one_does_not_stop_the_others(song
     assert "150.0" in result.output and "song.flac" in result.output
 
 
+def test_silence_has_no_beats_and_is_no_error_but_gets_no_click_file(runner, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(22050 * 10, dtype=np.float32), 22050)
+    for command in ("beats", "bpm"):  # the same exit code as bpm's
+        result = runner.invoke(main, [command, str(quiet), "--json"])
+        assert result.exit_code == 0, result.output
+        (entry,) = json.loads(result.stdout)
+        assert entry["error"] is None and entry["bpm"] is None
+    out = tmp_path / "clicked.wav"
+    result = runner.invoke(main, ["beats", str(quiet), "--click", str(out)])
+    assert result.exit_code == 1
+    assert "--click not written" in result.output and not out.exists()
+
+
 def test_beats_click_writes_the_song_with_a_click_on_each_beat(song, runner, tmp_path):
     out = tmp_path / "clicked.wav"
     result = runner.invoke(main, ["beats", str(song), "--click", str(out), "--json"])

@@ -126,6 +126,16 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> TrackR
                 result.note = "no beat found"
         elif env.analysed_s < 10:
             result.note = f"only {env.analysed_s:.1f} s of audio: low confidence"
+        if result.beats and env.analysed_s < env.duration_s - 1.0:
+            # A long recording is analysed in its middle: say where its beats are.
+            from cadence.core.durations import format_clock
+
+            start_s = max(0.0, env.frame_start_s)
+            result.add_note(
+                f"beats from {format_clock(start_s)} to {format_clock(start_s + env.analysed_s)}"
+                f" only (of {format_clock(env.duration_s)}: the analysis reads"
+                f" {format_clock(max_analysis_s)} at most)"
+            )
         if env.warning:
             result.add_note(env.warning, first=True)
     except AudioFileError as exc:

@@ -238,6 +238,16 @@ def test_a_song_that_starts_on_its_beat_keeps_that_beat(tmp_path, first_s):
     assert np.abs(np.array(r.beats) - true).max() < 0.006
 
 
+def test_a_recording_analysed_in_its_middle_says_where_its_beats_are(tmp_path):
+    true = 0.3 + np.arange(100) * 0.4
+    path = write(tmp_path / "long mix.flac", drums_on_beats(true, seconds=40.5))
+    r = analyze_file(str(path), max_analysis_s=20.0)
+    assert r.analysed_s == pytest.approx(20.0) and r.duration_s == pytest.approx(40.5, abs=0.01)
+    assert 10.0 <= r.beats[0] < 10.5 and 29.5 < r.beats[-1] <= 30.3
+    assert r.note == "beats from 0:10 to 0:30 only (of 0:40: the analysis reads 0:20 at most)"
+    assert analyze_file(str(path)).note is None  # read whole
+
+
 @needs_music_dev
 @pytest.mark.parametrize("name", ["bs_remake.ogg", "ch_lvl_insane.ogg"])
 def test_the_last_beat_before_the_end_of_a_real_song_is_found(name):

@@ -132,6 +132,7 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
             "grid_residual_ms",
             "confidence",
             "duration_s",
+            "analysed_s",
             "error",
             "note",
         )
@@ -157,7 +158,9 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
         name = _file_cell(r)
         res = r.grid_residual_ms
         if res and drifts(res["p95"]):
-            name += "  [yellow]beat drifts: a poor metronome[/]"
+            # The beats stray: a band that drifts, or a steady song whose beats
+            # the tracker lost for a while (on music-dev, every one flagged).
+            name += "  [yellow]off the grid: a drifting beat, or beats the tracker lost[/]"
         cells = (
             fmt(r.bpm, ".1f"),
             fmt(len(r.beats) if r.beats else None, "d"),
@@ -279,8 +282,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
         more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""
         print_rich(
-            f"[yellow]~[/] beat drifts (a poor metronome: a click on a steady grid walks off it):"
-            f" {escape(names)}{more}",
+            "[yellow]~[/] beats off a steady grid (a drifting beat, or beats the tracker lost;"
+            f" a click may walk off the music): {escape(names)}{more}",
             out,
             highlight=False,
         )

@@ -316,3 +316,18 @@ def test_decoder_complaints_are_said_in_words_not_in_their_internals(raised, sho
     from cadence.audio.decode import _reason
 
     assert _reason(raised) == shown
+
+
+@pytest.mark.parametrize("kind", ["white", "pink"])
+def test_noise_has_no_beat(tmp_path, kind):
+    rng = np.random.default_rng(3)
+    n = 40 * 22050
+    x = rng.standard_normal(n)
+    if kind == "pink":
+        spectrum = np.fft.rfft(x)
+        x = np.fft.irfft(spectrum / np.sqrt(np.maximum(np.arange(len(spectrum)), 1)), n)
+    path = tmp_path / f"{kind} noise.wav"
+    sf.write(path, (0.3 * x / np.abs(x).max()).astype(np.float32), 22050)
+    r = analyze_file(str(path))
+    assert r.error is None and r.bpm is None and not r.beats
+    assert r.note == "no beat found"

@@ -64,13 +64,14 @@ def test_silence_and_short_clips_have_no_tempo():
     assert estimate_tempo(np.zeros((2, 0)), frame_rate_hz=FR).confidence == 0
 
 
-def test_noise_gets_lower_confidence_than_a_clear_beat():
-    noise = np.abs(np.random.default_rng(5).normal(0, 1, int(40 * FR)))
-    clear = pulses(120, 40)
-    assert (
-        estimate_tempo(noise, frame_rate_hz=FR).confidence
-        < estimate_tempo(clear, frame_rate_hz=FR).confidence
-    )
+def test_noise_has_no_tempo_and_a_clear_beat_does():
+    # Some tempo always scores best on noise, by chance: it was read at 88 BPM
+    # (confidence 0.07) and listed in a playlist.
+    for seed in range(5):
+        noise = np.abs(np.random.default_rng(seed).normal(0, 1, int(40 * FR)))
+        est = estimate_tempo(noise, frame_rate_hz=FR)
+        assert est.bpm is None and est.confidence == 0
+    assert estimate_tempo(pulses(120, 40), frame_rate_hz=FR).confidence > 0.5
 
 
 def test_short_tracks_get_lower_confidence():

@@ -36,12 +36,17 @@ def write_click_track(result: TrackResult, out_path: str, *, voice: str = "click
     downbeats = set(result.downbeats or [])
     accents = np.array([t in downbeats for t in result.beats or []], dtype=bool)
     bank = voice_bank(voice, sr=sr, volume_db=CLICK_VOLUME_DB)
-    mixed = mix_clicks(
+    mixed, turned_down_db = mix_clicks(
         samples, sr=sr, beats_s=beats_s, accents=accents, bank=bank, music_gain_db=MUSIC_GAIN_DB
     )
     write_audio(mixed, out_path, sr=sr, comment=CLICK_TRACK_COMMENT)
     seconds = len(mixed) / sr
+    down = (
+        f"; turned down {turned_down_db:.1f} dB more, where clicks on its loudest beats would clip"
+        if turned_down_db >= 0.05
+        else ""
+    )
     return (
         f"Wrote {display_path(out_path)}: {seconds:.1f} s with {len(beats_s)} clicks"
-        f" ({int(accents.sum())} accented downbeats)."
+        f" ({int(accents.sum())} accented downbeats{down})."
     )

@@ -233,3 +233,20 @@ def test_the_count_in_can_have_its_own_rate():
     session = Session(170, count_in=4, count_in_spm=160.0)
     assert session.start_spm == 160.0
     assert count_in_samples(session, sr=1000) == 1500
+
+
+def test_clicks_on_loud_music_turn_the_whole_down_instead_of_clipping():
+    from cadence.core.synth import mix_clicks, voice_bank
+
+    sr = 8000
+    t = np.arange(2 * sr) / sr
+    loud = np.stack([0.95 * np.sin(2 * np.pi * 200 * t)] * 2, axis=1)
+    bank = voice_bank("beep", sr=sr, volume_db=-6.0)
+    beats = np.array([0.25, 0.75, 1.25])
+    mixed, down_db = mix_clicks(loud, sr=sr, beats_s=beats, bank=bank, music_gain_db=0.0)
+    assert down_db > 0.1 and np.abs(mixed).max() == pytest.approx(1.0, abs=1e-6)
+    # The same mix as unclipped, only quieter as a whole: no sample is cut.
+    clicks, _ = mix_clicks(np.zeros_like(loud), sr=sr, beats_s=beats, bank=bank)
+    np.testing.assert_allclose(mixed, (loud + clicks) * 10 ** (-down_db / 20), atol=1e-5)
+    quiet, quiet_db = mix_clicks(loud * 0.1, sr=sr, beats_s=beats, bank=bank)
+    assert quiet_db == 0.0

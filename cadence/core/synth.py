@@ -9,6 +9,7 @@ pips).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,7 +202,7 @@ def mix_clicks(
     accents: np.ndarray | None = None,
     bank: VoiceBank,
     music_gain_db: float = -3.0,
-) -> np.ndarray:
+) -> tuple[np.ndarray, float]:
     """A copy of `audio` with a click starting on the sample of every beat.
 
     Parameters
@@ -221,15 +222,19 @@ def mix_clicks(
 
     Returns
     -------
-    numpy.ndarray
-        float32, same shape; clipped to [-1, 1].
+    mixed : numpy.ndarray
+        float32, same shape, within [-1, 1]: where music and clicks would sum
+        past full scale, the whole is turned down (never clipped: a clipped
+        click on a loud beat crackles).
+    turned_down_db : float
+        How much it was turned down, beyond `music_gain_db` (dB, 0 or more).
 
     Examples
     --------
     >>> bank = voice_bank("click", sr=8000)
-    >>> out = mix_clicks(np.zeros((8000, 1)), sr=8000, beats_s=np.array([0.5]), bank=bank)
-    >>> int(np.flatnonzero(out[:, 0])[0])
-    4000
+    >>> out, down_db = mix_clicks(np.zeros((8000, 1)), sr=8000, beats_s=np.array([0.5]), bank=bank)
+    >>> int(np.flatnonzero(out[:, 0])[0]), down_db
+    (4000, 0.0)
     """
     _check_sr(sr)
     audio = np.asarray(audio)
@@ -246,7 +251,11 @@ def mix_clicks(
         sound = bank.accent if accent else bank.beat
         end = min(n, start + len(sound))
         out[start:end] += sound[: end - start, None]
-    return np.clip(out, -1.0, 1.0, out=out)
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    if peak <= 1.0:
+        return out, 0.0
+    out *= np.float32(1.0 / peak)
+    return np.clip(out, -1.0, 1.0, out=out), 20.0 * math.log10(peak)
 
 
 def add_clicks(

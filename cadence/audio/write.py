@@ -130,18 +130,21 @@ def check_rate(path: str | os.PathLike, sr: int) -> None:
 
 def rate_for_output(path: str | os.PathLike, sr: int) -> int:
     """The rate (Hz) to write audio at `sr` into `path`: `sr`, or for an MP3 (which carries
-    8-48 kHz) the highest rate it carries that divides `sr`, else the highest below it.
+    8-48 kHz) the lowest rate it carries at or above `sr` (nothing of the song is lost:
+    38 kHz goes to 44.1, not down to 32), and above 48 kHz 44.1 or 48 kHz, whichever
+    divides `sr`, else 48.
 
-    >>> rate_for_output("run.mp3", 96000), rate_for_output("run.mp3", 88200)
-    (48000, 44100)
+    >>> [rate_for_output("run.mp3", sr) for sr in (96000, 88200, 38000, 50000, 7000)]
+    [48000, 44100, 44100, 48000, 8000]
     """
     from cadence.audio.lame import LAME_RATES
 
     if output_format(path)[0] != "MP3" or sr in LAME_RATES:
         return sr
-    dividing = [r for r in LAME_RATES if sr % r == 0]
-    below = [r for r in LAME_RATES if r < sr]
-    return max(dividing or below or [min(LAME_RATES)])
+    top = max(LAME_RATES)
+    if sr > top:
+        return next((r for r in (44100, 48000) if sr % r == 0), top)
+    return min(r for r in LAME_RATES if r >= sr)
 
 
 def fitted_for_output(

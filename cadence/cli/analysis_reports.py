@@ -40,6 +40,8 @@ SCAN_CSV_COLUMNS = (
     "duration_s",
     "first_beat_s",
     "period_s",
+    "grid_residual_median_ms",
+    "grid_residual_p95_ms",
     "error",
     "note",
 )
@@ -193,7 +195,11 @@ def scan_results(report: Any, *, fmt_name: str, show_all: bool, folder: str) -> 
         )
         writer.writeheader()
         for f in report.fits:
-            writer.writerow(_with_display_path(f.to_dict()))
+            row = _with_display_path(f.to_dict())
+            residual = row.get("grid_residual_ms") or {}
+            row["grid_residual_median_ms"] = residual.get("median")
+            row["grid_residual_p95_ms"] = residual.get("p95")
+            writer.writerow(row)
     else:
         from cadence.core.matching import all_by_fit
 

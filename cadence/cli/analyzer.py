@@ -54,7 +54,7 @@ def bpm(files: tuple[str, ...], as_json: bool) -> None:
     "click_out",
     type=OUTPUT_PATH,
     help="Write the song with a click on every beat (accent on downbeats) to this file"
-    " (.wav/.flac/.ogg/.mp3); one FILE only.",
+    " (.wav/.flac/.ogg/.mp3); for a single input FILE.",
 )
 @voice_option("The click's sound (with --click).")
 @click.option("--force", is_flag=True, help="Replace an existing --click file of any kind.")
@@ -66,8 +66,8 @@ def beats(
     For each file: the tempo, the number of beats, the steady grid fitted to
     them (first beat, period), how far the beats stray from that grid
     (median and 95th percentile, ms: a few for programmed music, tens for a
-    band that drifts), the downbeats where they can be told, and a
-    confidence. --json prints every beat time too. Exit code 1 if any file
+    band that drifts), and a confidence. --json prints every beat time too,
+    and the downbeats where they can be told. Exit code 1 if any file
     could not be analysed (silence is analysed: it has no beats), or if the
     --click file could not be written.
 
@@ -82,7 +82,9 @@ def beats(
         ctx = click.get_current_context()
         for name in ("voice", "force"):
             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
-                raise ParameterError(name, "is for the --click file: give --click OUT.wav too")
+                raise ParameterError(
+                    name, "needs --click (it is about the clicked file): give --click OUT.wav"
+                )
     else:
         from cadence.audio.write import check_render_path
 

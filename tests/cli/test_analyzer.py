@@ -149,6 +149,9 @@ def test_csv_and_table_outputs(library, runner):
     lines = result.output.strip().splitlines()
     assert lines[0].startswith("path,bpm,confidence,stability,match_factor,step_bpm")
     assert len(lines) == 1 + len(tempos)
+    rows = list(csv.DictReader(lines))
+    phone = next(r for r in rows if r["path"].endswith("phone.m4a"))
+    assert float(phone["grid_residual_median_ms"]) <= float(phone["grid_residual_p95_ms"]) < 30
     table = runner.invoke(main, ["scan", str(root), "--target", "172", "--no-cache", "-q"])
     for name in ("phone.m4a", "fast run.mp3", "half time.ogg"):
         assert name in table.output

@@ -112,8 +112,8 @@ def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp
         (["--click", "OUT.wav", "--voice", "kazoo"], "'kazoo' is not one of 'click', 'beep'"),
         (["--click", "OUT.wav/"], "click: OUT.wav/ ends with a slash; give a file name"),
         (["--click", "OUT.xyz"], "click: 'OUT.xyz': unknown format .xyz"),
-        (["--voice", "beep"], "voice: is for the --click file: give --click"),
-        (["--force"], "force: is for the --click file"),
+        (["--voice", "beep"], "voice: needs --click (it is about the clicked file)"),
+        (["--force"], "force: needs --click"),
     ],
 )
 def test_beats_click_bad_arguments_are_one_error_line(song, runner, tmp_path, extra, message):

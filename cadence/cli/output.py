@@ -112,6 +112,10 @@ def table(*columns: tuple[str, str], title: str | None = None, plain: bool = Tru
     return t
 
 
+#: Terminal width under which the progress display keeps only the bar, the count and the time left.
+NARROW_COLUMNS = 72
+
+
 class ProgressDisplay:
     """A progress bar on standard error: ``start``, ``update``, ``stop``.
 
@@ -152,12 +156,17 @@ class ProgressDisplay:
             TimeRemainingColumn,
         )
 
+        console = Console(stderr=True)
         columns = [TextColumn(self.label), BarColumn()]
         if self.rate_unit:
-            columns += [MofNCompleteColumn(), TextColumn("{task.fields[rate]}")]
-            columns += [TimeElapsedColumn(), TextColumn("ETA")]
+            columns.append(MofNCompleteColumn())
+            # Under 72 columns the rate and the time so far went first: rich
+            # cut the line to "0:00... ETA 0:00:..." at 50.
+            if console.width >= NARROW_COLUMNS:
+                columns += [TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
+                columns.append(TextColumn("ETA"))
         columns.append(TimeRemainingColumn())
-        self._progress = Progress(*columns, transient=True, console=Console(stderr=True))
+        self._progress = Progress(*columns, transient=True, console=console)
         self._progress.start()
         self._task = self._progress.add_task(self.label, total=None, rate="")
         self._t0 = time.perf_counter()

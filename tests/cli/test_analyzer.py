@@ -896,3 +896,20 @@ def test_a_metronome_rendered_into_the_folder_stays_out_of_the_playlist(track, r
     entries = [line for line in playlist.read_text("utf-8").splitlines() if line[:1] != "#"]
     assert entries == ["music/song.wav"]
     assert "click166.wav left out (a metronome cadence rendered, not a song)" in result.stderr
+
+
+@pytest.mark.parametrize(("columns", "shown"), [(100, True), (50, False)])
+def test_the_progress_display_drops_its_rate_and_elapsed_time_on_a_narrow_terminal(
+    monkeypatch, columns, shown
+):
+    from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+
+    from cadence.cli.output import ProgressDisplay
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    display = ProgressDisplay("Analysing", enabled=True, rate_unit="files")
+    with display:
+        kinds = [type(c) for c in display._progress.columns]
+        display.update(3, 10)
+    assert TimeRemainingColumn in kinds
+    assert (TimeElapsedColumn in kinds) is shown

@@ -282,6 +282,17 @@ def test_extend_ends_adds_only_beats_that_stand_on_onsets():
     fine[np.round((early + 0.05) * rate).astype(int)] = 1.0
     extended = extend_ends(early[1:], fine, fine_rate_hz=rate, fine_start_s=-0.05)
     assert extended[0] == pytest.approx(early[1], abs=1 / rate)
+    # A window from the middle of a file, at 10 s: its audio starts from the
+    # silence before it, an onset that is not the music's.
+    fine = np.zeros(int(17 * rate))
+    grid = 10.0 + 0.4 * np.arange(40)
+    fine[np.round((grid - 10.0) * rate).astype(int)] = 1.0
+    kwargs = {"fine_rate_hz": rate, "fine_start_s": 10.0}
+    assert len(extend_ends(grid[1:], fine, **kwargs, earliest_s=10.05)) == len(grid) - 1
+    assert len(extend_ends(grid[1:], fine, **kwargs)) == len(grid)  # were it the file's start
+    # A beat predicted before the onset function begins is not looked for.
+    late = extend_ends(grid[1:-4], fine[60:], fine_rate_hz=rate, fine_start_s=10.2)
+    assert late[0] == grid[1] and len(late) == len(grid) - 1
 
 
 def test_pickup_beat_is_not_taken_for_the_downbeat(tmp_path):

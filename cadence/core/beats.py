@@ -307,6 +307,9 @@ END_ONSET_SHARE = 0.5
 #: How far before the first sample an added beat's onset may peak (its own
 #: precision: an attack on sample 0 peaks 1.4 ms before it), seconds.
 START_SLACK_S = 0.005
+#: In a window read from the middle of a file, how long after its start the
+#: onsets are the music's (the fine window, 23 ms, and as much again), seconds.
+MID_FILE_START_S = 0.05
 
 
 def extend_ends(
@@ -315,6 +318,7 @@ def extend_ends(
     *,
     fine_rate_hz: float,
     fine_start_s: float,
+    earliest_s: float = -START_SLACK_S,
     window: int = START_WINDOW_BEATS,
     tolerance_s: float = START_TOLERANCE_S,
     share: float = END_ONSET_SHARE,
@@ -327,7 +331,10 @@ def extend_ends(
     Each beat one period beyond the ends (from the line through the `window`
     nearest beats) is kept while it falls inside the fine onset function and
     the strongest fine onset within `tolerance_s` of it is at least `share`
-    of the median beat's; it is put on that onset.
+    of the median beat's; it is put on that onset, if that is not before
+    `earliest_s` (the track's start, less the onset's own precision; in a
+    window read from the middle of a file, where the audio starts
+    from the silence before it, a little after the window's start).
 
     Examples
     --------
@@ -348,8 +355,8 @@ def extend_ends(
     def peak_near(t: float) -> tuple[float, float] | None:
         """The strongest fine onset within `tolerance_s` of `t` (time, value), if inside."""
         j = frame_of(t)
-        if t < -tolerance_s or j + reach >= len(f):
-            return None  # before the track, or beyond the end of the onset function
+        if j < 0 or j + reach >= len(f):
+            return None  # beyond the onset function's ends
         lo, hi = max(0, j - reach), min(len(f), j + reach + 1)
         k = lo + int(np.argmax(f[lo:hi]))
         return fine_start_s + k / fine_rate_hz, float(f[k])
@@ -363,8 +370,8 @@ def extend_ends(
             near = beats[-window:] if at_end else beats[:window]
             predicted, _ = _line_through(np.asarray(near), len(near) if at_end else -1)
             found = peak_near(predicted)
-            if found is None or found[1] < floor or found[1] <= 0 or found[0] < -START_SLACK_S:
-                break  # no onset there, or one before the track (its tail shows)
+            if found is None or found[1] < floor or found[1] <= 0 or found[0] < earliest_s:
+                break  # no onset there, or one before the audio (its tail shows)
             t = max(0.0, found[0])
             if at_end and t > beats[-1]:
                 beats.append(t)
@@ -519,7 +526,12 @@ def track_beats(
     if len(beats_s) < MIN_BEATS:
         return None
     found_s = beats_s
-    beats_s = extend_ends(beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s)
+    # A window from the middle of a file starts from silence: its first
+    # onset is that, not the music's.
+    earliest_s = -START_SLACK_S if frame_start_s <= 0 else frame_start_s + MID_FILE_START_S
+    beats_s = extend_ends(
+        beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s, earliest_s=earliest_s
+    )
     if len(beats_s) > len(found_s):
         # Coarse frames for the added beats, as far from them as the others stand.
         lag = float(np.median(frames - (found_s - frame_start_s) * frame_rate_hz))

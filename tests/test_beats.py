@@ -262,7 +262,7 @@ def test_the_last_beat_before_the_end_of_a_real_song_is_found(name):
 
 
 def test_extend_ends_adds_only_beats_that_stand_on_onsets():
-    from cadence.core.beats import extend_ends
+    from cadence.core.beat_edges import extend_ends
 
     rate = 300.0
     true = 0.5 + 0.4 * np.arange(40)
@@ -367,7 +367,7 @@ def test_no_beat_is_placed_before_the_start_of_the_track():
 
 
 def test_mend_start_puts_a_soft_intros_early_beats_back_on_the_grid():
-    from cadence.core.beats import mend_start
+    from cadence.core.beat_edges import mend_start
 
     rate = 300.0
     true = 0.1 + 0.43 * np.arange(60)

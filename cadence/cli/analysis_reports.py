@@ -72,16 +72,16 @@ def _fitted_table(columns: list[tuple[str, str]], *, width: int, drop, **options
     return table(*kept(columns), **options), kept
 
 
-def _file_cell(result: Any) -> str:
-    """A result's file name for a table (rich markup), its error or note after it."""
+def _file_cell(result: Any, *, mark: str | None = None) -> str:
+    """A result's file name for a table (rich markup), its error or its note
+    and `mark` (plain text) after it."""
     from rich.markup import escape
 
     name = escape(one_line(result.path))
     if result.error:
         return name + f"  [red]error: {escape(one_line(result.error))}[/]"
-    if result.note:
-        return name + f"  [yellow]{escape(one_line(result.note))}[/]"
-    return name
+    said = "; ".join(filter(None, [result.note and one_line(result.note), mark]))
+    return name + f"  [yellow]{escape(said)}[/]" if said else name
 
 
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
@@ -157,12 +157,13 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
     drop = ((72, {"Period s", "Conf"}), (56, {"First s", "Beats"}))
     t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
-        name = _file_cell(r)
         res = r.grid_residual_ms
-        if res and drifts(res["p95"]):
-            # The beats stray: a band that drifts, or a steady song whose beats
-            # the tracker lost for a while (on music-dev, every one flagged).
-            name += "  [yellow]off the grid: a drifting beat, or beats the tracker lost[/]"
+        # The beats stray: a band that drifts, or a steady song whose beats
+        # the tracker lost for a while (on music-dev, every one flagged).
+        off = res and drifts(res["p95"])
+        name = _file_cell(
+            r, mark="off the grid: a drifting beat, or beats the tracker lost" if off else None
+        )
         cells = (
             fmt(r.bpm, ".1f"),
             fmt(len(r.beats) if r.beats else None, "d"),

@@ -72,8 +72,10 @@ STABILITY_TOLERANCE = 0.02
 FULL_CONFIDENCE_S = 20.0
 MIN_ANALYSIS_S = 3.0
 #: Below this confidence (before the scaling for length) there is no beat:
-#: white, pink and brown noise, rain and crackle read 0.02-0.07 at some
-#: tempo; the least clear of the 334 development tracks 0.14, real music 0.37.
+#: a minute of white, pink or brown noise, rain or crackle reads 0.02-0.05 at
+#: some tempo (40 s: up to 0.099), the least clear of the 334 development
+#: tracks 0.14, real music 0.37. Under half a minute noise scores as high as
+#: real music by chance (0.11-0.37 at 16 s), and keeps a low-confidence tempo.
 NO_BEAT_CONFIDENCE = 0.1
 
 

@@ -140,9 +140,13 @@ def check_replaceable(
     if empty:
         return
     if not p.is_file() or not is_own_kind(p):
+        if p.is_symlink() and not p.exists():
+            what = f"is a broken symbolic link (to {display_path(os.readlink(p))})"
+        else:
+            what = f"exists and is not {kind}"
         raise ParameterError(
             parameter,
-            f"{display_path(p)} exists and is not {kind}; it is left as it is. Give another "
+            f"{display_path(p)} {what}; it is left as it is. Give another "
             "name, or --force to replace it",
         )
 

@@ -90,6 +90,16 @@ def test_beats_click_writes_the_song_with_a_click_on_each_beat(song, runner, tmp
     np.testing.assert_allclose(starts / sr, beats, atol=2.5 / sr)
 
 
+def test_beats_click_refuses_a_broken_symbolic_link_and_says_so(song, runner, tmp_path):
+    link = tmp_path / "out.wav"
+    link.symlink_to(tmp_path / "gone" / "song.wav")
+    result = runner.invoke(main, ["beats", str(song), "--click", str(link)])
+    assert result.exit_code == 2
+    assert "out.wav is a broken symbolic link (to " in result.output
+    assert "gone/song.wav); it is left as it is" in result.output
+    assert link.is_symlink() and not link.exists()
+
+
 def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp_path):
     precious = tmp_path / "precious.wav"
     sf.write(precious, np.zeros((1000, 1)), 22050)

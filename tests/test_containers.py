@@ -114,3 +114,16 @@ def test_a_truncated_file_is_analysed_as_far_as_it_goes_with_a_note(tmp_path, so
         assert first.endswith(" s of the 20.0 s it declares (truncated?)")
     else:
         assert first.endswith(" s without its last page (truncated?)")
+
+
+def test_a_cut_ogg_is_noted_whichever_decoder_read_it(tmp_path, song):
+    # libsndfile gives a cut Ogg file's length from its last page, so the
+    # length it declares is no sign: the page walk is.
+    from cadence.audio.decode import _ends_early
+
+    path = _cut(write(tmp_path / "song.ogg", song, sr=SR))
+    with sf.SoundFile(path) as f:
+        frames = f.frames
+    for decoder in ("soundfile", "pyav"):
+        note = _ends_early(str(path), frames, frames, SR, decoder)
+        assert note is not None and note.endswith("without its last page (truncated?)")

@@ -489,25 +489,29 @@ def _ends_early(
     Only where the length is the file's own: a WAV/AIFF header's (decoders
     give what is left of a cut one), libsndfile's of FLAC, libmpg123's from a
     LAME/Xing frame (FFmpeg's length of an MP3, or libmpg123's without such a
-    frame, is a guess from the bit rate); an Ogg file is cut when it stops
-    without the last page of a stream.
+    frame, is a guess from the bit rate); an Ogg file, whichever decoder read
+    it, is cut when it stops without the last page of a stream.
     """
     from cadence.audio.containers import declared_frames as header_frames
     from cadence.audio.containers import ogg_ends_unfinished
 
     own = header_frames(path)
-    if own is None and decoder_name in ("soundfile", "mpg123"):
+    if own is not None:
+        length, trusted = own, True
+    elif decoder_name in ("soundfile", "mpg123"):
+        length, trusted = declared_frames, decoder_name == "soundfile"
+    else:
+        length, trusted = 0, False
+    if length > 0 and length - read_to > max(1.0 * source_sr, 0.02 * length):
         from cadence.audio.mpg123 import length_in_header
 
-        if decoder_name == "soundfile" or length_in_header(path):
-            own = declared_frames
-    if own is not None and own > 0:
-        if own - read_to > max(1.0 * source_sr, 0.02 * own):
+        # libmpg123's length is the file's own only with a LAME/Xing frame:
+        # parsed again here, for a file that ends short only.
+        if trusted or length_in_header(path):
             return (
                 f"file ends early: {read_to / source_sr:.1f} s of the "
-                f"{own / source_sr:.1f} s it declares (truncated?)"
+                f"{length / source_sr:.1f} s it declares (truncated?)"
             )
-        return None
     if ogg_ends_unfinished(path):
         return (
             f"file ends early: the stream stops at {read_to / source_sr:.1f} s "

@@ -393,11 +393,12 @@ def track_beats(
         beats_s, fine, fine_rate_hz=fine_rate_hz, fine_start_s=fine_start_s, earliest_s=earliest_s
     )
     if len(beats_s) > len(found_s):
-        # Coarse frames for the added beats, as far from them as the others stand.
+        # Coarse frames for the added beats (before and after the found ones),
+        # as far from them as the others stand.
         lag = float(np.median(frames - (found_s - frame_start_s) * frame_rate_hz))
-        added = np.isin(beats_s, found_s, invert=True)
+        before = int(np.searchsorted(beats_s, found_s[0]))
         all_frames = (beats_s - frame_start_s) * frame_rate_hz + lag
-        all_frames[~added] = frames
+        all_frames[before : before + len(found_s)] = frames
         frames = all_frames
     first, period, residual = fit_grid(beats_s)
     abs_ms = np.abs(residual) * 1000.0

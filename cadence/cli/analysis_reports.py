@@ -84,6 +84,20 @@ def _file_cell(result: Any, *, mark: str | None = None) -> str:
     return name + f"  [yellow]{escape(said)}[/]" if said else name
 
 
+#: What the beats table says of a result :func:`_off_grid`.
+OFF_GRID_MARK = "off the grid: a drifting beat, or beats the tracker lost"
+
+
+def _off_grid(result: Any) -> bool:
+    """Whether a result's beats stray from their steady grid: a band that
+    drifts, or a steady song whose beats the tracker lost for a while (on
+    music-dev, every one so marked)."""
+    from cadence.core.beats import drifts
+
+    res = result.grid_residual_ms
+    return bool(res) and drifts(res["p95"])
+
+
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
     """``cadence bpm``: a table, or a JSON list of every field of each result
     but the beat lists (``cadence beats`` prints those)."""
@@ -142,8 +156,6 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
         print_json([{k: row[k] for k in keys} for row in rows])
         return
 
-    from cadence.core.beats import drifts
-
     out = console()
     columns = [
         ("BPM", "right"),
@@ -158,12 +170,7 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
     t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
         res = r.grid_residual_ms
-        # The beats stray: a band that drifts, or a steady song whose beats
-        # the tracker lost for a while (on music-dev, every one flagged).
-        off = res and drifts(res["p95"])
-        name = _file_cell(
-            r, mark="off the grid: a drifting beat, or beats the tracker lost" if off else None
-        )
+        name = _file_cell(r, mark=OFF_GRID_MARK if _off_grid(r) else None)
         cells = (
             fmt(r.bpm, ".1f"),
             fmt(len(r.beats) if r.beats else None, "d"),
@@ -241,8 +248,6 @@ def _nearest_hint(report: Any) -> str:
 def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
     from rich.markup import escape
 
-    from cadence.core.beats import drifts
-
     target, tolerance = report.target_spm, report.tolerance_spm
     if not rows:
         console().print(f"No tracks fit {target:g} ± {tolerance:g} spm.{_nearest_hint(report)}")
@@ -269,7 +274,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
     for f in rows:
         m, track = f.match, f.track
         stretch = MISSING if m.stretch_pct is None else f"{m.stretch_pct:+.1f}%"
-        steady = not (track.grid_residual_ms and drifts(track.grid_residual_ms["p95"]))
+        steady = not _off_grid(track)
         cells = (
             fmt(m.step_bpm, ".1f"),
             fmt(track.bpm, ".1f") + ("" if steady else "~"),
@@ -282,9 +287,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         )
         t.add_row(*kept(cells))
     print_rich(t, out)
-    drifting = [
-        f for f in rows if f.track.grid_residual_ms and drifts(f.track.grid_residual_ms["p95"])
-    ]
+    drifting = [f for f in rows if _off_grid(f.track)]
     if drifting:
         names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
         more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""

@@ -100,7 +100,7 @@ def beats(
         output.note(write_click_track(results[0], click_out, voice=voice))
     elif click_out is not None:
         why = results[0].error or results[0].note or "no beats found"
-        output.warn(f"{output.one_line(files[0])}: {output.one_line(why)}: --click not written")
+        output.warn(f"{files[0]}: {why}: --click not written")
     if any(r.error for r in results) or (click_out is not None and not results[0].beats):
         sys.exit(ExitStatus.ERROR)
 
@@ -126,7 +126,7 @@ def _analyse_each(files: tuple[str, ...], *, report) -> list:
 
 
 def _warn_problem(path: str, reason: str) -> None:
-    output.warn(f"{output.one_line(path)}: {output.one_line(reason)}")
+    output.warn(f"{path}: {reason}")
 
 
 @main.command()

@@ -332,7 +332,7 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, use_cach
     from cadence.songs import NoSongToPlayError, choose_songs, gather_tracks
 
     def problem(path: str, reason: str) -> None:
-        output.warn(f"{output.one_line(path)}: {output.one_line(reason)}")
+        output.warn(f"{path}: {reason}")
 
     showing = sys.stderr.isatty()
     with output.ProgressDisplay("Analysing", enabled=showing, rate_unit="files") as bar:
@@ -492,7 +492,7 @@ def _play_live(session, *, device: str | None, latency: str, as_json: bool) -> N
             error = live.error
             live.close()
             if error:
-                output.warn(f"the music stopped: {output.one_line(error)}")
+                output.warn(f"the music stopped: {error}")
     summary = {**result.to_dict(), "music_late_s": round(music_late_s, 3)}
     if as_json:
         output.print_json(summary)

@@ -1,4 +1,4 @@
-"""A truncated WAV, AIFF or Ogg file is told from its container's headers, and noted."""
+"""A truncated WAV, AIFF, FLAC or Ogg file is told from its container's headers, and noted."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from cadence.analysis import analyze_file
-from cadence.audio.containers import declared_frames, ogg_ends_unfinished
+from cadence.audio.containers import declared_frames, ends_early_note, ogg_ends_unfinished
 from tests.music import groove, write
 
 SR = 22050
@@ -39,9 +39,10 @@ def _ogg_pages(data: bytes) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize(
-    ("suffix", "subtype"), [(".wav", "PCM_16"), (".wav", "FLOAT"), (".aiff", "PCM_24")]
+    ("suffix", "subtype"),
+    [(".wav", "PCM_16"), (".wav", "FLOAT"), (".aiff", "PCM_24"), (".flac", "PCM_16")],
 )
-def test_the_header_of_a_wav_or_aiff_declares_its_frames_even_when_the_file_is_cut(
+def test_the_header_of_a_wav_aiff_or_flac_declares_its_frames_even_when_the_file_is_cut(
     tmp_path, song, suffix, subtype
 ):
     path = tmp_path / f"song{suffix}"
@@ -49,8 +50,20 @@ def test_the_header_of_a_wav_or_aiff_declares_its_frames_even_when_the_file_is_c
     assert declared_frames(path) == len(song)
     _cut(path)
     assert declared_frames(path) == len(song)
-    with sf.SoundFile(path) as f:  # what the decoder says: what is left
-        assert f.frames < 0.6 * len(song)
+    if suffix != ".flac":  # (libsndfile gives a cut FLAC's STREAMINFO length)
+        with sf.SoundFile(path) as f:  # what the decoder says: what is left
+            assert f.frames < 0.6 * len(song)
+
+
+def test_a_flac_stream_of_unknown_length_declares_nothing(tmp_path, song):
+    path = tmp_path / "stream.flac"
+    sf.write(path, song, SR, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    info = 8  # after "fLaC" and the STREAMINFO block's header
+    data[info + 13] &= 0xF0  # the low 4 bits of the bits-per-sample byte start the count
+    data[info + 14 : info + 18] = bytes(4)  # total samples 0: an encoder that could not tell
+    path.write_bytes(bytes(data))
+    assert declared_frames(path) is None
 
 
 def test_a_wav_of_unknown_length_and_other_files_declare_nothing(tmp_path, song):
@@ -61,7 +74,13 @@ def test_a_wav_of_unknown_length_and_other_files_declare_nothing(tmp_path, song)
     data[at + 4 : at + 8] = struct.pack("<I", 0xFFFFFFFF)  # a writer that could not seek back
     path.write_bytes(bytes(data))
     assert declared_frames(path) is None
-    for name, content in (("notes.txt", b"RIFF"), ("empty.wav", b""), ("song.ogg", None)):
+    for name, content in (
+        ("notes.txt", b"RIFF"),
+        ("empty.wav", b""),
+        ("song.ogg", None),
+        ("short.flac", b"fLaC"),
+        ("cut.flac", b"fLaC" + bytes(16)),
+    ):
         other = tmp_path / name
         if content is None:
             sf.write(other, song, SR)
@@ -119,11 +138,21 @@ def test_a_truncated_file_is_analysed_as_far_as_it_goes_with_a_note(tmp_path, so
 def test_a_cut_ogg_is_noted_whichever_decoder_read_it(tmp_path, song):
     # libsndfile gives a cut Ogg file's length from its last page, so the
     # length it declares is no sign: the page walk is.
-    from cadence.audio.decode import _ends_early
-
     path = _cut(write(tmp_path / "song.ogg", song, sr=SR))
     with sf.SoundFile(path) as f:
         frames = f.frames
     for decoder in ("soundfile", "pyav"):
-        note = _ends_early(str(path), frames, frames, SR, decoder)
+        note = ends_early_note(str(path), frames, frames, SR, decoder)
         assert note is not None and note.endswith("without its last page (truncated?)")
+
+
+def test_a_cut_flac_says_how_much_of_its_declared_length_decoded(tmp_path, song):
+    # The decoders stop at the cut with an error (libsndfile: "flac decoder
+    # lost sync"): the note says where, and what the stream declared.
+    path = _cut(write(tmp_path / "song.flac", song, sr=SR))
+    result = analyze_file(str(path))
+    assert result.error is None and result.bpm == pytest.approx(150, abs=1)
+    first = result.note.split("; ")[0]
+    assert first.startswith("decoding stopped at ")
+    assert " s of the 20.0 s it declares (" in first
+    assert first.endswith("): used what decoded")

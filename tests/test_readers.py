@@ -35,8 +35,8 @@ def test_apple_lossless_reads_back_as_the_samples_written(tmp_path, stereo):
 def test_ffmpeg_reads_a_wav_exactly_as_libsndfile_does(tmp_path, stereo, subtype):
     path = tmp_path / "song.wav"
     sf.write(path, stereo, 44100, subtype=subtype)  # packed samples: FFmpeg's resampler path
-    by_ffmpeg, sr = readers._read_pyav(str(path))
-    by_libsndfile, _ = readers._read_soundfile(str(path))
+    by_ffmpeg, sr, _ = readers._read_pyav(str(path))
+    by_libsndfile, _, _ = readers._read_soundfile(str(path))
     assert sr == 44100 and by_ffmpeg.dtype == np.float32 and by_ffmpeg.flags.c_contiguous
     np.testing.assert_array_equal(by_ffmpeg, by_libsndfile)
 
@@ -45,7 +45,7 @@ def test_ogg_vorbis_reads_the_same_through_either_decoder(tmp_path, stereo):
     path = tmp_path / "song.ogg"
     sf.write(path, stereo, 44100)  # planar float frames: the fast path
     by_ffmpeg, _ = readers.read_audio(path)
-    by_libvorbis, _ = readers._read_soundfile(str(path))
+    by_libvorbis, _, _ = readers._read_soundfile(str(path))
     assert by_ffmpeg.shape == by_libvorbis.shape == stereo.shape
     assert np.max(np.abs(by_ffmpeg - by_libvorbis)) < 1e-4
 
@@ -158,3 +158,46 @@ def test_a_window_read_by_ffmpeg_from_part_way_starts_where_it_says(tmp_path, ex
     window = decode._decode(str(path), readers._blocks_pyav, "pyav", max_analysis_s=10)
     assert window.frame_start_s == pytest.approx(10.0, abs=0.02)  # the middle 10 s
     assert window_lag_s(window, whole) == 0
+
+
+@pytest.fixture
+def cut_flac(tmp_path, stereo):
+    """A FLAC file cut in half (a download broken off), and the samples of the whole."""
+    whole = write(tmp_path / "whole.flac", np.tile(stereo, (4, 1)), sr=44100)
+    samples, _ = readers.read_audio(whole)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    return cut, samples
+
+
+def test_a_cut_flac_is_read_up_to_the_cut_by_either_decoder(cut_flac):
+    # Both stop with an error at the cut; what decoded before it is kept, as
+    # the analysis keeps it, so a --click file can be made of such a song.
+    path, whole = cut_flac
+    for reader in (readers._read_soundfile, readers._read_pyav):
+        samples, sr, broke_off = reader(str(path))
+        assert sr == 44100 and broke_off, reader
+        assert 0.3 * len(whole) < len(samples) < 0.6 * len(whole)
+        np.testing.assert_allclose(samples, whole[: len(samples)], atol=1e-6)
+    samples, sr = readers.read_audio(path)
+    assert sr == 44100 and len(samples) > 0.3 * len(whole)
+
+
+def test_the_analysis_blocks_before_a_decoding_error_are_all_given(cut_flac):
+    # FFmpeg's FIFO held up to a block when the decoder failed, and soundfile
+    # raised for the block it failed in: what decoded before the error is
+    # given first, so a cut FLAC's analysis reaches as far as its whole read.
+    path, _ = cut_flac
+    for blocks_reader, whole_reader in (
+        (readers._blocks_pyav, readers._read_pyav),
+        (readers._blocks_soundfile, readers._read_soundfile),
+    ):
+        blocks = blocks_reader(str(path), readers._SOUNDFILE_BLOCK)  # as the whole read's
+        next(blocks), next(blocks)
+        got = []
+        with pytest.raises(Exception):  # noqa: B017 (each decoder has its own error type)
+            for block in blocks:
+                got.append(block)
+        samples, _, _ = whole_reader(str(path))
+        assert sum(map(len, got)) == len(samples) > 0, blocks_reader
+        np.testing.assert_array_equal(np.concatenate(got), samples.mean(axis=1, dtype=np.float32))

@@ -2,9 +2,10 @@
 
 Decoders report the length of a cut WAV or AIFF as what is left of it, and
 an Ogg stream's from its last page, so a truncated download reads as a
-shorter song. Two checks tell it: the length a WAV/AIFF header declares
-(:func:`declared_frames`), and whether an Ogg file ends with every stream's
-last page (:func:`ogg_ends_unfinished`). Files are opened read-only; a
+shorter song. Two checks tell it: the length a WAV/AIFF header (or a FLAC
+stream's STREAMINFO) declares (:func:`declared_frames`), and whether an Ogg
+file ends with every stream's last page (:func:`ogg_ends_unfinished`);
+:func:`ends_early_note` puts them into words. Files are opened read-only; a
 header that cannot be read gives no answer (None / False), never an error.
 """
 
@@ -24,7 +25,7 @@ _OGG_EOS = 0x04
 
 
 def declared_frames(path: str | os.PathLike) -> int | None:
-    """The number of sample frames a WAV or AIFF file's header declares.
+    """The number of sample frames a WAV, AIFF or FLAC file's header declares.
 
     Parameters
     ----------
@@ -35,8 +36,9 @@ def declared_frames(path: str | os.PathLike) -> int | None:
     -------
     int or None
         The frames the header declares (the data chunk's size over the
-        frame size for RIFF/WAVE; the COMM chunk's count for AIFF/AIFC);
-        None for other files, or a header that leaves the length open.
+        frame size for RIFF/WAVE; the COMM chunk's count for AIFF/AIFC;
+        STREAMINFO's total samples for FLAC); None for other files, or a
+        header that leaves the length open.
 
     Examples
     --------
@@ -50,6 +52,10 @@ def declared_frames(path: str | os.PathLike) -> int | None:
                 return _wav_frames(fh)
             if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
                 return _aiff_frames(fh)
+            if head[:4] == b"fLaC" and len(head) == 12 and head[4] & 0x7F == 0:
+                info = head[8:] + fh.read(14)  # STREAMINFO, the first block
+                if len(info) == 18:
+                    return int.from_bytes(info[10:], "big") & (1 << 36) - 1 or None
     except OSError:
         pass
     return None
@@ -137,3 +143,74 @@ def ogg_ends_unfinished(path: str | os.PathLike) -> bool:
             return bool(open_streams)
     except OSError:
         return False
+
+
+def length_beyond(
+    path: str, read_to: float, decoder_frames: int, source_sr: int, decoder_name: str
+) -> int | None:
+    """The length (frames) a file declares as its own, when it is well past where it was read to.
+
+    Only a length that is the file's own counts: a WAV/AIFF/FLAC header's
+    (decoders give what is left of a cut WAV or AIFF), libsndfile's, and
+    libmpg123's from a LAME/Xing frame. FFmpeg's length of an MP3, or
+    libmpg123's without such a frame, is a guess from the bit rate.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    read_to : float
+        Frames decoded from its start (at `source_sr`).
+    decoder_frames : int
+        The decoder's length of it (frames).
+    source_sr : int
+        The decoder's sample rate (Hz).
+    decoder_name : str
+        "soundfile", "mpg123" or another (FFmpeg's).
+
+    Returns
+    -------
+    int or None
+        None when the length is not the file's own, or within a second
+        (or 2 %) of `read_to`.
+    """
+    own = declared_frames(path)
+    if own is not None:
+        length, trusted = own, True
+    elif decoder_name in ("soundfile", "mpg123"):
+        length, trusted = decoder_frames, decoder_name == "soundfile"
+    else:
+        return None
+    if length - read_to <= max(1.0 * source_sr, 0.02 * length):
+        return None
+    from cadence.audio.mpg123 import length_in_header
+
+    # libmpg123's length is the file's own only with a LAME/Xing frame:
+    # parsed here, for a file that ends short only.
+    return length if trusted or length_in_header(path) else None
+
+
+def ends_early_note(
+    path: str, read_to: float, decoder_frames: int, source_sr: int, decoder_name: str
+) -> str | None:
+    """The note for a file that ended, without an error, well before its own end (truncated).
+
+    Takes the parameters of :func:`length_beyond`. An Ogg file, whichever
+    decoder read it, is cut when it stops without the last page of a stream.
+
+    Returns
+    -------
+    str or None
+    """
+    length = length_beyond(path, read_to, decoder_frames, source_sr, decoder_name)
+    if length:
+        return (
+            f"file ends early: {read_to / source_sr:.1f} s of the "
+            f"{length / source_sr:.1f} s it declares (truncated?)"
+        )
+    if ogg_ends_unfinished(path):
+        return (
+            f"file ends early: the stream stops at {read_to / source_sr:.1f} s "
+            "without its last page (truncated?)"
+        )
+    return None

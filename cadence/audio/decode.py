@@ -461,10 +461,16 @@ def _read_window(
     frames = max(read_to, declared_frames) if builder.full else read_to
     warning = None
     if broke_off is not None:
-        broke_off = f"decoding stopped at {read_to / source_sr:.1f} s ({broke_off})"
+        from cadence.audio.containers import length_beyond
+
+        length = length_beyond(path, read_to, declared_frames, source_sr, decoder_name)
+        of = f" of the {length / source_sr:.1f} s it declares" if length else ""
+        broke_off = f"decoding stopped at {read_to / source_sr:.1f} s{of} ({broke_off})"
         warning = f"{broke_off}: used what decoded"
     elif not builder.full:
-        warning = _ends_early(path, read_to, declared_frames, source_sr, decoder_name)
+        from cadence.audio.containers import ends_early_note
+
+        warning = ends_early_note(path, read_to, declared_frames, source_sr, decoder_name)
     return Envelope(
         bands=bands,
         fine=builder.fine(),
@@ -479,42 +485,3 @@ def _read_window(
         warning=warning,
         broke_off=broke_off,
     )
-
-
-def _ends_early(
-    path: str, read_to: float, declared_frames: int, source_sr: int, decoder_name: str
-) -> str | None:
-    """The note for a file that ended well before its own end (truncated), if it did.
-
-    Only where the length is the file's own: a WAV/AIFF header's (decoders
-    give what is left of a cut one), libsndfile's of FLAC, libmpg123's from a
-    LAME/Xing frame (FFmpeg's length of an MP3, or libmpg123's without such a
-    frame, is a guess from the bit rate); an Ogg file, whichever decoder read
-    it, is cut when it stops without the last page of a stream.
-    """
-    from cadence.audio.containers import declared_frames as header_frames
-    from cadence.audio.containers import ogg_ends_unfinished
-
-    own = header_frames(path)
-    if own is not None:
-        length, trusted = own, True
-    elif decoder_name in ("soundfile", "mpg123"):
-        length, trusted = declared_frames, decoder_name == "soundfile"
-    else:
-        length, trusted = 0, False
-    if length > 0 and length - read_to > max(1.0 * source_sr, 0.02 * length):
-        from cadence.audio.mpg123 import length_in_header
-
-        # libmpg123's length is the file's own only with a LAME/Xing frame:
-        # parsed again here, for a file that ends short only.
-        if trusted or length_in_header(path):
-            return (
-                f"file ends early: {read_to / source_sr:.1f} s of the "
-                f"{length / source_sr:.1f} s it declares (truncated?)"
-            )
-    if ogg_ends_unfinished(path):
-        return (
-            f"file ends early: the stream stops at {read_to / source_sr:.1f} s "
-            "without its last page (truncated?)"
-        )
-    return None

@@ -92,10 +92,32 @@ def _blocks_soundfile(path: str, blocksize: int, start_s: float = 0.0):
         if start_s > 0:
             f.seek(int(start_s * f.samplerate))
         while True:
-            block = f.read(blocksize, dtype="float32", always_2d=True)
-            if not len(block):
+            block = np.zeros((blocksize, f.channels), dtype=np.float32)
+            got, error = _read_into(f, block)
+            if got:
+                yield _mean_of([block[:got, c] for c in range(f.channels)])
+            if error is not None:
+                raise error
+            if got < blocksize:
                 return
-            yield _mean_of([block[:, c] for c in range(block.shape[1])])
+
+
+def _read_into(f, out: np.ndarray) -> tuple[int, Exception | None]:
+    """Frames of soundfile `f` read into `out` (zeros, float32, one column a
+    channel), and the error that stopped the read part-way, if one did.
+
+    soundfile raises for an error in a read (a cut FLAC loses its sync) after
+    libsndfile has decoded part of it into `out`: the position says how much.
+    """
+    start = f.tell()
+    try:
+        return len(f.read(out=out)), None
+    except Exception as exc:
+        try:
+            got = f.tell() - start
+        except Exception:
+            got = 0
+        return min(max(got, 0), len(out)), exc
 
 
 def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
@@ -126,35 +148,42 @@ def _blocks_pyav(path: str, blocksize: int, start_s: float = 0.0):
         # Times count from the stream's start (25 ms into an MP3, FFmpeg's
         # skipped encoder delay), where the first sample of a whole read is.
         origin_s = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-        for frame in container.decode(stream):
-            if skip is None:
-                at_s = None if frame.time is None else frame.time - origin_s
-                skip = 0 if at_s is None else round((start_s - at_s) * sr)
-                if skip < 0:
-                    if -skip <= sr:  # a time more than a second off is not believed
-                        yield np.zeros(-skip, dtype=np.float32)
-                    skip = 0
-            frame_kind = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
-            if frame_kind != kind:
-                # The blocks are at the rate given above: a frame at another
-                # is an error, after what decoded before it (which the caller keeps).
-                # The FIFO copies as many channels as its first frame had: a
-                # change of layout or sample format part-way starts a new one.
-                if fifo.samples:
+        try:
+            for frame in container.decode(stream):
+                if skip is None:
+                    at_s = None if frame.time is None else frame.time - origin_s
+                    skip = 0 if at_s is None else round((start_s - at_s) * sr)
+                    if skip < 0:
+                        if -skip <= sr:  # a time more than a second off is not believed
+                            yield np.zeros(-skip, dtype=np.float32)
+                        skip = 0
+                frame_kind = (frame.format.name, frame.layout.nb_channels, frame.sample_rate)
+                if frame_kind != kind:
+                    # The blocks are at the rate given above: a frame at another
+                    # is an error, after what decoded before it (which the caller keeps).
+                    # The FIFO copies as many channels as its first frame had: a
+                    # change of layout or sample format part-way starts a new one.
+                    if fifo.samples:
+                        yield _mono_of(fifo.read())
+                    if frame.sample_rate != sr:
+                        raise AudioFileError(
+                            f"the sample rate changes from {sr} to {frame.sample_rate} Hz"
+                        )
+                    fifo, kind = av.AudioFifo(), frame_kind
+                frame.pts = None  # the FIFO would refuse a gap in the timestamps
+                fifo.write(frame)
+                if skip:
+                    dropped = min(skip, fifo.samples)
+                    fifo.read(dropped)
+                    skip -= dropped
+                if fifo.samples >= blocksize:
                     yield _mono_of(fifo.read())
-                if frame.sample_rate != sr:
-                    raise AudioFileError(
-                        f"the sample rate changes from {sr} to {frame.sample_rate} Hz"
-                    )
-                fifo, kind = av.AudioFifo(), frame_kind
-            frame.pts = None  # the FIFO would refuse a gap in the timestamps
-            fifo.write(frame)
-            if skip:
-                dropped = min(skip, fifo.samples)
-                fifo.read(dropped)
-                skip -= dropped
-            if fifo.samples >= blocksize:
+        except Exception:
+            # What decoded before the error (up to a block, still in the
+            # FIFO) is the caller's: a cut 22 kHz FLAC lost its last 2.8 s.
+            if fifo.samples:
                 yield _mono_of(fifo.read())
+            raise
         rest = fifo.read()
         if rest is not None:
             yield _mono_of(rest)
@@ -295,6 +324,9 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     sr : int
         Its sample rate (Hz).
 
+        A file that breaks off part-way (cut, or damaged where no decoder
+        reads on) gives what decoded before the break, as the analysis does.
+
     Raises
     ------
     AudioFileError
@@ -305,26 +337,52 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if not os.path.isfile(path):
         raise AudioFileError(f"{name}: {not_a_file_reason(path)}")
     errors = []
+    broken: tuple[np.ndarray, int] | None = None  # the longest of the reads that broke off
     for reader in in_trial_order(path, _read_soundfile, _read_pyav):
         try:
-            samples, sr = reader(path)
+            samples, sr, broke_off = reader(path)
         except MemoryError:
             raise
         except Exception as exc:  # each decoder has its own error types
             errors.append(_reason(exc))
             continue
-        if len(samples):
+        if not len(samples):
+            errors.append(broke_off or "no audio in the file")
+            continue
+        if broke_off is None:
             return samples, sr
-        errors.append("no audio in the file")
+        # Cut or damaged part-way: what decoded is used, as the analysis uses
+        # it (its note says where it stopped), unless another decoder reads on.
+        errors.append(broke_off)
+        if broken is None or len(samples) > len(broken[0]):
+            broken = samples, sr
+    if broken is not None:
+        return broken
     raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
 
 
-def _read_soundfile(path: str) -> tuple[np.ndarray, int]:
+#: Frames read at a time by libsndfile (what decoded before an error is kept).
+_SOUNDFILE_BLOCK = 1 << 16
+
+
+def _read_soundfile(path: str) -> tuple[np.ndarray, int, str | None]:
+    """The samples, the rate, and why decoding stopped part-way (None: it did not)."""
     with sound_file(path) as f:
-        return f.read(dtype="float32", always_2d=True), f.samplerate
+        out = np.zeros((max(f.frames, 0), f.channels), dtype=np.float32)
+        done = 0
+        while done < len(out):
+            got, error = _read_into(f, out[done : done + _SOUNDFILE_BLOCK])
+            done += got
+            if error is not None:  # libsndfile's error part-way (a cut FLAC loses its sync)
+                if done == 0:
+                    raise error
+                return out[:done], f.samplerate, _reason(error)
+            if got == 0:
+                break
+        return out[:done], f.samplerate, None
 
 
-def _read_pyav(path: str) -> tuple[np.ndarray, int]:
+def _read_pyav(path: str) -> tuple[np.ndarray, int, str | None]:
     import av
 
     with open(path, "rb") as fh, av.open(fh, "r") as container:
@@ -337,31 +395,38 @@ def _read_pyav(path: str) -> tuple[np.ndarray, int]:
         gathered: list[list[bytes]] = []
         first = None  # (format, channels) of the first frame: the fast path's
         rate = None
-        for frame in container.decode(stream):
-            rate = rate or frame.sample_rate
-            if frame.sample_rate != rate:
-                break  # as the analysis does: what decoded before a change of rate
-            shape = (frame.format.name, len(frame.layout.channels))
-            first = first or shape
-            dtype = _PLANAR_DTYPES.get(shape[0]) if shape == first else None
-            if dtype is not None:  # the usual case: one copy a frame, no numpy call
-                if not gathered:
-                    gathered = [[] for _ in range(shape[1])]
-                _gather_planes(gathered, frame, dtype)
-                continue
-            if gathered:  # a frame of another kind: keep the order
-                segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
-                gathered = []
-            resampler = resampler or av.AudioResampler(format="fltp", layout=layout)
-            for out in resampler.resample(frame):
-                segments.append(out.to_ndarray())
+        broke_off = None
+        try:
+            for frame in container.decode(stream):
+                rate = rate or frame.sample_rate
+                if frame.sample_rate != rate:
+                    break  # as the analysis does: what decoded before a change of rate
+                shape = (frame.format.name, len(frame.layout.channels))
+                first = first or shape
+                dtype = _PLANAR_DTYPES.get(shape[0]) if shape == first else None
+                if dtype is not None:  # the usual case: one copy a frame, no numpy call
+                    if not gathered:
+                        gathered = [[] for _ in range(shape[1])]
+                    _gather_planes(gathered, frame, dtype)
+                    continue
+                if gathered:  # a frame of another kind: keep the order
+                    segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
+                    gathered = []
+                resampler = resampler or av.AudioResampler(format="fltp", layout=layout)
+                for out in resampler.resample(frame):
+                    segments.append(out.to_ndarray())
+        except Exception as exc:  # FFmpeg's error part-way: keep what decoded
+            if not (segments or gathered):
+                raise
+            broke_off = _reason(exc)
         if gathered:
             segments.append(_as_float(_join(gathered, _PLANAR_DTYPES[first[0]])))
         sr = rate or stream.codec_context.sample_rate or stream.rate
     if not segments:
-        return np.zeros((0, 1), dtype=np.float32), int(sr or 0)
+        return np.zeros((0, 1), dtype=np.float32), int(sr or 0), broke_off
     channels = min(len(seg) for seg in segments)  # a layout change: the channels all have
-    return np.ascontiguousarray(np.concatenate([seg[:channels] for seg in segments], 1).T), int(sr)
+    joined = np.concatenate([seg[:channels] for seg in segments], 1).T
+    return np.ascontiguousarray(joined), int(sr), broke_off
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:

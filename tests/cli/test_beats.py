@@ -90,6 +90,22 @@ def test_beats_click_writes_the_song_with_a_click_on_each_beat(song, runner, tmp
     np.testing.assert_allclose(starts / sr, beats, atol=2.5 / sr)
 
 
+def test_a_cut_song_is_clicked_as_far_as_it_decodes(song, runner, tmp_path):
+    # The analysis uses what decoded before the cut; the click file is made
+    # of the same (it was "cannot decode audio" while the row had beats).
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(song.read_bytes()[: song.stat().st_size // 2])
+    out = tmp_path / "clicked.wav"
+    result = runner.invoke(main, ["beats", str(cut), "--click", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert "of the 30.5 s it declares" in entry["note"]
+    clicked, sr = sf.read(out)
+    assert 12 < len(clicked) / sr < 18
+    assert entry["beats"] and entry["beats"][-1] < len(clicked) / sr
+    assert f"Wrote {out}: " in result.stderr
+
+
 def test_beats_click_refuses_a_broken_symbolic_link_and_says_so(song, runner, tmp_path):
     link = tmp_path / "out.wav"
     link.symlink_to(tmp_path / "gone" / "song.wav")

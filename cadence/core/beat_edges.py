@@ -80,12 +80,8 @@ def mend_start(
 
 
 #: A beat the grid predicts beyond the first or last found is added when an
-#: onset stands there at least this share of the median beat's. (0.5 with
-#: the fine function at 345 frames a second; at 172, whose peaks stand less
-#: far above the rest, 0.45 finds the same edge beats of the development
-#: sets: 288 of music-dev's 319 in their first and last 3 s, 310 added or kept,
-#: as before.)
-END_ONSET_SHARE = 0.45
+#: onset stands there at least this share of the median beat's.
+END_ONSET_SHARE = 0.5
 #: How far before the first sample an added beat's onset may peak (its own
 #: precision: an attack on sample 0 peaks 1.4 ms before it), seconds.
 START_SLACK_S = 0.005

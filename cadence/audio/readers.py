@@ -313,6 +313,9 @@ def _reason(exc: BaseException) -> str:
 def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """The whole of a music file as float32 samples, at its own rate and channels.
 
+    A file that breaks off part-way (cut, or damaged where no decoder reads
+    on) gives what decoded before the break, as the analysis does.
+
     Parameters
     ----------
     path : path-like
@@ -323,9 +326,6 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     samples : numpy.ndarray, shape (n_samples, n_channels), float32
     sr : int
         Its sample rate (Hz).
-
-        A file that breaks off part-way (cut, or damaged where no decoder
-        reads on) gives what decoded before the break, as the analysis does.
 
     Raises
     ------
@@ -353,7 +353,6 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             return samples, sr
         # Cut or damaged part-way: what decoded is used, as the analysis uses
         # it (its note says where it stopped), unless another decoder reads on.
-        errors.append(broke_off)
         if broken is None or len(samples) > len(broken[0]):
             broken = samples, sr
     if broken is not None:

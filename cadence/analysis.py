@@ -15,7 +15,7 @@ from cadence.errors import CadenceError
 from cadence.files import display_path
 
 #: Bump when the analysis changes: cached results of other versions are redone.
-ANALYZER_VERSION = "beats-3"
+ANALYZER_VERSION = "beats-4"
 #: Failures that say nothing about the file itself, so they are tried again
 #: next time (the others are cached with the file's size and mtime).
 PASSING_FAILURES = ("cannot read", "analysis failed", "out of memory")

@@ -1,7 +1,7 @@
 """Beat positions from onset envelopes (pure numpy).
 
 Given the tempo (:mod:`cadence.core.tempo`) and two onset functions of a
-track, a coarse one (86 frames a second) and a fine one (345 frames a
+track, a coarse one (86 frames a second) and a fine one (172 frames a
 second), :func:`track_beats` finds where every beat falls:
 
 The beat level (the tempo, its half or its double) is chosen first, by

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cadence.analysis import analyze_file, failure_lasts, reason_of
-from cadence.audio.decode import AUDIO_EXTENSIONS, MAX_ANALYSIS_S
+from cadence.audio.decode import MAX_ANALYSIS_S
+from cadence.audio.readers import AUDIO_EXTENSIONS
 from cadence.cache import CacheWriteError, TrackCache
 from cadence.core.matching import ScanReport, ScanTally, fit_tracks
 from cadence.core.tracks import TrackResult

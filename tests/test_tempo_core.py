@@ -301,3 +301,21 @@ def test_a_bad_tempo_range_is_refused_naming_the_parameter(min_bpm, max_bpm, par
     with pytest.raises(ParameterError) as info:
         estimate_tempo(pulses(120, 10), frame_rate_hz=FR, min_bpm=min_bpm, max_bpm=max_bpm)
     assert info.value.parameter == parameter
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 5168, 5179])
+def test_autocorrelation_is_the_direct_one_at_a_fast_fft_size(n):
+    from cadence.core.tempo import _autocorrelation, _fast_length
+
+    x = np.random.default_rng(n).random(n)
+    d = x - x.mean()
+    direct = np.correlate(d, d, mode="full")[n - 1 :]
+    expected = direct / direct[0] * n / (n - np.arange(n)) if direct[0] > 0 else np.zeros(n)
+    np.testing.assert_allclose(_autocorrelation(x), expected, rtol=1e-9, atol=1e-9)
+    size = _fast_length(2 * n - 1)
+    assert size >= 2 * n - 1
+    rest = size
+    for p in (2, 3, 5):
+        while rest % p == 0:
+            rest //= p
+    assert rest == 1

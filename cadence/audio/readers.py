@@ -20,6 +20,29 @@ import numpy as np
 from cadence.errors import AudioFileError, stops_deferred
 from cadence.files import display_path, not_a_file_reason
 
+#: Extensions the scanner treats as audio.
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".mp3",
+        ".flac",
+        ".ogg",
+        ".oga",
+        ".opus",
+        ".wav",
+        ".aif",
+        ".aiff",
+        ".m4a",
+        ".m4b",
+        ".mp4",
+        ".aac",
+        ".alac",
+        ".wma",
+        ".ape",
+        ".wv",
+    }
+)
+
+
 # libsndfile reads PCM and FLAC faster than FFmpeg (43 against 53 ms a minute
 # of stereo WAV, 70 against 89 for FLAC); FFmpeg decodes Vorbis in 84 ms a
 # minute against libvorbis's 127, Opus in 96 against 275, and MP3 right

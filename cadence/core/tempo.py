@@ -164,12 +164,28 @@ def _detrend(x: np.ndarray, *, frame_rate_hz: float) -> np.ndarray:
     return np.maximum(0.0, x - np.convolve(x, kernel, mode="same"))
 
 
+def _fast_length(n: int) -> int:
+    """The smallest 2^a * 3^b * 5^c >= n: an FFT size pocketfft does 2-3 times faster
+    than one with larger prime factors (twice a minute of frames, 10336, is 2^5 * 17 * 19)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    five = 1
+    while five < best:
+        three = five
+        while three < best:
+            size = three << max(0, (-(-n // three) - 1).bit_length())
+            best = min(best, size)
+            three *= 3
+        five *= 5
+    return best
+
+
 def _autocorrelation(x: np.ndarray) -> np.ndarray:
     """Normalized, overlap-corrected autocorrelation (lag 0 is 1)."""
     x = x - x.mean()
     n = len(x)
-    spec = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spec * np.conj(spec))[:n]
+    size = _fast_length(2 * n - 1)  # zero padding past 2n - 1 leaves the lags below n alone
+    spec = np.fft.rfft(x, size)
+    acf = np.fft.irfft(spec * np.conj(spec), size)[:n]
     if acf[0] <= 0:
         return np.zeros(n)
     acf /= acf[0]

@@ -147,14 +147,14 @@ def dp_beats(
     )[:, ::-1]
     # Every gap is at least `lo` frames, so a block of `lo` frames depends
     # only on the frames before it: one numpy step per block, not per frame.
+    cand = np.empty((lo, width))
     for t0 in range(0, n, lo):
         m = min(lo, n - t0)
-        cand = windows[t0 : t0 + m] + penalty
-        j = np.argmax(cand, axis=1)
-        best = cand[rows[:m], j]
-        link = best > 0
-        score[hi + t0 : hi + t0 + m] = x[t0 : t0 + m] + np.where(link, best, 0.0)
-        back[t0 : t0 + m] = np.where(link, t0 + rows[:m] - taus[j], -1)
+        block = np.add(windows[t0 : t0 + m], penalty, out=cand[:m])
+        j = block.argmax(axis=1)
+        best = block[rows[:m], j]
+        np.add(x[t0 : t0 + m], np.maximum(best, 0.0), out=score[hi + t0 : hi + t0 + m])
+        back[t0 : t0 + m] = np.where(best > 0, t0 + rows[:m] - taus[j], -1)
     score = score[hi:]
     # End on the best-scoring frame of the last period (a chain always grows).
     tail = max(0, n - round(period_frames))

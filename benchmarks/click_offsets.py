@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,14 +36,17 @@ CADENCE = REPO / ".venv" / "bin" / "cadence"
 def clicks_in(out_path: Path, song_path: Path) -> np.ndarray:
     """Times (s) of the clicks mixed into `out_path` over `song_path`."""
     from cadence.audio.readers import read_audio
-    from cadence.beat_click import MUSIC_GAIN_DB
-    from cadence.core.synth import db_to_gain
 
     mixed, sr = read_audio(out_path)
     music, _ = read_audio(song_path)
     n = min(len(mixed), len(music))
+    mixed, music = mixed[:n, 0].astype(np.float64), music[:n, 0].astype(np.float64)
+    # The music is at MUSIC_GAIN_DB, less what the whole was turned down where
+    # clicks on loud beats would clip ("turned down 0.6 dB more"): its gain
+    # is the least-squares one (the clicks are a sliver of the samples).
+    gain = float(mixed @ music) / max(float(music @ music), 1e-12)
     # The WAV holds 16-bit samples: what is left of the music is under 1e-4.
-    added = mixed[:n, 0] - np.clip(music[:n, 0] * db_to_gain(MUSIC_GAIN_DB), -1, 1)
+    added = mixed - music * gain
     loud = np.abs(added) > 0.02
     starts = np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]]))
     if len(starts) == 0:
@@ -111,6 +115,11 @@ def main() -> None:
                     line += f"  {kind}: failed ({proc.stderr.strip()[:60]})"
                     continue
                 clicks = clicks_in(out, song)
+                written = re.search(r"with (\d+) clicks", proc.stdout)
+                if written and int(written.group(1)) != len(clicks):
+                    # Found more or fewer than were written: the figures are not the clicks'.
+                    line += f"  {kind}: {len(clicks)} clicks found of {written.group(1)} written"
+                    continue
                 to_grid = nearest_offsets_ms(clicks, r["beats"])
                 to_onsets = nearest_offsets_ms(clicks, music_onsets(song))
                 totals[kind]["grid"].append(to_grid)

@@ -181,8 +181,8 @@ def main() -> None:
     print()
     print(f"songs played: {len(played)} of {len(rows)}; beats: {len(offsets)}")
     print(
-        f"click on the true beat: median {np.median(offsets):.1f} ms, p95"
-        f" {np.percentile(offsets, 95):.1f} ms   (goals <= 10, <= 25)"
+        f"click on the true beat: median {np.median(offsets):.2f} ms, p95"
+        f" {np.percentile(offsets, 95):.2f} ms   (goals <= 10, <= 25)"
     )
     print(
         f"time map vs audio ({len(lags)} windows of {WINDOW_S:g} s): median {np.median(lags):.2f}"

@@ -57,11 +57,14 @@ class SessionSong:
 def song_timing(plan: SongPlan, *, sr: int) -> SongTiming:
     """What :func:`cadence.core.mix.place_songs` needs of a planned song, in samples."""
     beats = plan.output_beats_s
-    downbeat_s = (
-        float(plan.time_map.to_output(plan.downbeats_s[0]))
-        if len(plan.downbeats_s)
-        else float(plan.grid_start_s)
-    )
+    downbeat_s = float(plan.grid_start_s)
+    if len(plan.downbeats_s):
+        # The grid's beat nearest the first downbeat goes on the bar, not the
+        # tracked beat itself: a steady song's clicks follow its grid, and one
+        # beat that strays from it by 8 ms had put all its clicks 8 ms off.
+        period_s = 60.0 / plan.fit.target_bpm
+        at_s = float(plan.time_map.to_output(plan.downbeats_s[0]))
+        downbeat_s += round((at_s - downbeat_s) / period_s) * period_s
     length = round(plan.output_duration_s * sr)
     last = min(round(float(beats[-1]) * sr), length - 1)
     return SongTiming(length=length, downbeat=min(round(downbeat_s * sr), last), last_beat=last)

@@ -184,7 +184,10 @@ def test_in_a_walk_without_a_beat_the_click_stops_and_the_music_plays_on_quieter
     assert second_run[0] == pytest.approx(run_s + walk_s, abs=1 / sr)  # the run starts on time
     window = (run_s + walk_s, 2 * run_s + walk_s - 3.5)  # before the countdown pips
     off = beats_off_the_clicks(info, songs, second_run, window=window)
-    assert len(off) > 40 and np.median(off) < 0.004 and np.max(off) < 0.010  # on the beats
+    # The window is 16.9 s: 46 steps, a beat on every one or (the 83 BPM song)
+    # every other; which beats fall in it depends on where the songs were placed.
+    assert len(off) >= 30
+    assert np.median(off) < 0.004 and np.max(off) < 0.010  # on the beats
 
 
 def test_a_walk_at_its_own_rate_gets_a_song_that_fits_it_on_its_clicks(songs, tmp_path):
@@ -312,3 +315,25 @@ def test_a_ramp_through_a_run_walk_programme_ramps_the_runs_with_the_music_on_th
     assert len(walk) == 0  # no click in the walk (its pips aside)
     for at, _rate in session.plan.rates:  # whole bars: each part starts on a step of the music
         assert session.plan.timeline_at(at - 1).on_step(at)
+
+
+@pytest.mark.parametrize("stray_s", [-0.008, 0.0, 0.008])
+def test_a_steady_song_goes_on_the_bar_by_its_grid_not_by_one_tracked_downbeat(stray_s):
+    from cadence.core.songplan import plan_song
+    from cadence.timeline import song_timing
+
+    sr = 44100
+    period_s = 60 / 160
+    beats = 0.3 + np.arange(100) * period_s
+    beats[8] += stray_s  # the first downbeat, placed a little off the grid
+    plan = plan_song(
+        beats,
+        first_beat_s=0.3,
+        period_s=period_s,
+        residual_p95_ms=3.0,
+        duration_s=40.0,
+        spm=SPM,
+        downbeats_s=beats[8::4],
+    )
+    grid_downbeat_s = float(plan.time_map.to_output(0.3 + 8 * period_s))
+    assert song_timing(plan, sr=sr).downbeat == round(grid_downbeat_s * sr)

@@ -125,7 +125,9 @@ def analyze_file(path: str, *, max_analysis_s: float = MAX_ANALYSIS_S) -> TrackR
             else:
                 result.note = "no beat found"
         elif env.analysed_s < 10:
-            result.note = f"only {env.analysed_s:.1f} s of audio: low confidence"
+            # Added, not set: "no steady beat to place" must stay, since it is
+            # why --click, play and stretch refuse the file.
+            result.add_note(f"only {env.analysed_s:.1f} s of audio: low confidence")
         if result.beats and env.analysed_s < env.duration_s - 1.0:
             # A long recording is analysed in its middle: say where its beats are.
             from cadence.core.durations import format_clock

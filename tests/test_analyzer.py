@@ -332,3 +332,13 @@ def test_noise_has_no_beat(tmp_path, kind):
     r = analyze_file(str(path))
     assert r.error is None and r.bpm is None and not r.beats
     assert r.note == "no beat found"
+
+
+def test_a_short_clip_without_beats_says_why_beside_its_low_confidence(tmp_path):
+    # 3.2 s of a demo song: a tempo, but too few beats for a grid.
+    clip = tmp_path / "clip.ogg"
+    clip.write_bytes((REPO / "audio" / "garage-door.ogg").read_bytes()[:20000])
+    r = analyze_file(str(clip))
+    assert r.bpm is not None and not r.beats
+    assert "no steady beat to place" in r.note
+    assert "only 3.2 s of audio: low confidence" in r.note

@@ -249,8 +249,16 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
     from rich.markup import escape
 
     target, tolerance = report.target_spm, report.tolerance_spm
+    # A scan stopped part-way has a verdict on the tracks it reached only.
+    so_far = (
+        f" (of the {len(report.fits)} scanned before the interruption)"
+        if report.tally.interrupted
+        else ""
+    )
     if not rows:
-        console().print(f"No tracks fit {target:g} ± {tolerance:g} spm.{_nearest_hint(report)}")
+        console().print(
+            f"No tracks fit {target:g} ± {tolerance:g} spm{so_far}.{_nearest_hint(report)}"
+        )
         return
     root = os.path.abspath(folder)
     out = console()
@@ -269,7 +277,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         columns,
         width=out.width,
         drop=((80, {"Stretch", "Tag"}), (60, {"Conf", "BPM", "Off"})),
-        title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first",
+        title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first{so_far}",
     )
     for f in rows:
         m, track = f.match, f.track

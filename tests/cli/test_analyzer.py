@@ -464,6 +464,28 @@ def test_an_interrupted_scan_names_only_the_outputs_it_was_asked_for(
     assert not (tmp_path / "run.m3u8").exists()
 
 
+def test_an_interrupted_scans_verdict_is_of_the_tracks_it_reached(
+    library, runner, tmp_path, monkeypatch
+):
+    import cadence.library
+
+    real = cadence.library.analyze_file
+    calls = []
+
+    def stops_at_the_third(path, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(cadence.library, "analyze_file", stops_at_the_third)
+    root, _ = library
+    args = ["scan", str(root), "--target", "100", "--no-cache", "-j", "1"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 130
+    assert "(of the 2 scanned before the interruption)" in result.stdout
+
+
 def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):
     from cadence.core.matching import TempoMatch, TrackFit, all_by_fit
     from cadence.core.tracks import TrackResult

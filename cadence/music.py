@@ -211,6 +211,7 @@ def stretch_song_file(
         "steps_per_beat": plan.fit.steps_per_beat,
         "stretch_pct": round(plan.fit.stretch_pct, 2),
         "steady": plan.steady,
+        "grid_residual_ms": result.grid_residual_ms,
         "sr": sr,
         "duration_s": round(written / sr, 3),
         "clicks": len(steps),

@@ -303,6 +303,7 @@ class Timeline:
                     "stretch_pct": round(plan.fit.stretch_pct, 2),
                     "speed": round(plan.fit.speed, 6),
                     "steady": plan.steady,
+                    "grid_residual_ms": song.result.grid_residual_ms,
                     "time_map": [
                         [round(float(s), 4), round(float(o), 4)]
                         for s, o in zip(src[inside], session_s, strict=True)

@@ -88,14 +88,24 @@ def _file_cell(result: Any, *, mark: str | None = None) -> str:
 OFF_GRID_MARK = "off the grid: a drifting beat, or beats the tracker lost"
 
 
-def _off_grid(result: Any) -> bool:
-    """Whether a result's beats stray from their steady grid: a band that
-    drifts, or a steady song whose beats the tracker lost for a while (on
-    music-dev, every one so marked)."""
+#: What the scan's, the beats table's and play's ``~`` mark says.
+OFF_GRID_NOTE = (
+    "beats off a steady grid (a drifting beat, or beats the tracker lost;"
+    " a click may walk off the music)"
+)
+
+
+def off_grid(residual_ms: dict | None) -> bool:
+    """Whether beats stray from their steady grid (`residual_ms`, a result's
+    ``grid_residual_ms``): a band that drifts, or a steady song whose beats
+    the tracker lost for a while (on music-dev, every one so marked)."""
     from cadence.core.beats import drifts
 
-    res = result.grid_residual_ms
-    return bool(res) and drifts(res["p95"])
+    return bool(residual_ms) and drifts(residual_ms["p95"])
+
+
+def _off_grid(result: Any) -> bool:
+    return off_grid(result.grid_residual_ms)
 
 
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
@@ -300,8 +310,7 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
         more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""
         print_rich(
-            "[yellow]~[/] beats off a steady grid (a drifting beat, or beats the tracker lost;"
-            f" a click may walk off the music): {escape(names)}{more}",
+            f"[yellow]~[/] {OFF_GRID_NOTE}: {escape(names)}{more}",
             out,
             highlight=False,
         )

@@ -16,6 +16,7 @@ from cadence.cli import (
     refuse_a_song,
     voice_option,
 )
+from cadence.cli.analysis_reports import OFF_GRID_NOTE, off_grid
 from cadence.errors import AudioFileError, ParameterError
 
 
@@ -139,6 +140,8 @@ def stretch(
         f"{'' if written['steady'] else ', beat by beat'}), "
         f"{_minutes(written['duration_s'])}, {clicks}."
     )
+    if off_grid(written["grid_residual_ms"]):
+        output.warn(f"{display_path(file)}: {OFF_GRID_NOTE}")
 
 
 def _minutes(seconds: float) -> str:
@@ -431,7 +434,7 @@ def _session_table(written: dict, skipped) -> None:
         stretch = f"{lo:+.1f} %" if lo == hi else f"{lo:+.1f}…{hi:+.1f} %"
         t.add_row(
             _minutes(s["start_s"]),
-            f"{s['bpm']:.1f}",
+            f"{s['bpm']:.1f}" + ("~" if off_grid(s["grid_residual_ms"]) else ""),
             stretch,
             beat,
             name,
@@ -439,6 +442,13 @@ def _session_table(written: dict, skipped) -> None:
     if folder:  # once, on a line of its own: a narrow table keeps the names whole
         click.echo(f"Songs in {output.one_line(folder)}:")
     output.print_rich(t)
+    from rich.markup import escape
+
+    off = dict.fromkeys(
+        n for s, n in zip(rows, names, strict=True) if off_grid(s["grid_residual_ms"])
+    )
+    if off:
+        output.print_rich(escape(f"~ {OFF_GRID_NOTE}: {', '.join(off)}"), highlight=False)
     played = len(rows)
     left_out = len(skipped.reasons) + skipped.too_far_in_folders  # each line above, and the count
     stems = written["stems"]

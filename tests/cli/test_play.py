@@ -246,3 +246,17 @@ def test_the_songs_of_one_folder_are_listed_by_name_under_it(folder, runner, tmp
     assert result.exit_code == 0, result.output
     assert f"Songs in {folder}:\n" in result.stdout
     assert "one.flac" in result.stdout and f"{folder}/one.flac" not in result.stdout
+
+
+def test_a_song_whose_beats_leave_the_grid_is_marked_in_the_table(runner, tmp_path):
+    # 20 s at 156 BPM, then 20 s at 166: one grid cannot hold both.
+    first = 0.25 + np.arange(52) * 60 / 156
+    second = first[-1] + 60 / 156 + np.arange(55) * 60 / 166
+    changing = write(
+        tmp_path / "change.flac", drums_on_beats(np.concatenate([first, second]), seconds=41.0)
+    )
+    result = play(runner, 161, changing, "-o", tmp_path / "run.wav", "--no-cache")
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if "change.flac" in line)
+    assert "~" in row
+    assert "~ beats off a steady grid" in result.stdout

@@ -92,6 +92,20 @@ def test_the_summary_line_says_what_was_written(song, runner, tmp_path):
     assert "160.0 BPM +3.1 %" in result.output and "one step a beat" in result.output
 
 
+def test_a_song_whose_beats_leave_the_grid_is_played_with_a_warning(song, runner, tmp_path):
+    # 20 s at 156 BPM, then 20 s at 166: one grid cannot hold both.
+    first = 0.25 + np.arange(52) * 60 / 156
+    second = first[-1] + 60 / 156 + np.arange(55) * 60 / 166
+    changing = write(
+        tmp_path / "change.flac", drums_on_beats(np.concatenate([first, second]), seconds=41.0)
+    )
+    result = stretch(runner, changing, "--spm", 161, "-o", tmp_path / "c.wav")
+    assert result.exit_code == 0, result.output
+    assert "beats off a steady grid" in result.stderr
+    steady = stretch(runner, song, "--spm", 165, "-o", tmp_path / "s.wav")
+    assert "beats off a steady grid" not in steady.output
+
+
 def test_a_song_too_far_from_the_cadence_is_refused_with_the_needed_stretch(song, runner, tmp_path):
     out = tmp_path / "far.wav"
     result = stretch(runner, song, "--spm", 180, "-o", out)

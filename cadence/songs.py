@@ -180,7 +180,8 @@ def choose_songs(
             if t.path in from_folders:
                 skipped.too_far_in_folders += 1
             else:
-                why = f"needs {fit.stretch_pct:+.1f} %, more than --max-stretch {max_stretch_pct:g}"
+                limit = f"--max-stretch {max_stretch_pct:g} %"
+                why = f"needs {fit.stretch_pct:+.1f} %, more than {limit}"
                 skipped.reasons.append((t.path, why))
             continue
         kind = not_a_song_kind(t.path) if t.path in from_folders else None

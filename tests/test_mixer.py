@@ -119,7 +119,7 @@ def test_songs_too_far_or_without_a_beat_are_left_out_with_why(songs, tmp_path):
     chosen, skipped = choose_songs(tracks, SPM, max_stretch_pct=8.0)
     assert [s.result.path for s in chosen] == [songs[0][0].path]
     reasons = dict(skipped.reasons)
-    assert "more than --max-stretch 8" in reasons[str(far)]
+    assert "more than --max-stretch 8 %" in reasons[str(far)]
     assert str(silent) in reasons
 
 

@@ -123,7 +123,12 @@ def gather_tracks(
         else:
             files.append(source)
     for f in files:
-        tracks.append(analyze_file(f))
+        track = analyze_file(f)
+        if track.note and track.beats and not track.error:
+            # A caveat a folder's scan reports (a cut file, a short one); the
+            # songs left out say why when they are chosen.
+            on_problem(track.path, track.note)
+        tracks.append(track)
     return tracks, from_folders
 
 

@@ -140,8 +140,9 @@ def stretch(
         f"{'' if written['steady'] else ', beat by beat'}), "
         f"{_minutes(written['duration_s'])}, {clicks}."
     )
-    if off_grid(written["grid_residual_ms"]):
-        output.warn(f"{display_path(file)}: {OFF_GRID_NOTE}")
+    for caveat in (result.note, off_grid(written["grid_residual_ms"]) and OFF_GRID_NOTE):
+        if caveat:  # a cut or short file, beats that leave the grid
+            output.warn(f"{display_path(file)}: {caveat}")
 
 
 def _minutes(seconds: float) -> str:

@@ -260,3 +260,12 @@ def test_a_song_whose_beats_leave_the_grid_is_marked_in_the_table(runner, tmp_pa
     row = next(line for line in result.stdout.splitlines() if "change.flac" in line)
     assert "~" in row
     assert "~ beats off a steady grid" in result.stdout
+
+
+def test_a_cut_song_given_as_a_file_is_played_with_the_note_that_it_is_cut(runner, tmp_path):
+    beats = 0.25 + np.arange(80) * 60 / 160
+    cut = write(tmp_path / "cut.wav", drums_on_beats(beats, seconds=30.25))
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])  # the header says 30 s
+    result = play(runner, 165, cut, "-o", tmp_path / "run.wav", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("file ends early") == 1

@@ -211,3 +211,11 @@ def test_a_song_to_mp3_is_written_at_the_nearest_rate_mp3_carries_losing_nothing
     assert result.exit_code == 0, result.output
     assert sf.info(str(clicked)).samplerate == mp3_sr
     assert sf.info(str(clicked)).duration == pytest.approx(9.25, abs=0.01)
+
+
+def test_a_cut_song_is_stretched_with_the_note_that_it_is_cut(runner, tmp_path):
+    whole = write(tmp_path / "cut.wav", drums_on_beats(TRUE_BEATS, seconds=30.25))
+    whole.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # the header says 30 s
+    result = stretch(runner, whole, "--spm", 165, "-o", tmp_path / "c.wav")
+    assert result.exit_code == 0, result.output
+    assert "cut.wav: file ends early" in result.stderr

@@ -216,10 +216,8 @@ def _none_fit(
     if found == 0:
         return "no music found in what was given (no audio files in the folders or playlists)"
     if not near:
-        return (
-            f"no song to play at {spm:g} spm: none of the {found} found could be used"
-            " (each one's reason is above)"
-        )
+        which = "the one file given could not" if found == 1 else f"none of the {found} files could"
+        return f"no song to play at {spm:g} spm: {which} be used (each one's reason is above)"
     near.sort()
     shown = ", ".join(f"{display_path(p)} ({pct:+.1f} %)" for _, pct, p in near[:NEAREST_SHOWN])
     widest = near[0][0]

@@ -269,3 +269,23 @@ def test_a_cut_song_given_as_a_file_is_played_with_the_note_that_it_is_cut(runne
     result = play(runner, 165, cut, "-o", tmp_path / "run.wav", "--no-cache")
     assert result.exit_code == 0, result.output
     assert result.stderr.count("file ends early") == 1
+
+
+@pytest.mark.parametrize(
+    ("missing", "says"),
+    [
+        (["nosuchfolder"], "the one file given could not be used"),
+        (["nosuch1", "nosuch2.mp3"], "none of the 2 files could be used"),
+    ],
+)
+def test_sources_none_of_which_can_be_used_are_each_named_then_counted(
+    runner, tmp_path, missing, says
+):
+    result = play(runner, 160, *(tmp_path / m for m in missing), "-o", tmp_path / "z.wav")
+    assert result.exit_code == 1
+    for m in missing:
+        assert f"{m}: left out: no such file" in result.stderr
+    assert f"Error: no song to play at 160 spm: {says} (each one's reason is above)" in (
+        result.stderr
+    )
+    assert not (tmp_path / "z.wav").exists()

@@ -265,6 +265,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         if report.tally.interrupted
         else ""
     )
+    if report.tally.interrupted and not report.fits:
+        return  # stopped before the first track: no verdict (the summary says so)
     if not rows:
         console().print(
             f"No tracks fit {target:g} ± {tolerance:g} spm{so_far}.{_nearest_hint(report)}"

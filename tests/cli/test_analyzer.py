@@ -486,6 +486,19 @@ def test_an_interrupted_scans_verdict_is_of_the_tracks_it_reached(
     assert "(of the 2 scanned before the interruption)" in result.stdout
 
 
+def test_a_scan_stopped_before_its_first_track_gives_no_verdict(library, runner, monkeypatch):
+    import cadence.library
+
+    def interrupted(path, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cadence.library, "analyze_file", interrupted)
+    root, _ = library
+    result = runner.invoke(main, ["scan", str(root), "--target", "100", "--no-cache", "-j", "1"])
+    assert result.exit_code == 130
+    assert "fit" not in result.stdout
+
+
 def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):
     from cadence.core.matching import TempoMatch, TrackFit, all_by_fit
     from cadence.core.tracks import TrackResult

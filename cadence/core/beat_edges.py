@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cadence.core.tempo import sub_frame_peak
+
 
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     kernel = np.hanning(width + 2)[1:-1]
@@ -23,13 +25,7 @@ def _peak(f: np.ndarray, lo: int, hi: int) -> tuple[float, float]:
     Whole frames would put an edge beat up to half a frame (2.9 ms) off.
     """
     k = lo + int(np.argmax(f[lo:hi]))
-    peak = float(f[k])
-    if not 0 < k < len(f) - 1:
-        return float(k), peak
-    before, after = float(f[k - 1]), float(f[k + 1])
-    curve = before - 2.0 * peak + after
-    shift = 0.5 * (before - after) / curve if curve < 0 else 0.0
-    return k + min(0.5, max(-0.5, shift)), peak
+    return sub_frame_peak(f, k), float(f[k])
 
 
 #: Beats whose line makes a track's start: a leading beat further than

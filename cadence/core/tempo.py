@@ -247,13 +247,22 @@ def _peak_near(acf: np.ndarray, lag: float, half_width: float) -> float | None:
     if hi - lo < 3:
         return None
     seg = acf[lo:hi]
-    j = int(np.argmax(seg))
-    if not 0 < j < len(seg) - 1:
-        return float(lo + j)
-    y0, y1, y2 = seg[j - 1], seg[j], seg[j + 1]
-    denom = y0 - 2 * y1 + y2
-    shift = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
-    return lo + j + shift
+    return lo + sub_frame_peak(seg, int(np.argmax(seg)))
+
+
+def sub_frame_peak(x: np.ndarray, k: int) -> float:
+    """Where the peak at frame `k` of `x` is, to a fraction of a frame.
+
+    The vertex of the parabola through ``x[k - 1 : k + 2]``, at most half a
+    frame from `k`; `k` itself at either end of `x` or where the three do not
+    curve down.
+    """
+    if not 0 < k < len(x) - 1:
+        return float(k)
+    before, peak, after = float(x[k - 1]), float(x[k]), float(x[k + 1])
+    curve = before - 2.0 * peak + after
+    shift = 0.5 * (before - after) / curve if curve < 0 else 0.0
+    return k + min(0.5, max(-0.5, shift))
 
 
 def refine_period(acf: np.ndarray, period: float, *, max_lag: float) -> float:

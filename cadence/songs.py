@@ -124,7 +124,7 @@ def gather_tracks(
             files.append(source)
     for f in files:
         track = analyze_file(f)
-        if track.note and track.beats and not track.error:
+        if track.note and track.beats:  # (a file that failed has no beats)
             # A caveat a folder's scan reports (a cut file, a short one); the
             # songs left out say why when they are chosen.
             on_problem(track.path, track.note)

@@ -427,7 +427,10 @@ def _session_table(written: dict, skipped) -> None:
         ("Beat", "left"),
         ("Song", "left"),
     )
+    off = {}  # the names of songs off their grid, once each
     for s, name in zip(rows, names, strict=True):
+        if off_grid(s["grid_residual_ms"]):
+            off[name] = None
         beat = "½ time" if s["steps_per_beat"] == 2 else "1 step"
         if not s["steady"]:
             beat += ", mapped"
@@ -435,7 +438,7 @@ def _session_table(written: dict, skipped) -> None:
         stretch = f"{lo:+.1f} %" if lo == hi else f"{lo:+.1f}…{hi:+.1f} %"
         t.add_row(
             _minutes(s["start_s"]),
-            f"{s['bpm']:.1f}" + ("~" if off_grid(s["grid_residual_ms"]) else ""),
+            f"{s['bpm']:.1f}" + ("~" if name in off else ""),
             stretch,
             beat,
             name,
@@ -445,9 +448,6 @@ def _session_table(written: dict, skipped) -> None:
     output.print_rich(t)
     from rich.markup import escape
 
-    off = dict.fromkeys(
-        n for s, n in zip(rows, names, strict=True) if off_grid(s["grid_residual_ms"])
-    )
     if off:
         output.print_rich(escape(f"~ {OFF_GRID_NOTE}: {', '.join(off)}"), highlight=False)
     played = len(rows)

@@ -41,8 +41,15 @@ def _add_beats(result: TrackResult, env, est) -> None:
     from cadence.core.beats import track_beats
     from cadence.core.tempo import _combined_envelope
 
-    onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
-    level = beat_level(env.bands, est.bpm, frame_rate_hz=env.frame_rate_hz, onset=onset)
+    found = est.periodicity  # the tempo's autocorrelation, read again for the beat level
+    onset = (
+        found.onset
+        if found is not None
+        else _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
+    )
+    level = beat_level(
+        env.bands, est.bpm, frame_rate_hz=env.frame_rate_hz, onset=onset, periodicity=found
+    )
     bpm = level.bpm
     grid = track_beats(
         env.bands,

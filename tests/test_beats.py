@@ -425,3 +425,44 @@ def test_the_beat_levels_chain_is_the_one_track_beats_would_find(tmp_path):
     found = track_beats(env.bands, env.fine, **common)
     np.testing.assert_array_equal(given.beats_s, found.beats_s)
     assert given.period_s == found.period_s
+
+
+def test_the_beat_level_reads_the_tempo_estimates_autocorrelation_as_its_own(tmp_path):
+    from cadence.core.tempo import estimate_tempo
+
+    env = onset_envelope(write(tmp_path / "groove.wav", groove(172, 20)))
+    onset = _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
+    found = estimate_tempo(env.bands, frame_rate_hz=env.frame_rate_hz).periodicity
+    np.testing.assert_array_equal(found.onset, onset)
+    computed = beat_level(env.bands, 172.0, frame_rate_hz=env.frame_rate_hz, onset=onset)
+    reused = beat_level(
+        env.bands, 172.0, frame_rate_hz=env.frame_rate_hz, onset=found.onset, periodicity=found
+    )
+    assert reused.bpm == computed.bpm
+    np.testing.assert_array_equal(reused.frames, computed.frames)
+    # An autocorrelation of another onset envelope is not taken for this one's.
+    other = beat_level(
+        env.bands, 172.0, frame_rate_hz=env.frame_rate_hz, onset=onset.copy(), periodicity=found
+    )
+    np.testing.assert_array_equal(other.frames, computed.frames)
+
+
+def test_the_onset_strengths_near_beats_are_the_window_maxima_inside_the_function():
+    from cadence.core.beat_edges import _strengths_near
+
+    f = np.random.default_rng(3).random(500)
+    reach = 4
+    beats = np.array([-0.02, 0.0, 0.013, 0.5, 2.0, 4.95, 4.96, 5.5])  # rate 100: frames -2 .. 550
+
+    def to_frame(t):
+        return round(t * 100.0)
+
+    expected = [
+        f[max(0, j - reach) : j + reach + 1].max()
+        for j in map(to_frame, beats)
+        if j >= 0 and j + reach < len(f)
+    ]
+    assert len(expected) == 5  # the one before the start and the two past the end are left out
+    np.testing.assert_array_equal(
+        _strengths_near(beats, f, reach=reach, to_frame=to_frame), expected
+    )

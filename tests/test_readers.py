@@ -116,13 +116,15 @@ def test_a_stream_that_turns_from_stereo_to_mono_is_read_on_through_the_change(t
         assert np.max(np.abs(part)) < 0.6  # no samples from beyond a frame
 
 
-def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path):
+@pytest.mark.parametrize("second_layout", ["mono", "stereo"])
+def test_a_stream_whose_sample_rate_changes_is_used_up_to_the_change(tmp_path, second_layout):
+    # With the layout unchanged, only the FIFO itself sees the new rate.
     from cadence.analysis import analyze_file
 
     path = tmp_path / "radio.aac"
     path.write_bytes(
         _adts(tmp_path / "a.aac", 440, sr=44100, layout="stereo", seconds=4.0)
-        + _adts(tmp_path / "b.aac", 660, sr=48000, layout="mono")
+        + _adts(tmp_path / "b.aac", 660, sr=48000, layout=second_layout)
     )
     with pytest.raises(AudioFileError, match="sample rate changes from 44100 to 48000 Hz"):
         analysis_blocks(readers._blocks_pyav, path)

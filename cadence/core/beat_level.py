@@ -16,6 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from cadence.core.beats import _strength_at, dp_beats
+from cadence.core.tempo import (
+    COMB_LAG_TOLERANCE,
+    Periodicity,
+    _at,
+    _autocorrelation,
+    _comb_scores,
+    _widen,
+)
 
 #: The beat level is chosen among the estimate, its half and its double, in this range (BPM).
 LEVEL_BPM_RANGE = (55.0, 215.0)
@@ -43,6 +51,7 @@ def level_features(
     frame_rate_hz: float,
     onset: np.ndarray,
     chains: list | None = None,
+    periodicity: Periodicity | None = None,
 ) -> np.ndarray:
     """Features of each candidate beat level, shape (n_candidates, 6) (see :data:`LEVEL_FEATURES`).
 
@@ -59,13 +68,17 @@ def level_features(
     chains : list, optional, keyword-only
         When given, each candidate's beat chain (:func:`dp_beats` frames) is
         appended to it, so the chosen level's need not be found again.
+    periodicity : cadence.core.tempo.Periodicity, optional, keyword-only
+        The autocorrelation of `onset`, when the tempo estimate found it
+        (``TempoEstimate.periodicity``); computed here otherwise.
     """
-    from cadence.core.tempo import COMB_LAG_TOLERANCE, _at, _autocorrelation, _comb_scores, _widen
-
     bands = np.atleast_2d(np.asarray(bands, dtype=np.float64))
     low = bands[1] if bands.shape[0] > 1 else bands[0]
-    acf = _autocorrelation(onset)
-    wide = _widen(acf, tolerance=COMB_LAG_TOLERANCE)  # once for every candidate's comb
+    if periodicity is not None and periodicity.onset is onset:
+        acf, wide = periodicity.acf, periodicity.wide
+    else:
+        acf = _autocorrelation(onset)
+        wide = _widen(acf, tolerance=COMB_LAG_TOLERANCE)  # once for every candidate's comb
     rows = []
     for bpm in candidates_bpm:
         period = 60.0 * frame_rate_hz / bpm
@@ -150,10 +163,13 @@ def beat_level(
     frame_rate_hz: float,
     onset: np.ndarray,
     weights: tuple[float, ...] = LEVEL_WEIGHTS,
+    periodicity: Periodicity | None = None,
 ) -> BeatLevel:
     """The beat level listeners tap, `bpm`, its half or its double, and its beat chain.
 
-    Parameters are those of :func:`choose_beat_level`.
+    Parameters are those of :func:`choose_beat_level`, and `periodicity`
+    (``TempoEstimate.periodicity``: the autocorrelation of `onset`, which
+    need not then be computed again).
 
     Returns
     -------
@@ -166,7 +182,12 @@ def beat_level(
         return BeatLevel(candidates[0])
     chains: list[np.ndarray] = []
     features = level_features(
-        bands, candidates, frame_rate_hz=frame_rate_hz, onset=onset, chains=chains
+        bands,
+        candidates,
+        frame_rate_hz=frame_rate_hz,
+        onset=onset,
+        chains=chains,
+        periodicity=periodicity,
     )
     w = np.asarray(weights, dtype=np.float64)
     best = int(np.argmax(features @ w[:-1] + w[-1]))

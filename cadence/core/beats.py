@@ -137,7 +137,11 @@ def dp_beats(
     penalty = -tightness * np.log(taus / period_frames) ** 2
     # score[hi + t] is frame t's; the `hi` places before the track are -inf.
     score = np.concatenate([np.full(hi, -np.inf), x])
-    back = np.full(n, -1)
+    # Each frame's best predecessor (as an index into `taus`) and its score
+    # (a frame whose best predecessor scores <= 0 starts a chain); the links
+    # are followed back only from the chain's end, a few hundred of them.
+    pick = np.empty(n, dtype=np.intp)
+    best_before = np.empty(n)
     rows = np.arange(lo)
     # A view that follows the score as it fills: windows[t, j] is the score of
     # frame t - taus[j] (the columns run backwards over score[t : t + width]).
@@ -151,10 +155,9 @@ def dp_beats(
     for t0 in range(0, n, lo):
         m = min(lo, n - t0)
         block = np.add(windows[t0 : t0 + m], penalty, out=cand[:m])
-        j = block.argmax(axis=1)
-        best = block[rows[:m], j]
-        np.add(x[t0 : t0 + m], np.maximum(best, 0.0), out=score[hi + t0 : hi + t0 + m])
-        back[t0 : t0 + m] = np.where(best > 0, t0 + rows[:m] - taus[j], -1)
+        j = pick[t0 : t0 + m] = block.argmax(axis=1)
+        best = best_before[t0 : t0 + m] = block[rows if m == lo else rows[:m], j]
+        np.add(x[t0 : t0 + m], np.maximum(best, 0.0, out=best), out=score[hi + t0 : hi + t0 + m])
     score = score[hi:]
     # End on the best-scoring frame of the last period (a chain always grows).
     tail = max(0, n - round(period_frames))
@@ -162,7 +165,7 @@ def dp_beats(
     beats = []
     while t >= 0:
         beats.append(t)
-        t = back[t]
+        t = t - int(taus[pick[t]]) if best_before[t] > 0 else -1
     return np.array(beats[::-1], dtype=int)
 
 

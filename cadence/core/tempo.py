@@ -79,6 +79,27 @@ MIN_ANALYSIS_S = 3.0
 NO_BEAT_CONFIDENCE = 0.1
 
 
+@dataclass(frozen=True, eq=False)  # it holds arrays: no == or hash
+class Periodicity:
+    """A track's combined onset envelope and its autocorrelation, as the
+    tempo estimate found them (the beat level reads them again).
+
+    Attributes
+    ----------
+    onset : numpy.ndarray, shape (n_frames,)
+        The combined onset envelope: full band, plus the low band weighted.
+    acf : numpy.ndarray, shape (n_frames,)
+        Its autocorrelation, by lag in frames.
+    wide : numpy.ndarray, shape (n_frames,)
+        The autocorrelation with each lag the highest within
+        :data:`COMB_LAG_TOLERANCE` of it: what the comb reads.
+    """
+
+    onset: np.ndarray
+    acf: np.ndarray
+    wide: np.ndarray
+
+
 @dataclass(frozen=True)
 class TempoEstimate:
     """A track's tempo.
@@ -95,12 +116,16 @@ class TempoEstimate:
         within 2 %; None for a track too short to tell.
     candidates : list of (float, float)
         Other tempo readings with their relative scores, best first.
+    periodicity : Periodicity or None
+        The onset envelope and autocorrelation the tempo was read from
+        (None with no beat).
     """
 
     bpm: float | None
     confidence: float
     stability: float | None
     candidates: list[tuple[float, float]] = field(default_factory=list)
+    periodicity: Periodicity | None = field(default=None, repr=False, compare=False)
 
 
 NO_BEAT = TempoEstimate(bpm=None, confidence=0.0, stability=None)
@@ -398,6 +423,7 @@ def estimate_tempo(
         confidence=round(confidence, 3),
         stability=stability,
         candidates=candidates,
+        periodicity=Periodicity(onset=x, acf=acf, wide=wide),
     )
 
 

@@ -156,3 +156,51 @@ def test_a_cut_flac_says_how_much_of_its_declared_length_decoded(tmp_path, song)
     assert first.startswith("decoding stopped at ")
     assert " s of the 20.0 s it declares (" in first
     assert first.endswith("): used what decoded")
+
+
+def _boxes(data: bytes) -> list[bytes]:
+    """The kinds of an MP4's top-level boxes, in order (walked apart from the code tested)."""
+    kinds, at = [], 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        kinds.append(kind)
+        at += size if size >= 8 else len(data)
+    return kinds
+
+
+def test_an_m4a_cut_before_its_index_is_named_so_not_called_undecodable_gibberish(tmp_path):
+    from cadence.audio.containers import mp4_cut_before_index
+    from cadence.audio.readers import read_audio
+    from cadence.errors import AudioFileError
+
+    path = write(tmp_path / "run.m4a", groove(150, 20, sr=44100, seed=4), sr=44100)
+    kinds = _boxes(path.read_bytes())
+    assert kinds[0] == b"ftyp" and kinds.index(b"moov") > kinds.index(b"mdat")  # index last
+    assert not mp4_cut_before_index(path)
+    _cut(path)
+    assert mp4_cut_before_index(path)
+    why = "cannot decode audio (the file ends before its index, the MP4 'moov' box: truncated?)"
+    assert why in analyze_file(str(path)).error
+    with pytest.raises(AudioFileError, match=r"ends before its index"):
+        read_audio(path)
+
+
+def test_an_mp4_with_its_index_first_or_not_an_mp4_is_not_called_cut_before_it(tmp_path):
+    from cadence.audio.containers import mp4_cut_before_index
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I4s", 8 + len(body), kind) + body
+
+    first = tmp_path / "faststart.m4a"
+    first.write_bytes(
+        box(b"ftyp", b"M4A \0\0\0\0") + box(b"moov", b"\0" * 32) + box(b"mdat", b"\1" * 4000)
+    )
+    _cut(first)  # cut in its samples: the decoders read what is there
+    assert not mp4_cut_before_index(first)
+    other = tmp_path / "notes.m4a"
+    other.write_bytes(b"\0\0\1\0free" + b"\0" * 100)  # runs past the end, but no ftyp
+    assert not mp4_cut_before_index(other)
+    junk = tmp_path / "junk.m4a"
+    junk.write_bytes(box(b"ftyp", b"M4A \0\0\0\0") + b"\0" * 100)  # zeros where a box starts
+    assert not mp4_cut_before_index(junk)
+    assert not mp4_cut_before_index(tmp_path / "missing.m4a")

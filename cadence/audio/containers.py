@@ -5,7 +5,8 @@ an Ogg stream's from its last page, so a truncated download reads as a
 shorter song. Two checks tell it: the length a WAV/AIFF header (or a FLAC
 stream's STREAMINFO) declares (:func:`declared_frames`), and whether an Ogg
 file ends with every stream's last page (:func:`ogg_ends_unfinished`);
-:func:`ends_early_note` puts them into words. Files are opened read-only; a
+:func:`ends_early_note` puts them into words. An MP4 cut before its index
+cannot be decoded at all: :func:`mp4_cut_before_index` tells it. Files are opened read-only; a
 header that cannot be read gives no answer (None / False), never an error.
 """
 
@@ -143,6 +144,66 @@ def ogg_ends_unfinished(path: str | os.PathLike) -> bool:
             return bool(open_streams)
     except OSError:
         return False
+
+
+def mp4_cut_before_index(path: str | os.PathLike) -> bool:
+    """Whether an MP4/M4A file stops before its index: it starts with an
+    ``ftyp`` box, has no ``moov`` box (where the samples are, which writers
+    that do not seek put at the end), and a box runs past the file's end.
+
+    No decoder can read such a file (FFmpeg: "invalid data"), though its
+    audio is there: a download cut short, not a file of another kind.
+
+    Parameters
+    ----------
+    path : path-like
+        Any file.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> mp4_cut_before_index(__file__)
+    False
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as fh:
+            at, seen = 0, []
+            for _ in range(_MAX_CHUNKS):
+                if at >= size:
+                    return False  # whole: its boxes end with the file
+                fh.seek(at)
+                head = fh.read(16)
+                if len(head) < 8:
+                    return bool(seen)  # cut in a box header
+                length, kind = struct.unpack(">I4s", head[:8])
+                if length == 1 and len(head) == 16:
+                    length = struct.unpack(">Q", head[8:])[0]
+                if (not seen and kind != b"ftyp") or not all(32 <= c < 127 for c in kind):
+                    return False  # not an MP4, or junk where a box should start
+                if kind == b"moov":
+                    return False
+                seen.append(kind)
+                if length == 0:  # to the end of the file: no room for an index after it
+                    return True
+                if length < 8:
+                    return False
+                if at + length > size:
+                    return True
+                at += length
+    except OSError:
+        pass
+    return False
+
+
+def undecodable_reason(path: str | os.PathLike, errors: list[str]) -> str:
+    """Why no decoder could read `path`: a cut MP4's missing index, or the decoders' reasons."""
+    if mp4_cut_before_index(path):
+        return "the file ends before its index, the MP4 'moov' box: truncated?"
+    return "; ".join(dict.fromkeys(errors))
 
 
 def length_beyond(

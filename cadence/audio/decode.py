@@ -370,7 +370,9 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
             broken = env
     if broken is not None:
         return broken
-    raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
+    from cadence.audio.containers import undecodable_reason
+
+    raise AudioFileError(f"{name}: cannot decode audio ({undecodable_reason(path, errors)})")
 
 
 def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> Envelope:

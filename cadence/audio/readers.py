@@ -388,7 +388,9 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             broken = samples, sr
     if broken is not None:
         return broken
-    raise AudioFileError(f"{name}: cannot decode audio ({'; '.join(dict.fromkeys(errors))})")
+    from cadence.audio.containers import undecodable_reason
+
+    raise AudioFileError(f"{name}: cannot decode audio ({undecodable_reason(path, errors)})")
 
 
 #: Frames read at a time by libsndfile (what decoded before an error is kept).

@@ -365,9 +365,11 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, use_cach
     for path, reason in skipped.reasons:
         problem(path, f"left out: {reason}")
     if skipped.too_far_in_folders:
+        folders = sum(os.path.isdir(source) for source in sources)
         output.note(
             f"Left out, beyond --max-stretch {options['max_stretch_pct']:g} %:"
-            f" {output.count(skipped.too_far_in_folders, 'song')} of the folders."
+            f" {output.count(skipped.too_far_in_folders, 'song')}"
+            f" of the {'folder' if folders == 1 else 'folders'}."
         )
     return (
         MusicSession(songs, spm, max_stretch_pct=options["max_stretch_pct"], **session_options),

@@ -39,7 +39,7 @@ def test_play_renders_the_fitting_songs_of_a_folder(folder, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.output and "3 songs played, 1 left out." in result.output
     assert "broken.mp3" in result.output  # one line for the file that cannot be read
-    assert "Left out, beyond --max-stretch 8 %: 1 song of the folders." in result.output
+    assert "Left out, beyond --max-stretch 8 %: 1 song of the folder." in result.output
     for name in ("one.flac", "two.ogg", "slow.wav"):
         assert name in result.output
     assert "far.flac" not in result.output.split("Wrote")[0].split("Song")[-1]
@@ -289,3 +289,14 @@ def test_sources_none_of_which_can_be_used_are_each_named_then_counted(
         result.stderr
     )
     assert not (tmp_path / "z.wav").exists()
+
+
+def test_songs_beyond_the_stretch_are_counted_of_the_folders_given(folder, runner, tmp_path):
+    other = tmp_path / "more"
+    other.mkdir()
+    beats = 0.3 + np.arange(40) * 60 / 100.0
+    write(other / "walk.flac", drums_on_beats(beats, seconds=25.0))  # 100 BPM: too far from 165
+    out = tmp_path / "run.mp3"
+    result = play(runner, 165, folder, other, "-o", out, "--cache", tmp_path / "c.sqlite")
+    assert result.exit_code == 0, result.output
+    assert "Left out, beyond --max-stretch 8 %: 2 songs of the folders." in result.output

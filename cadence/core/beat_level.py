@@ -70,7 +70,8 @@ def level_features(
         appended to it, so the chosen level's need not be found again.
     periodicity : cadence.core.tempo.Periodicity, optional, keyword-only
         The autocorrelation of `onset`, when the tempo estimate found it
-        (``TempoEstimate.periodicity``); computed here otherwise.
+        (``TempoEstimate.periodicity``); read only if its ``onset`` is this
+        very array, computed here otherwise.
     """
     bands = np.atleast_2d(np.asarray(bands, dtype=np.float64))
     low = bands[1] if bands.shape[0] > 1 else bands[0]

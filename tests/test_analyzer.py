@@ -311,6 +311,14 @@ def test_deleted_and_renamed_files_leave_the_cache(library, tmp_path):
         (Exception("Error opening 4: Format not recognised."), "format not recognised"),
         (Exception("Error opening b'/m/\\xff.wav': System error."), "system error"),
         (OSError(2, "No such file"), "no such file"),
+        # PyAV's errors name the file and FFmpeg's error number (a Vorbis stream chained to Opus).
+        (Exception("Invalid argument: '/m/run.ogg' returned 22"), "invalid argument"),
+        (
+            Exception(
+                "[Errno 1163346256] Not yet implemented in FFmpeg, patches welcome: '/m/a.ogg'"
+            ),
+            "the stream changes part-way in a way FFmpeg cannot follow",
+        ),
     ],
 )
 def test_decoder_complaints_are_said_in_words_not_in_their_internals(raised, shown):

@@ -319,6 +319,12 @@ def _c_stderr_silenced():
 _INTERNALS = (
     (r"avcodec_open2|codec.*not (found|supported)|decoder not found", "no decoder for its codec"),
     (r"object has no attribute|NoneType", "no decoder for its audio"),
+    # FFmpeg's AVERROR_PATCHWELCOME, for a chained Ogg whose next stream has
+    # other channels or another rate.
+    (
+        r"(?i)not yet implemented in ffmpeg",
+        "the stream changes part-way in a way FFmpeg cannot follow",
+    ),
 )
 
 
@@ -337,7 +343,9 @@ def _reason(exc: BaseException) -> str:
     text = re.sub(r"^error\s*:\s*", "", text, flags=re.IGNORECASE)  # libsndfile's "Error : ..."
     # soundfile names what it opened: a file object, a descriptor's number, a name.
     text = re.sub(r"Error opening (<[^>]*>|\d+|b?'[^']*'):\s*", "", text)
-    text = re.sub(r":\s*'[^']*'$", "", text)
+    text = re.sub(
+        r":\s*'[^']*'(\s+returned\s+-?\d+)?$", "", text
+    )  # PyAV's "...: 'x.ogg' returned 22"
     return text.rstrip(". ")[:120].lower() or type(exc).__name__
 
 

@@ -152,50 +152,45 @@ def mp4_cut_before_index(path: str | os.PathLike) -> bool:
     that do not seek put at the end), and a box runs past the file's end.
 
     No decoder can read such a file (FFmpeg: "invalid data"), though its
-    audio is there: a download cut short, not a file of another kind.
-
-    Parameters
-    ----------
-    path : path-like
-        Any file.
-
-    Returns
-    -------
-    bool
+    audio is there: a download cut short, not a file of another kind. Any
+    other file, or one that cannot be read, gives False.
 
     Examples
     --------
-    >>> mp4_cut_before_index(__file__)
+    >>> mp4_cut_before_index("no-such-file.m4a")
     False
     """
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as fh:
-            at, seen = 0, []
-            for _ in range(_MAX_CHUNKS):
-                if at >= size:
-                    return False  # whole: its boxes end with the file
-                fh.seek(at)
-                head = fh.read(16)
-                if len(head) < 8:
-                    return bool(seen)  # cut in a box header
-                length, kind = struct.unpack(">I4s", head[:8])
-                if length == 1 and len(head) == 16:
-                    length = struct.unpack(">Q", head[8:])[0]
-                if (not seen and kind != b"ftyp") or not all(32 <= c < 127 for c in kind):
-                    return False  # not an MP4, or junk where a box should start
-                if kind == b"moov":
-                    return False
-                seen.append(kind)
-                if length == 0:  # to the end of the file: no room for an index after it
-                    return True
-                if length < 8:
-                    return False
-                if at + length > size:
-                    return True
-                at += length
+            return _boxes_end_before_moov(fh, os.fstat(fh.fileno()).st_size)
     except OSError:
-        pass
+        return False
+
+
+def _boxes_end_before_moov(fh, size: int) -> bool:
+    at, seen = 0, []
+    for _ in range(_MAX_CHUNKS):
+        if at >= size:
+            return False  # whole: its boxes end with the file
+        fh.seek(at)
+        head = fh.read(16)
+        if len(head) < 8:
+            return bool(seen)  # cut in a box header
+        length, kind = struct.unpack(">I4s", head[:8])
+        if length == 1 and len(head) == 16:
+            length = struct.unpack(">Q", head[8:])[0]
+        if (not seen and kind != b"ftyp") or not all(32 <= c < 127 for c in kind):
+            return False  # not an MP4, or junk where a box should start
+        if kind == b"moov":
+            return False
+        seen.append(kind)
+        if length == 0:  # to the end of the file: no room for an index after it
+            return True
+        if length < 8:
+            return False
+        if at + length > size:
+            return True
+        at += length
     return False
 
 

@@ -46,7 +46,12 @@ def write_click_track(result: TrackResult, out_path: str, *, voice: str = "click
         if turned_down_db >= 0.05
         else ""
     )
+    accented = (
+        f"{int(accents.sum())} accented downbeats"
+        if accents.any()
+        else "no accents: its downbeats could not be told"
+    )
     return (
         f"Wrote {display_path(out_path)}: {seconds:.1f} s with {len(beats_s)} clicks"
-        f" ({int(accents.sum())} accented downbeats{down})."
+        f" ({accented}{down})."
     )

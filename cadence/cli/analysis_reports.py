@@ -337,18 +337,23 @@ def scan_summary(report: Any) -> None:
             if tally.cached_kept
             else "nothing is kept (--no-cache)."
         )
-    note(
-        f"Scanned {count(len(report.fits), 'track')} in {tally.elapsed_s:.1f} s "
-        f"({tally.analysed} analysed, {tally.cached} from the cache, "
-        f"{count(len(tally.problems), 'problem')}"
-        + (f", {tally.known_problems} known from earlier scans" if tally.known_problems else "")
-        + "). "
-        f"{fitting} fit {report.target_spm:g} ± {report.tolerance_spm:g} spm: "
+    verdict = (
+        f" {fitting} fit {report.target_spm:g} ± {report.tolerance_spm:g} spm: "
         f"{fitting - report.half_time} at one step per beat, {report.half_time} at half time."
         + (
             f" {report.unsure} more would, with a confidence under {report.min_confidence:g}."
             if report.unsure
             else ""
         )
+    )
+    if tally.interrupted and not report.fits:
+        verdict = ""  # "0 fit" of nothing scanned read as a result
+    note(
+        f"Scanned {count(len(report.fits), 'track')} in {tally.elapsed_s:.1f} s "
+        f"({tally.analysed} analysed, {tally.cached} from the cache, "
+        f"{count(len(tally.problems), 'problem')}"
+        + (f", {tally.known_problems} known from earlier scans" if tally.known_problems else "")
+        + ")."
+        + verdict
         + interrupted
     )

@@ -69,7 +69,8 @@ def beats(
     band that drifts), and a confidence. --json prints every beat time too,
     and the downbeats where they can be told. Exit code 1 if any file
     could not be analysed (silence is analysed: it has no beats), or if the
-    --click file could not be written.
+    --click file could not be written; 2 for a --click path refused before
+    the analysis (a song, an unknown format, a missing or unwritable folder).
 
     \b
       cadence beats song.mp3

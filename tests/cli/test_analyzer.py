@@ -497,6 +497,9 @@ def test_a_scan_stopped_before_its_first_track_gives_no_verdict(library, runner,
     result = runner.invoke(main, ["scan", str(root), "--target", "100", "--no-cache", "-j", "1"])
     assert result.exit_code == 130
     assert "fit" not in result.stdout
+    # Nor does the summary on stderr: "0 fit 100 ± 3 spm" of nothing read as a result.
+    assert "Scanned 0 tracks" in result.stderr and "fit" not in result.stderr
+    assert "Interrupted: nothing is kept (--no-cache)." in result.stderr
 
 
 def test_all_lists_equal_fits_by_confidence_and_names_the_target_not_a_count(runner):

@@ -280,3 +280,17 @@ def test_a_six_channel_song_clicked_to_mp3_is_mixed_down(runner, tmp_path):
     assert result.exit_code == 0, result.output
     info = sf.info(str(out))
     assert info.channels == 1 and info.duration == pytest.approx(8.0, abs=0.01)
+
+
+def test_the_click_line_says_how_many_downbeats_were_accented_or_why_none(song, tmp_path):
+    from cadence.beat_click import write_click_track
+    from cadence.core.tracks import TrackResult
+
+    beats = [round(float(t), 3) for t in TRUE_BEATS[TRUE_BEATS < 30.0]]
+    told = TrackResult(path=str(song), bpm=150.0, beats=beats, downbeats=beats[::4])
+    line = write_click_track(told, str(tmp_path / "told.wav"))
+    assert f"with {len(beats)} clicks ({len(beats[::4])} accented downbeats" in line
+    untold = TrackResult(path=str(song), bpm=150.0, beats=beats, downbeats=[])
+    line = write_click_track(untold, str(tmp_path / "untold.wav"))
+    assert "(no accents: its downbeats could not be told" in line
+    assert "0 accented" not in line

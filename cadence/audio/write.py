@@ -109,6 +109,13 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
     """
     ext = Path(path).suffix.lower()
     if ext not in WRITE_FORMATS:
+        name = Path(path).name
+        if not ext and name.lower() in WRITE_FORMATS:  # ".wav" is a hidden file's whole name
+            raise ParameterError(
+                "output",
+                f"{os.fspath(path)!r} is a name with no extension (a hidden file);"
+                f" give one such as run{name.lower()}",
+            )
         raise ParameterError(
             "output",
             f"{os.fspath(path)!r}: unknown format {ext or '(no extension)'}; "

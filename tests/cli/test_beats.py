@@ -138,16 +138,20 @@ def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp
         (["--click", "OUT.wav", "--voice", "kazoo"], "'kazoo' is not one of 'click', 'beep'"),
         (["--click", "OUT.wav/"], "click: OUT.wav/ ends with a slash; give a file name"),
         (["--click", "OUT.xyz"], "click: 'OUT.xyz': unknown format .xyz"),
+        (["--click", "DIR/.wav"], "'DIR/.wav' is a name with no extension (a hidden file)"),
         (["--voice", "beep"], "voice: needs --click (it is about the clicked file)"),
         (["--force"], "force: needs --click"),
     ],
 )
 def test_beats_click_bad_arguments_are_one_error_line(song, runner, tmp_path, extra, message):
     out = str(tmp_path / "out")
-    args = [a.replace("OUT", out).replace("OTHER", str(song)) for a in extra]
-    result = runner.invoke(main, ["beats", str(song), *args])
+
+    def filled(text: str) -> str:
+        return text.replace("OUT", out).replace("OTHER", str(song)).replace("DIR", str(tmp_path))
+
+    result = runner.invoke(main, ["beats", str(song), *map(filled, extra)])
     assert result.exit_code == 2
-    assert message.replace("OUT", out) in result.output and "Traceback" not in result.output
+    assert filled(message) in result.output and "Traceback" not in result.output
     assert not list(tmp_path.iterdir())
 
 

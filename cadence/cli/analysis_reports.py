@@ -38,6 +38,7 @@ SCAN_CSV_COLUMNS = (
     "stretch_pct",
     "tag_bpm",
     "duration_s",
+    "analysed_s",
     "first_beat_s",
     "period_s",
     "grid_residual_median_ms",

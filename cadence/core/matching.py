@@ -167,6 +167,7 @@ class TrackFit:
             "title": t.title,
             "artist": t.artist,
             "duration_s": t.duration_s,
+            "analysed_s": t.analysed_s,
             "first_beat_s": t.first_beat_s,
             "period_s": t.period_s,
             "grid_residual_ms": t.grid_residual_ms,

@@ -62,8 +62,12 @@ def test_scan_finds_every_track_and_matches_the_target(library, runner, tmp_path
     assert by_name["steady.flac"]["match_factor"] is None
     assert by_name["steady.flac"]["bpm"] == pytest.approx(128, abs=1.0)
     assert by_name["Ünïcode – naïve.wav"]["bpm"] == pytest.approx(100, abs=1.0)
-    for key in ("path", "bpm", "confidence", "match_factor", "step_bpm", "error"):
+    for key in ("path", "bpm", "confidence", "match_factor", "step_bpm", "analysed_s", "error"):
         assert all(key in t for t in data)
+    # As long as the file is, as bpm and beats say (the demo-length songs are read whole).
+    assert by_name["steady.flac"]["analysed_s"] == pytest.approx(
+        by_name["steady.flac"]["duration_s"], abs=0.05
+    )
 
 
 @pytest.fixture

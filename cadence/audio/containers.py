@@ -6,8 +6,9 @@ shorter song. Two checks tell it: the length a WAV/AIFF header (or a FLAC
 stream's STREAMINFO) declares (:func:`declared_frames`), and whether an Ogg
 file ends with every stream's last page (:func:`ogg_ends_unfinished`);
 :func:`ends_early_note` puts them into words. An MP4 cut before its index
-cannot be decoded at all: :func:`mp4_cut_before_index` tells it. Files are opened read-only; a
-header that cannot be read gives no answer (None / False), never an error.
+cannot be decoded at all: :func:`mp4_cut_before_index` tells it. Files are
+opened read-only; a header that cannot be read gives no answer (None /
+False), never an error.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def mp4_cut_before_index(path: str | os.PathLike) -> bool:
 
 
 def _boxes_end_before_moov(fh, size: int) -> bool:
+    """Walk the top-level boxes of `fh` (`size` bytes) for :func:`mp4_cut_before_index`."""
     at, seen = 0, []
     for _ in range(_MAX_CHUNKS):
         if at >= size:

@@ -36,17 +36,15 @@ def reason_of(exc: CadenceError, path: str) -> str:
 
 
 def _add_beats(result: TrackResult, env, est) -> None:
-    """Choose the beat level, track the beats at it; that level's tempo is the result's."""
+    """Choose the beat level, track the beats at it; that level's tempo is the result's.
+
+    `est` has a tempo, so its periodicity (read again for the beat level).
+    """
     from cadence.core.beat_level import beat_level
     from cadence.core.beats import track_beats
-    from cadence.core.tempo import _combined_envelope
 
-    found = est.periodicity  # the tempo's autocorrelation, read again for the beat level
-    onset = (
-        found.onset
-        if found is not None
-        else _combined_envelope(env.bands, frame_rate_hz=env.frame_rate_hz)
-    )
+    found = est.periodicity
+    onset = found.onset
     level = beat_level(
         env.bands, est.bpm, frame_rate_hz=env.frame_rate_hz, onset=onset, periodicity=found
     )

@@ -463,6 +463,5 @@ def test_the_onset_strengths_near_beats_are_the_window_maxima_inside_the_functio
         if j >= 0 and j + reach < len(f)
     ]
     assert len(expected) == 5  # the one before the start and the two past the end are left out
-    np.testing.assert_array_equal(
-        _strengths_near(beats, f, reach=reach, to_frame=to_frame), expected
-    )
+    found = _strengths_near([to_frame(t) for t in beats], f, reach=reach)
+    np.testing.assert_array_equal(found, expected)

@@ -105,8 +105,23 @@ def off_grid(residual_ms: dict | None) -> bool:
     return bool(residual_ms) and drifts(residual_ms["p95"])
 
 
-def _off_grid(result: Any) -> bool:
-    return off_grid(result.grid_residual_ms)
+def print_off_grid_names(
+    names: Sequence[str], out: Any = None, *, at_most: int | None = None
+) -> None:
+    """The line under a table whose ``~`` marks the songs off their grid, naming
+    them (the first `at_most`, and how many more)."""
+    from rich.markup import escape
+
+    shown = list(names if at_most is None else names[:at_most])
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    print_rich(
+        f"[yellow]~[/] {OFF_GRID_NOTE}: {escape(', '.join(shown))}{more}", out, highlight=False
+    )
+
+
+def _stopped_before_any(report: Any) -> bool:
+    """Whether a scan was stopped before its first track: then it has no verdict."""
+    return report.tally.interrupted and not report.fits
 
 
 def bpm_results(results: Sequence[Any], *, as_json: bool) -> None:
@@ -181,7 +196,7 @@ def beats_results(results: Sequence[Any], *, as_json: bool) -> None:
     t, kept = _fitted_table(columns, width=out.width, drop=drop)
     for r in results:
         res = r.grid_residual_ms
-        name = _file_cell(r, mark=OFF_GRID_MARK if _off_grid(r) else None)
+        name = _file_cell(r, mark=OFF_GRID_MARK if off_grid(r.grid_residual_ms) else None)
         cells = (
             fmt(r.bpm, ".1f"),
             fmt(len(r.beats) if r.beats else None, "d"),
@@ -266,8 +281,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         if report.tally.interrupted
         else ""
     )
-    if report.tally.interrupted and not report.fits:
-        return  # stopped before the first track: no verdict (the summary says so)
+    if _stopped_before_any(report):
+        return  # the summary says so
     if not rows:
         console().print(
             f"No tracks fit {target:g} ± {tolerance:g} spm{so_far}.{_nearest_hint(report)}"
@@ -292,10 +307,13 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         drop=((80, {"Stretch", "Tag"}), (60, {"Conf", "BPM", "Off"})),
         title=f"Tracks for {target:g} ± {tolerance:g} steps/min, best fit first{so_far}",
     )
+    drifting = []  # the names of tracks off their grid
     for f in rows:
         m, track = f.match, f.track
         stretch = MISSING if m.stretch_pct is None else f"{m.stretch_pct:+.1f}%"
-        steady = not _off_grid(track)
+        steady = not off_grid(track.grid_residual_ms)
+        if not steady:
+            drifting.append(one_line(os.path.basename(track.path)))
         cells = (
             fmt(m.step_bpm, ".1f"),
             fmt(track.bpm, ".1f") + ("" if steady else "~"),
@@ -308,15 +326,8 @@ def _scan_table(rows: Sequence[Any], *, report: Any, folder: str) -> None:
         )
         t.add_row(*kept(cells))
     print_rich(t, out)
-    drifting = [f for f in rows if _off_grid(f.track)]
     if drifting:
-        names = ", ".join(one_line(os.path.basename(f.track.path)) for f in drifting[:3])
-        more = f" and {len(drifting) - 3} more" if len(drifting) > 3 else ""
-        print_rich(
-            f"[yellow]~[/] {OFF_GRID_NOTE}: {escape(names)}{more}",
-            out,
-            highlight=False,
-        )
+        print_off_grid_names(drifting, out, at_most=3)
 
 
 def tags_summary(result: Any) -> None:
@@ -347,7 +358,7 @@ def scan_summary(report: Any) -> None:
             else ""
         )
     )
-    if tally.interrupted and not report.fits:
+    if _stopped_before_any(report):
         verdict = ""  # "0 fit" of nothing scanned read as a result
     note(
         f"Scanned {count(len(report.fits), 'track')} in {tally.elapsed_s:.1f} s "

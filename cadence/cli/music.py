@@ -16,7 +16,7 @@ from cadence.cli import (
     refuse_a_song,
     voice_option,
 )
-from cadence.cli.analysis_reports import OFF_GRID_NOTE, off_grid
+from cadence.cli.analysis_reports import OFF_GRID_NOTE, off_grid, print_off_grid_names
 from cadence.errors import AudioFileError, ParameterError
 
 
@@ -448,10 +448,8 @@ def _session_table(written: dict, skipped) -> None:
     if folder:  # once, on a line of its own: a narrow table keeps the names whole
         click.echo(f"Songs in {output.one_line(folder)}:")
     output.print_rich(t)
-    from rich.markup import escape
-
     if off:
-        output.print_rich(escape(f"~ {OFF_GRID_NOTE}: {', '.join(off)}"), highlight=False)
+        print_off_grid_names(list(off))
     played = len(rows)
     left_out = len(skipped.reasons) + skipped.too_far_in_folders  # each line above, and the count
     stems = written["stems"]

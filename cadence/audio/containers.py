@@ -196,13 +196,6 @@ def _boxes_end_before_moov(fh, size: int) -> bool:
     return False
 
 
-def undecodable_reason(path: str | os.PathLike, errors: list[str]) -> str:
-    """Why no decoder could read `path`: a cut MP4's missing index, or the decoders' reasons."""
-    if mp4_cut_before_index(path):
-        return "the file ends before its index, the MP4 'moov' box: truncated?"
-    return "; ".join(dict.fromkeys(errors))
-
-
 def length_beyond(
     path: str, read_to: float, decoder_frames: int, source_sr: int, decoder_name: str
 ) -> int | None:

@@ -30,6 +30,7 @@ from cadence.audio.readers import (  # noqa: F401 (read_audio and the readers, f
     block_readers,
     libmpg123_silenced,
     read_audio,
+    undecodable,
 )
 from cadence.errors import AudioFileError, raise_if_stopped
 from cadence.files import display_path, not_a_file_reason
@@ -370,9 +371,7 @@ def onset_envelope(path: str | os.PathLike, *, max_analysis_s: float = MAX_ANALY
             broken = env
     if broken is not None:
         return broken
-    from cadence.audio.containers import undecodable_reason
-
-    raise AudioFileError(f"{name}: cannot decode audio ({undecodable_reason(path, errors)})")
+    raise undecodable(path, name, errors)
 
 
 def _decode(path: str, decoder, decoder_name: str, *, max_analysis_s: float) -> Envelope:

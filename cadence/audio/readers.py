@@ -343,9 +343,8 @@ def _reason(exc: BaseException) -> str:
     text = re.sub(r"^error\s*:\s*", "", text, flags=re.IGNORECASE)  # libsndfile's "Error : ..."
     # soundfile names what it opened: a file object, a descriptor's number, a name.
     text = re.sub(r"Error opening (<[^>]*>|\d+|b?'[^']*'):\s*", "", text)
-    text = re.sub(
-        r":\s*'[^']*'(\s+returned\s+-?\d+)?$", "", text
-    )  # PyAV's "...: 'x.ogg' returned 22"
+    # A name at the end, and PyAV's error number after it ("...: 'x.ogg' returned 22").
+    text = re.sub(r":\s*'[^']*'(\s+returned\s+-?\d+)?$", "", text)
     return text.rstrip(". ")[:120].lower() or type(exc).__name__
 
 
@@ -396,9 +395,19 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             broken = samples, sr
     if broken is not None:
         return broken
-    from cadence.audio.containers import undecodable_reason
+    raise undecodable(path, name, errors)
 
-    raise AudioFileError(f"{name}: cannot decode audio ({undecodable_reason(path, errors)})")
+
+def undecodable(path: str | os.PathLike, name: str, errors: list[str]) -> AudioFileError:
+    """The error for a file (shown as `name`) that no decoder could read: a cut
+    MP4's missing index, or else each decoder's reason, once."""
+    from cadence.audio.containers import mp4_cut_before_index
+
+    if mp4_cut_before_index(path):
+        reason = "the file ends before its index, the MP4 'moov' box: truncated?"
+    else:
+        reason = "; ".join(dict.fromkeys(errors))
+    return AudioFileError(f"{name}: cannot decode audio ({reason})")
 
 
 #: Frames read at a time by libsndfile (what decoded before an error is kept).

@@ -154,7 +154,9 @@ class CadenceGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CadenceError as exc:
-            click.echo(f"Error: {error_message(exc)}", err=True)
+            from cadence.cli.output import for_stderr
+
+            click.echo(for_stderr(f"Error: {error_message(exc)}"), err=True)
             ctx.exit(exc.exit_code)
         except Terminated as exc:  # exit as the signal would, after the clean-up
             click.echo("Stopped.", err=True)

@@ -63,16 +63,68 @@ def one_line(text: str) -> str:
     return CONTROL_CHARS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+def for_stderr(text: str) -> str:
+    """`text` as printed on standard error: each line wrapped between words at
+    the terminal's width when standard error is a terminal (a narrow one
+    otherwise folds a summary mid-word); left one line when it is piped or
+    redirected, for scripts and logs. A word wider than the terminal (a long
+    path) is not broken.
+
+    Examples
+    --------
+    >>> for_stderr("Scanned 3 tracks.")  # not a terminal here: unchanged
+    'Scanned 3 tracks.'
+    """
+    columns = _stderr_columns()
+    if columns is None:
+        return text
+    import textwrap
+
+    width = columns - 1  # no line ending exactly at the edge
+    if width < 20:
+        return text
+    return "\n".join(
+        "\n".join(
+            textwrap.wrap(
+                line,
+                width=width,
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+        if len(line) > width
+        else line
+        for line in text.split("\n")
+    )
+
+
+def _stderr_columns() -> int | None:
+    """The width of the terminal standard error goes to (``COLUMNS`` if set), or
+    None when it goes elsewhere. Standard output's terminal is not asked: it may
+    be a file (``scan --format json > f``) while stderr is on the screen."""
+    try:
+        if not sys.stderr.isatty():
+            return None
+        columns = os.environ.get("COLUMNS", "")
+        return (
+            int(columns) if columns.isdigit() else os.get_terminal_size(sys.stderr.fileno()).columns
+        )
+    except (AttributeError, ValueError, OSError):  # replaced, closed, or no size
+        return None
+
+
 def warn(text: str) -> None:
-    """One ``warning: …`` line on standard error (shown with -q too); a control
-    character in it (from a file name) is shown as an escape."""
-    click.echo(f"warning: {one_line(text)}", err=True)
+    """A ``warning: …`` line on standard error (shown with -q too); a control
+    character in it (from a file name) is shown as an escape. Wrapped on a
+    terminal (:func:`for_stderr`)."""
+    click.echo(for_stderr(f"warning: {one_line(text)}"), err=True)
 
 
 def note(text: str) -> None:
-    """A line about what was done (a file written), on standard error, safe as
-    :func:`warn`."""
-    click.echo(one_line(text), err=True)
+    """A line about what was done (a file written), on standard error, safe and
+    wrapped as :func:`warn`."""
+    click.echo(for_stderr(one_line(text)), err=True)
 
 
 def count(n: int, noun: str) -> str:

@@ -120,6 +120,8 @@ def gather_tracks(
             from_folders |= {t.path for t in result.tracks}
         elif source.lower().endswith(PLAYLIST_SUFFIXES) and os.path.isfile(source):
             files += read_playlist(source)
+        elif not os.path.lexists(source):  # a source may be a folder: not "no such file"
+            tracks.append(TrackResult(path=source, error="no such file or folder"))
         else:
             files.append(source)
     for f in files:

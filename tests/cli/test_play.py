@@ -94,6 +94,15 @@ def test_no_fitting_song_is_one_clear_error(folder, runner, tmp_path):
     assert not (tmp_path / "x.wav").exists()
 
 
+def test_the_playlist_being_played_is_refused_as_the_output_by_its_name(folder, runner, tmp_path):
+    playlist = tmp_path / "run.m3u8"
+    playlist.write_text(f"{folder / 'one.flac'}\n")
+    result = play(runner, 165, playlist, "-o", playlist, "--force")
+    assert result.exit_code == 2
+    assert f"{playlist} is a playlist being played; give another name" in result.output
+    assert playlist.read_text() == f"{folder / 'one.flac'}\n"
+
+
 def test_play_refuses_to_write_over_a_song_or_a_file_not_its_own(folder, runner, tmp_path):
     result = play(runner, 165, folder / "one.flac", "-o", folder / "one.flac", "--force")
     assert result.exit_code == 2 and "is one of the songs" in result.output
@@ -283,8 +292,8 @@ def test_sources_none_of_which_can_be_used_are_each_named_then_counted(
 ):
     result = play(runner, 160, *(tmp_path / m for m in missing), "-o", tmp_path / "z.wav")
     assert result.exit_code == 1
-    for m in missing:
-        assert f"{m}: left out: no such file" in result.stderr
+    for m in missing:  # a source may have been meant as a folder
+        assert f"{m}: left out: no such file or folder" in result.stderr
     assert f"Error: no song to play at 160 spm: {says} (each one's reason is above)" in (
         result.stderr
     )

@@ -357,7 +357,10 @@ def _scan_parallel(
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=jobs, initializer=_worker_init, initargs=(os.getpid(),), mp_context=context
+            max_workers=min(jobs, len(todo)),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+            mp_context=context,
         )
 
     pool = new_pool()

@@ -274,6 +274,26 @@ def test_parallel_scan_gives_the_same_results(library, tmp_path):
     assert [(t.path, t.bpm) for t in serial.tracks] == [(t.path, t.bpm) for t in parallel.tracks]
 
 
+def test_a_parallel_scan_starts_no_more_workers_than_it_has_files(tmp_path, monkeypatch):
+    import cadence.library
+
+    started = []
+
+    class Recorded(cadence.library.ProcessPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(cadence.library, "ProcessPoolExecutor", Recorded)
+    for name in ("a.wav", "b.wav"):
+        write(tmp_path / name, groove(120, 5))
+    # 64 forks for two songs is wasted memory; 100000 (before --jobs had a
+    # limit in play) took the machine down.
+    result = scan_library(str(tmp_path), cache=None, jobs=64, on_problem=lambda p, r: None)
+    assert started == [2]
+    assert [t.bpm is not None for t in result.tracks] == [True, True]
+
+
 def test_deleted_and_renamed_files_leave_the_cache(library, tmp_path):
     root, tempos = library
     music = tmp_path / "music"

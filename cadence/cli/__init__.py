@@ -212,6 +212,26 @@ def refuse_a_song(
             )
 
 
+#: The most worker processes a scan starts (each holds a decoder and a song).
+MAX_JOBS = 64
+
+
+def default_jobs() -> int:
+    """Worker processes when --jobs is not given: the CPUs this process may run
+    on (``taskset`` or a container's limit), not every CPU of the machine."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def jobs_option(help: str, *flags: str) -> Any:
+    """The ``--jobs`` option of a command that scans folders: 1 to :data:`MAX_JOBS`."""
+    return click.option(
+        "--jobs", *flags, type=click.IntRange(1, MAX_JOBS), help=f"{help}  [default: CPUs usable]"
+    )
+
+
 def json_option(help: str) -> Any:
     """The ``--json`` flag, as ``as_json``."""
     return click.option("--json", "as_json", is_flag=True, help=help)

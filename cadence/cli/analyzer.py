@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import partial
 from typing import Any
@@ -14,6 +13,8 @@ from cadence.cli import (
     OUTPUT_PATH,
     ExitStatus,
     analysis_reports,
+    default_jobs,
+    jobs_option,
     json_option,
     main,
     output,
@@ -158,9 +159,7 @@ def _warn_problem(path: str, reason: str) -> None:
     type=OUTPUT_PATH,
     help="Histogram of step tempos with the target band (.png).",
 )
-@click.option(
-    "--jobs", "-j", type=click.IntRange(1, 64), help="Worker processes.  [default: CPU count]"
-)
+@jobs_option("Worker processes.", "-j")
 @click.option(
     "--cache",
     "cache_path",
@@ -237,7 +236,7 @@ def scan(
             folder,
             cache_path=cache_path,
             use_cache=not no_cache,
-            jobs=jobs or os.cpu_count() or 1,
+            jobs=jobs or default_jobs(),
             write_tags=write_tags,
             tag_min_confidence=DEFAULT_TAG_CONFIDENCE if min_confidence is None else min_confidence,
             on_problem=_warn_problem,

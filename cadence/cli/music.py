@@ -10,6 +10,8 @@ import click
 from cadence.cli import (
     INPUT_PATH,
     OUTPUT_PATH,
+    default_jobs,
+    jobs_option,
     json_option,
     main,
     output,
@@ -195,7 +197,7 @@ def _minutes(seconds: float) -> str:
     help="Start at this cadence and ramp to SPM (music and click, in 0.5 spm stairs) ...",
 )
 @click.option("--ramp-over", metavar="TIME", help="... over this long (with --ramp-from).")
-@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes for a folder scan.")
+@jobs_option("Worker processes for a folder scan.")
 @click.option("--cache", "cache_path", type=OUTPUT_PATH, help="The scan cache file.")
 @click.option("--no-cache", is_flag=True, help="Analyse the songs afresh, without the cache.")
 @click.option("--device", help="Output device (name or number; see `cadence devices`).")
@@ -344,7 +346,7 @@ def _session(spm: float, sources: tuple[str, ...], *, jobs, cache_path, use_cach
             list(sources),
             cache_path=cache_path,
             use_cache=use_cache,
-            jobs=jobs or os.cpu_count() or 1,
+            jobs=jobs or default_jobs(),
             on_problem=problem,
             on_progress=bar.update,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -309,3 +311,25 @@ def test_songs_beyond_the_stretch_are_counted_of_the_folders_given(folder, runne
     result = play(runner, 165, folder, other, "-o", out, "--cache", tmp_path / "c.sqlite")
     assert result.exit_code == 0, result.output
     assert "Left out, beyond --max-stretch 8 %: 2 songs of the folders." in result.output
+
+
+@pytest.mark.parametrize("command", [["play", "165"], ["scan", "--target", "165"]])
+def test_jobs_beyond_the_limit_is_refused_before_any_worker_starts(runner, tmp_path, command):
+    # play had no upper limit: --jobs 100000 forked until the kernel killed it.
+    result = runner.invoke(main, [*command, str(tmp_path), "--jobs", "100000"])
+    assert result.exit_code == 2
+    assert "100000 is not in the range 1<=x<=64" in result.output
+
+
+def test_the_default_jobs_are_the_cpus_the_process_may_use(subprocess_env):
+    # Under taskset (or a container's CPU limit) os.cpu_count() is still every CPU.
+    script = "from cadence.cli import default_jobs; print(default_jobs())"
+    done = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=subprocess_env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

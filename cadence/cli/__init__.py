@@ -218,7 +218,8 @@ MAX_JOBS = 64
 
 def default_jobs() -> int:
     """Worker processes when --jobs is not given: the CPUs this process may run
-    on (``taskset`` or a container's limit), not every CPU of the machine."""
+    on (``taskset``, a container's CPU set), not every CPU of the machine
+    (a CPU quota alone is not seen)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux

@@ -222,9 +222,10 @@ def _none_fit(
         return f"no song to play at {spm:g} spm: {which} be used (each one's reason is above)"
     near.sort()
     shown = ", ".join(f"{display_path(p)} ({pct:+.1f} %)" for _, pct, p in near[:NEAREST_SHOWN])
-    widest = near[0][0]
+    from cadence.core.songfit import wider_stretch_hint
+
+    hint = wider_stretch_hint(near[0][0], outcome="take the first")
     return (
         f"no song fits {spm:g} spm within --max-stretch {max_stretch_pct:g} %; the nearest: "
-        f"{shown}; --max-stretch {int(widest) + 1} would take the first"
-        " (or try another --spm)"
+        f"{shown}; {hint} (or try another --spm)"
     )

@@ -124,3 +124,21 @@ def test_more_than_two_channels_are_refused_by_the_stretcher():
     )
     with pytest.raises(ParameterError):
         list(stretch_pieces(np.zeros((SR, 6), np.float32), pieces, sr=SR))
+
+
+@pytest.mark.parametrize(
+    ("spm", "hint"),
+    [
+        (150, "(--max-stretch 10 would allow it)"),  # 165 BPM to 150: -9.1 %
+        (120, "(--max-stretch 28 would allow it)"),  # -27.3 %
+        (40, "(no --max-stretch would allow it: it goes up to 50 %)"),
+    ],
+)
+def test_a_song_too_far_is_refused_with_a_max_stretch_the_option_accepts(spm, hint):
+    period = 60 / 165
+    beats = 0.3 + np.arange(40) * period
+    with pytest.raises(ParameterError, match="max_stretch") as caught:
+        plan_song(
+            beats, first_beat_s=0.3, period_s=period, residual_p95_ms=0.5, duration_s=16.0, spm=spm
+        )
+    assert str(caught.value).endswith(hint)

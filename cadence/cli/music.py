@@ -58,11 +58,11 @@ def click_options(func):
 
 
 def max_stretch_option(func):
-    from cadence.core.songfit import MAX_STRETCH_PCT
+    from cadence.core.songfit import MAX_STRETCH_PCT, STRETCH_LIMIT_PCT
 
     return click.option(
         "--max-stretch",
-        type=click.FloatRange(min=1, max=50),
+        type=click.FloatRange(min=1, max=STRETCH_LIMIT_PCT),
         default=MAX_STRETCH_PCT,
         show_default=True,
         help="Largest speed change, in % either way (changes under about 4 % go unnoticed).",

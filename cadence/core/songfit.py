@@ -12,6 +12,8 @@ from cadence.errors import ParameterError
 
 #: Default largest speed change (%): a DJ's pitch fader spans ±8 %.
 MAX_STRETCH_PCT = 8.0
+#: The most --max-stretch may be (%): beyond it a song is another song.
+STRETCH_LIMIT_PCT = 50.0
 #: Click choices over music: on every step, none, or with downbeats accented.
 CLICK_MODES = ("on", "off", "accent")
 #: The click's level over music (dB full scale).
@@ -78,3 +80,21 @@ def fit_to_cadence(bpm: float, spm: float) -> CadenceFit:
     return CadenceFit(
         steps_per_beat=k, target_bpm=target, speed=speed, stretch_pct=(speed - 1.0) * 100.0
     )
+
+
+def wider_stretch_hint(stretch_pct: float, *, outcome: str = "allow it") -> str:
+    """The --max-stretch that would allow a stretch of `stretch_pct`, in words;
+    or that none would, past :data:`STRETCH_LIMIT_PCT` (never a value the
+    option then refuses).
+
+    Examples
+    --------
+    >>> wider_stretch_hint(-12.3)
+    '--max-stretch 13 would allow it'
+    >>> wider_stretch_hint(68.8, outcome="take the first")
+    'no --max-stretch would take the first: it goes up to 50 %'
+    """
+    needed = math.ceil(abs(stretch_pct) - 1e-9)
+    if needed > STRETCH_LIMIT_PCT:
+        return f"no --max-stretch would {outcome}: it goes up to {STRETCH_LIMIT_PCT:g} %"
+    return f"--max-stretch {needed} would {outcome}"

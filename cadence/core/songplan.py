@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from cadence.core.beats import DRIFT_P95_MS
-from cadence.core.songfit import MAX_STRETCH_PCT, CadenceFit, fit_to_cadence
+from cadence.core.songfit import (
+    MAX_STRETCH_PCT,
+    CadenceFit,
+    fit_to_cadence,
+    wider_stretch_hint,
+)
 from cadence.core.timemap import TimeMap, beat_time_map, drift_is_smooth
 from cadence.errors import ParameterError
 
@@ -114,7 +119,7 @@ def plan_song(
             "max_stretch",
             f"the song is at {60.0 / period_s:.1f} BPM: {spm:g} spm needs a "
             f"{fit.stretch_pct:+.1f} % stretch, more than {max_stretch_pct:g} %"
-            f" (--max-stretch {math.ceil(abs(fit.stretch_pct))} would allow it)",
+            f" ({wider_stretch_hint(fit.stretch_pct)})",
         )
     steady = residual_p95_ms <= STEADY_P95_MS or not drift_is_smooth(
         beats_s, first_beat_s=first_beat_s, period_s=period_s

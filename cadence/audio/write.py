@@ -224,7 +224,8 @@ def write_session(
     output_format(path)  # refuse an unknown extension first
     if renderer.total_samples is None:
         raise ParameterError(
-            "output", "an endless session cannot be written to a file; give --duration or --repeat"
+            "output",
+            "an endless session cannot be written to a file; give --duration, --beats or --repeat",
         )
     if channels not in (1, 2):
         raise ParameterError("channels", f"must be 1 or 2, got {channels}")

@@ -178,6 +178,13 @@ def metronome(
             "--output renders to a file; it does not go with --device or --fallback-output",
         )
     _refuse_unused_options(rendering=bool(output_path), fallback=bool(fallback_output))
+    for option, path in (("output", output_path), ("fallback-output", fallback_output)):
+        if path and session.length_s is None:  # said now, not after the device was tried
+            raise ParameterError(
+                option,
+                "an endless session cannot be written to a file; give --duration, --beats"
+                " or --repeat",
+            )
     from cadence.audio.write import check_render_path
 
     for option, path in (("output", output_path), ("fallback-output", fallback_output)):

@@ -307,6 +307,21 @@ def test_a_fallback_mp3_at_a_rate_mp3_cannot_carry_is_refused_before_playing(run
     assert "No sound" not in result.output and list(tmp_path.iterdir()) == []
 
 
+def test_an_endless_fallback_is_refused_by_its_own_name_before_the_device_is_tried(
+    runner, tmp_path
+):
+    # It used to say "No sound ... Rendering to fb.wav instead" and then refuse
+    # the render, naming --output, which had not been given.
+    path = tmp_path / "fb.wav"
+    result = runner.invoke(main, ["metronome", "170", "--fallback-output", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: fallback-output: an endless session cannot be written to a file;"
+        " give --duration, --beats or --repeat\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_render_replaced_keeps_its_mode_and_a_symlink_stays_a_link(runner, tmp_path):
     real = tmp_path / "renders" / "run.wav"
     real.parent.mkdir()

@@ -101,7 +101,15 @@ def recording(summary: Any) -> None:
     ]
     if left:
         parts.append("left out " + ", ".join(left))
-    click.echo(f"          {line}; {'; '.join(parts)}")
+    # Broken between its clauses, not inside one ("0:22 / stopped"), to stay in 78 columns.
+    lines = [line]
+    for part in parts:
+        if len(lines[-1]) + 2 + len(part) <= 68:
+            lines[-1] += f"; {part}"
+        else:
+            lines.append(part)
+    for text in lines:
+        click.echo(wrapped(text, indent=" " * 10))
     for text in (summary.conversion, *summary.notes):
         click.echo(wrapped(text, indent=" " * 10))
     click.echo("")

@@ -185,6 +185,10 @@ def test_fenix2_run_is_broken_down_per_lap(runner):
     assert "Per lap" in out and "Lap 4" in out
     words = " ".join(out.split())
     assert "strides per minute of one foot" in words and "doubled to steps per minute" in words
+    # What was counted and left out: within 78 columns, broken between clauses.
+    assert "          47:14 elapsed, 9.01 km; counted 44:09 of running\n" in out
+    assert "          left out 0:22 stopped, 2:43 walking\n" in out
+    assert max(len(line) for line in out.split("Per lap")[0].splitlines()) <= 80
     d = calc_json(runner, fit("activity-small-fenix2-run.fit"))
     laps = d["recording"]["splits"]
     assert [s["label"] for s in laps] == ["Lap 1", "Lap 2", "Lap 3", "Lap 4"]

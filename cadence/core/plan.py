@@ -3,8 +3,8 @@
 The coaching guidance: raise cadence by 5-10 % in small steps and practise
 each new cadence for 4-6 weeks. A plan here is a list of weeks, each with a
 whole-spm cadence to practise; no week is more than 5 % above the one before,
-and a goal more than 10 % above the current cadence is split into stages of at
-most 10 % each, with a warning.
+and a goal above the +10 % target (rounded to a whole spm, as the calculator
+gives it: 172 from 156) is split into stages of at most 10 % each, with a warning.
 """
 
 from __future__ import annotations

@@ -30,12 +30,16 @@ def display_path(path: str | os.PathLike) -> str:
 
 def not_a_file_reason(path: str) -> str:
     """Why `path`, which is not a regular file, cannot be read as one."""
+    try:
+        os.lstat(path)
+    except PermissionError:  # a folder on the way that may not be searched
+        return "cannot read (permission denied: a folder on its path cannot be entered)"
+    except OSError:
+        return "no such file"
     if os.path.isdir(path):
         return "a folder, not a file (cadence scan reads folders)"
     if os.path.islink(path) and not os.path.exists(path):
         return "broken symlink"
-    if not os.path.lexists(path):
-        return "no such file"
     return "not a regular file (a pipe, device or socket)"
 
 

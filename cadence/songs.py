@@ -120,8 +120,13 @@ def gather_tracks(
             from_folders |= {t.path for t in result.tracks}
         elif source.lower().endswith(PLAYLIST_SUFFIXES) and os.path.isfile(source):
             files += read_playlist(source)
-        elif not os.path.lexists(source):  # a source may be a folder: not "no such file"
-            tracks.append(TrackResult(path=source, error="no such file or folder"))
+        elif not os.path.lexists(source):
+            from cadence.files import not_a_file_reason
+
+            reason = not_a_file_reason(source)
+            if reason == "no such file":  # a source may have been meant as a folder
+                reason = "no such file or folder"
+            tracks.append(TrackResult(path=source, error=reason))
         else:
             files.append(source)
     for f in files:

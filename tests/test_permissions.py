@@ -72,6 +72,20 @@ def test_bpm_measures_the_readable_files_past_an_unreadable_one(place, song):
     assert rows["locked.wav"]["error"] == "cannot read (permission denied)"
 
 
+def test_a_file_in_a_folder_that_cannot_be_entered_is_denied_not_missing(place, song):
+    # It was "no such file": the folder may be read but not searched.
+    folder, env = place
+    locked = folder / "locked"
+    locked.mkdir()
+    inside = copy_bytes(song, locked / "s.wav")
+    locked.chmod(0o644)
+    result = _as_user(_cadence("bpm", str(inside), "--json"), env=env)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)[0]["error"] == (
+        "cannot read (permission denied: a folder on its path cannot be entered)"
+    )
+
+
 def test_a_scan_reports_an_unreadable_file_and_measures_it_once_it_can(place, song):
     folder, env = place
     music = folder / "music"

@@ -260,9 +260,7 @@ def devices(as_json: bool) -> None:
         output.print_json([d.to_dict() for d in outputs])
     elif outputs:
         reports.devices(outputs)
-    if not outputs:  # as `metronome` says it when it finds none
-        if as_json:
-            sys.exit(ExitStatus.ERROR)
+    if not outputs:  # as `metronome` says it when it finds none (after the JSON's [])
         raise AudioDeviceError(
             "no audio output device found", hint="render sessions to a file with --output FILE"
         )

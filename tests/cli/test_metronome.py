@@ -273,6 +273,7 @@ def test_no_device_is_an_error_for_devices_too(runner, monkeypatch):
     )
     listed = runner.invoke(main, ["devices", "--json"])
     assert listed.exit_code == 1 and json.loads(listed.stdout) == []
+    assert listed.stderr == result.stderr  # it was silent: exit 1 with no word why
 
 
 @pytest.mark.parametrize(

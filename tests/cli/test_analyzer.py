@@ -777,6 +777,23 @@ def test_playlist_left_out_warning_shows_even_with_quiet(track, runner, tmp_path
     )
 
 
+@pytest.mark.parametrize("name", ["run.txt", "run", "run.m3u8.bak"])
+def test_a_playlist_named_as_no_player_would_open_it_is_refused_before_the_scan(
+    library, runner, tmp_path, name
+):
+    root, _ = library
+    result = runner.invoke(
+        main,
+        ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(tmp_path / name)],
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: playlist: {tmp_path / name}: a playlist is written as .m3u8;"
+        " give a name such as run.m3u8\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_playlist_or_plot_never_replaces_a_song_without_force(library, runner, tmp_path):
     root, _ = library
     song = tmp_path / "keep.mp3"
@@ -795,11 +812,20 @@ def test_a_playlist_or_plot_never_replaces_a_song_without_force(library, runner,
             main, ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song)]
         ).stderr
     )
+    # --force does not make a song's name a playlist's: still refused, by the name.
     forced = runner.invoke(
         main,
         ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song), "--force"],
     )
-    assert forced.exit_code == 0 and song.read_text().startswith("#EXTM3U")
+    assert forced.exit_code == 2 and "is written as .m3u8" in forced.stderr
+    assert _sha(song) == before
+    # A file with a playlist's name that is not one is replaced with --force only.
+    odd = tmp_path / "old.m3u8"
+    odd.write_bytes(song.read_bytes())
+    args = ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(odd)]
+    assert runner.invoke(main, args).exit_code == 2 and _sha(odd) == before
+    forced = runner.invoke(main, [*args, "--force"])
+    assert forced.exit_code == 0 and odd.read_text().startswith("#EXTM3U")
 
 
 def test_a_plot_the_format_of_which_cannot_be_drawn_is_refused_before_the_scan(

@@ -209,7 +209,7 @@ def stretch_song_file(
         "spm": spm,
         "bpm": round(60.0 / result.period_s, 2),
         "steps_per_beat": plan.fit.steps_per_beat,
-        "stretch_pct": round(plan.fit.stretch_pct, 2),
+        "stretch_pct": round(plan.fit.stretch_pct, 2) + 0.0,  # + 0.0: no "-0.0"
         "steady": plan.steady,
         "grid_residual_ms": result.grid_residual_ms,
         "sr": sr,

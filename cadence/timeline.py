@@ -300,7 +300,7 @@ class Timeline:
                     "source_start_s": round(float(plan.time_map.to_source(first / sr)), 4),
                     "bpm": round(60.0 / song.result.period_s, 2),
                     "steps_per_beat": plan.fit.steps_per_beat,
-                    "stretch_pct": round(plan.fit.stretch_pct, 2),
+                    "stretch_pct": round(plan.fit.stretch_pct, 2) + 0.0,  # + 0.0: no "-0.0"
                     "speed": round(plan.fit.speed, 6),
                     "steady": plan.steady,
                     "grid_residual_ms": song.result.grid_residual_ms,

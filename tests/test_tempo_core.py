@@ -1,5 +1,7 @@
 """Tempo estimation on synthetic onset envelopes, and tempo matching (pure core)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -319,3 +321,9 @@ def test_autocorrelation_is_the_direct_one_at_a_fast_fft_size(n):
         while rest % p == 0:
             rest //= p
     assert rest == 1
+
+
+def test_a_stretch_that_rounds_to_nothing_is_zero_not_minus_zero():
+    # JSON printed "stretch_pct": -0.0 for a song a hair faster than the target.
+    m = match_tempo(164.0004, target_spm=164.0)
+    assert math.copysign(1.0, m.stretch_pct) == 1.0

@@ -36,7 +36,7 @@ def _count_source(
     steps: int | None, seconds: float | None, one_foot: bool, spm: float | None
 ) -> tuple[float, dict, str]:
     """The cadence a count gives: (spm, source for JSON, how it was measured, for people)."""
-    from cadence.core.calc import steps_to_spm
+    from cadence.core.calc import count_too_short, steps_to_spm
 
     if spm is not None:
         if steps is not None or seconds is not None or one_foot:
@@ -52,6 +52,9 @@ def _count_source(
         )
     seconds = 60.0 if seconds is None else seconds
     value = steps_to_spm(steps, seconds=seconds, one_foot=one_foot)
+    coarse = count_too_short(seconds=seconds, one_foot=one_foot)
+    if coarse:
+        output.warn(coarse)
     how = (
         f"{steps} one-foot steps in {seconds:g} s, doubled"
         if one_foot

@@ -23,12 +23,48 @@ MAX_PLAUSIBLE_SPM = 260.0
 STEP_INCREASES_PCT = (5, 10)
 
 
+#: A count whose one step more or less moves the cadence by more than this
+#: (steps/min) is too short to practise from: a +5 % step is about 8.
+COUNT_RESOLUTION_SPM = 4.0
+
+
 def _check_positive_number(value: float, parameter: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(parameter, f"must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value):
+        raise ParameterError(parameter, f"must be a finite positive number, got {value!r}")
+    if value <= 0:
         raise ParameterError(parameter, f"must be a positive number, got {value!r}")
     return float(value)
+
+
+def _spm_text(spm: float) -> str:
+    """`spm` for a message: one decimal, or three figures when that would hide it."""
+    return f"{spm:.1f}" if 0.1 <= spm < 1e6 else f"{spm:.3g}"
+
+
+def count_too_short(*, seconds: float, one_foot: bool = False) -> str | None:
+    """Why a count over `seconds` is too coarse to practise from, or None.
+
+    One step more or less moves the cadence by ``60 / seconds`` steps/min
+    (twice that for one foot's count, which is doubled).
+
+    Examples
+    --------
+    >>> count_too_short(seconds=10).split(";")[0]
+    'one step more or less in a 10 s count is 6 steps/min'
+    >>> count_too_short(seconds=30) is None
+    True
+    """
+    seconds = _check_positive_number(seconds, "seconds")
+    per_step = (2 if one_foot else 1) * 60.0 / seconds
+    if per_step <= COUNT_RESOLUTION_SPM:
+        return None
+    foot = "one-foot " if one_foot else ""
+    return (
+        f"one step more or less in a {seconds:g} s {foot}count is {per_step:.2g} steps/min;"
+        " count for 30-60 s for a figure to practise from"
+    )
 
 
 def check_plausible_spm(spm: float, *, parameter: str = "spm") -> float:
@@ -94,7 +130,7 @@ def steps_to_spm(steps: float, *, seconds: float = 60.0, one_foot: bool = False)
         counted = f"{steps:g} {'one-foot ' if one_foot else ''}steps in {seconds:g} s"
         raise ParameterError(
             "steps",
-            f"{counted} gives {spm:.1f} steps/min, outside the plausible human range "
+            f"{counted} gives {_spm_text(spm)} steps/min, outside the plausible human range "
             f"{MIN_PLAUSIBLE_SPM:g}-{MAX_PLAUSIBLE_SPM:g}; check the count and --seconds",
         )
     return spm

@@ -59,6 +59,27 @@ def test_calc_with_known_spm(runner):
 
 
 @pytest.mark.parametrize(
+    ("args", "warned"),
+    [
+        (["--steps", "3", "--seconds", "1"], "in a 1 s count is 60 steps/min"),
+        (["--steps", "28", "--seconds", "10"], "in a 10 s count is 6 steps/min"),
+        (["--steps", "20", "--seconds", "15", "--one-foot"], "15 s one-foot count is 8 steps/min"),
+        (["--steps", "41", "--seconds", "15"], None),  # 4 steps/min a step: still usable
+        (["--steps", "78", "--one-foot"], None),
+    ],
+)
+def test_a_count_too_short_to_practise_from_is_measured_with_a_warning(runner, args, warned):
+    result = runner.invoke(main, ["calc", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["cadence_spm"] > 0
+    if warned is None:
+        assert result.stderr == ""
+    else:
+        assert result.stderr.startswith("warning: one step more or less")
+        assert warned in result.stderr and "count for 30-60 s" in result.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["calc", "--steps", "0"], "steps: must be a positive number"),
@@ -68,7 +89,10 @@ def test_calc_with_known_spm(runner):
         (["calc", "--steps", "20"], "plausible human range"),
         (["calc", "--steps", "200", "--one-foot"], "plausible human range"),
         (["calc", "--spm", "300"], "plausible human range"),
-        (["calc", "--spm", "nan"], "spm: must be a positive number"),
+        (["calc", "--spm", "nan"], "spm: must be a finite positive number"),
+        (["calc", "--spm", "inf"], "spm: must be a finite positive number, got inf"),
+        (["calc", "--steps", "78", "--seconds", "100000"], "gives 0.0468 steps/min"),
+        (["calc", "--steps", str(10**25)], "gives 1e+25 steps/min"),
         (["calc", "--spm", "160", "--steps", "80"], "spm: give either --spm or --steps"),
         (["calc", "--spm", "160", "--one-foot"], "spm: give either"),
         (["calc"], "steps: give --steps N"),

@@ -26,7 +26,9 @@ demo: sysdeps-run $(VENV)/.installed-run
 	@echo
 	@if [ -f $(RUN_FIT) ]; then \
 		echo "== cadence calc --from $(RUN_FIT)   (a recorded run)"; \
-		$(BIN)/cadence calc --from $(RUN_FIT); echo; fi
+		$(BIN)/cadence calc --from $(RUN_FIT); echo; \
+	else echo "== (no $(RUN_FIT) beside this clone: skipping the recorded run;"; \
+		echo "   try cadence calc --from YOUR_RUN.fit)"; echo; fi
 	@echo "== cadence scan audio --target 164 --playlist out/run-164.m3u8   (the bundled demo library)"
 	@mkdir -p out
 	@$(BIN)/cadence scan audio --target 164 --playlist out/run-164.m3u8 --cache out/demo-cache.sqlite3

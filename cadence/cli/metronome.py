@@ -102,7 +102,7 @@ def _parse_latency(text: str) -> str | float:
     type=int,
     default=0,
     metavar="N",
-    help="Accent the first of every N steps (2: left/right).",
+    help="Accent the first of every N steps (2: left/right; 0, the default: no accent).",
 )
 @click.option(
     "--every",

@@ -80,8 +80,8 @@ def parse_intervals(spec: str) -> tuple[Interval, ...]:
     """Parse an interval programme such as ``run:2m,walk:1m``.
 
     A part without a label is "run" in odd and "walk" in even positions. A run
-    beats at the session's target, a walk is silent, unless ``@SPM`` or
-    ``@off`` says otherwise.
+    (and a part of any other label: "jog", "hill") beats at the session's
+    target, a walk is silent, unless ``@SPM`` or ``@off`` says otherwise.
 
     Raises
     ------

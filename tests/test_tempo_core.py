@@ -327,3 +327,5 @@ def test_a_stretch_that_rounds_to_nothing_is_zero_not_minus_zero():
     # JSON printed "stretch_pct": -0.0 for a song a hair faster than the target.
     m = match_tempo(164.0004, target_spm=164.0)
     assert math.copysign(1.0, m.stretch_pct) == 1.0
+    m = match_tempo(164.0, target_spm=164.02)  # and the spm off, the other way round
+    assert math.copysign(1.0, m.off_spm) == 1.0

@@ -221,9 +221,10 @@ def default_jobs() -> int:
     on (``taskset``, a container's CPU set), not every CPU of the machine
     (a CPU quota alone is not seen)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        return os.cpu_count() or 1
+        usable = os.cpu_count() or 1
+    return max(1, min(MAX_JOBS, usable))
 
 
 def jobs_option(help: str, *flags: str) -> Any:

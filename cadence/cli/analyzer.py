@@ -263,14 +263,14 @@ def _check_scan_outputs(*, playlist: str | None, plot: str | None, force: bool) 
         from cadence.playlist import is_playlist
         from cadence.songs import PLAYLIST_SUFFIXES
 
-        check_replaceable(
-            playlist, parameter="playlist", kind="a playlist", is_own_kind=is_playlist, force=force
-        )
         if not playlist.lower().endswith(PLAYLIST_SUFFIXES):  # a player would not open it
             raise ParameterError(
                 "playlist",
                 f"{playlist}: a playlist is written as .m3u8; give a name such as run.m3u8",
             )
+        check_replaceable(
+            playlist, parameter="playlist", kind="a playlist", is_own_kind=is_playlist, force=force
+        )
     if plot:
         from cadence.plots import check_plot_path
 

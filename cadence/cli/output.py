@@ -107,9 +107,9 @@ def _stderr_columns() -> int | None:
         if not sys.stderr.isatty():
             return None
         columns = os.environ.get("COLUMNS", "")
-        return (
-            int(columns) if columns.isdigit() else os.get_terminal_size(sys.stderr.fileno()).columns
-        )
+        if columns.isascii() and columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        return os.get_terminal_size(sys.stderr.fileno()).columns
     except (AttributeError, ValueError, OSError):  # replaced, closed, or no size
         return None
 

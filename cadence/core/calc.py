@@ -43,6 +43,10 @@ def _spm_text(spm: float) -> str:
     return f"{spm:.1f}" if 0.1 <= spm < 1e6 else f"{spm:.3g}"
 
 
+def _per_step_text(per_step: float) -> str:
+    return f"{per_step:.0f}" if per_step >= 10 else f"{per_step:.2g}"
+
+
 def count_too_short(*, seconds: float, one_foot: bool = False) -> str | None:
     """Why a count over `seconds` is too coarse to practise from, or None.
 
@@ -62,7 +66,8 @@ def count_too_short(*, seconds: float, one_foot: bool = False) -> str | None:
         return None
     foot = "one-foot " if one_foot else ""
     return (
-        f"one step more or less in a {seconds:g} s {foot}count is {per_step:.2g} steps/min;"
+        f"one step more or less in a {seconds:g} s {foot}count is"
+        f" {_per_step_text(per_step)} steps/min;"
         " count for 30-60 s for a figure to practise from"
     )
 

@@ -95,7 +95,7 @@ def match_tempo(
     return TempoMatch(
         match_factor=factor if fits else None,
         step_bpm=round(step, 1),
-        off_spm=round(off, 1),
+        off_spm=round(off, 1) + 0.0,  # no "-0.0"
         stretch_pct=round((target_spm / step - 1) * 100, 1) + 0.0,  # no "-0.0"
     )
 

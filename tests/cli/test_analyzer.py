@@ -617,10 +617,10 @@ def test_folder_argument_that_is_not_a_folder_exits_1(track, runner, tmp_path):
 
 def test_output_paths_are_checked_before_the_scan(track, runner, tmp_path):
     copy_bytes(track, tmp_path / "music" / "t.wav")
-    for option in ("--playlist", "--plot"):
+    for option, name in (("--playlist", "x.m3u8"), ("--plot", "x.out")):
         result = runner.invoke(
             main,
-            ["scan", str(tmp_path / "music"), "--target", "166", option, "/nonexistent/x.out"],
+            ["scan", str(tmp_path / "music"), "--target", "166", option, f"/nonexistent/{name}"],
         )
         assert result.exit_code == 2
         assert "folder /nonexistent does not exist" in result.output
@@ -806,12 +806,12 @@ def test_a_playlist_or_plot_never_replaces_a_song_without_force(library, runner,
         assert result.exit_code == 2, result.output
         assert "Scanned" not in result.output  # refused before the scan, not after
         assert _sha(song) == before
-    assert (
-        "exists and is not a playlist; it is left as it is"
-        in runner.invoke(
-            main, ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song)]
-        ).stderr
+    # A song's name is refused as a playlist's first: no "--force" advice that
+    # --force would then not honour.
+    named = runner.invoke(
+        main, ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(song)]
     )
+    assert "a playlist is written as .m3u8" in named.stderr and "--force" not in named.stderr
     # --force does not make a song's name a playlist's: still refused, by the name.
     forced = runner.invoke(
         main,
@@ -823,7 +823,9 @@ def test_a_playlist_or_plot_never_replaces_a_song_without_force(library, runner,
     odd = tmp_path / "old.m3u8"
     odd.write_bytes(song.read_bytes())
     args = ["scan", str(root), "--target", "172", "--no-cache", "--playlist", str(odd)]
-    assert runner.invoke(main, args).exit_code == 2 and _sha(odd) == before
+    kept = runner.invoke(main, args)
+    assert kept.exit_code == 2 and _sha(odd) == before
+    assert "exists and is not a playlist; it is left as it is" in kept.stderr
     forced = runner.invoke(main, [*args, "--force"])
     assert forced.exit_code == 0 and odd.read_text().startswith("#EXTM3U")
 

@@ -63,6 +63,7 @@ def test_calc_with_known_spm(runner):
     [
         (["--steps", "3", "--seconds", "1"], "in a 1 s count is 60 steps/min"),
         (["--steps", "28", "--seconds", "10"], "in a 10 s count is 6 steps/min"),
+        (["--steps", "2", "--seconds", "0.5"], "in a 0.5 s count is 120 steps/min"),
         (["--steps", "20", "--seconds", "15", "--one-foot"], "15 s one-foot count is 8 steps/min"),
         (["--steps", "41", "--seconds", "15"], None),  # 4 steps/min a step: still usable
         (["--steps", "78", "--one-foot"], None),

@@ -321,6 +321,9 @@ def test_an_endless_fallback_is_refused_by_its_own_name_before_the_device_is_tri
         " give --duration, --beats or --repeat\n"
     )
     assert list(tmp_path.iterdir()) == []
+    # A name it could not write anyway is said first: one try, not two.
+    result = runner.invoke(main, ["metronome", "170", "-o", str(tmp_path / "x.txt")])
+    assert result.exit_code == 2 and "unknown format .txt" in result.output
 
 
 def test_a_render_replaced_keeps_its_mode_and_a_symlink_stays_a_link(runner, tmp_path):

@@ -333,3 +333,10 @@ def test_the_default_jobs_are_the_cpus_the_process_may_use(subprocess_env):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_the_default_jobs_stay_within_the_limit_on_a_big_machine(monkeypatch):
+    from cadence.cli import MAX_JOBS, default_jobs
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(128)))
+    assert default_jobs() == MAX_JOBS == 64

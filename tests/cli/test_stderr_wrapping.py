@@ -20,11 +20,12 @@ MESSAGE = (
 )
 
 
-def _stderr_on_a_terminal(args, env, *, columns):
+def _stderr_on_a_terminal(args, env, *, columns, keep_columns=False):
     """Run ``cadence ARGS`` with standard error on a pty `columns` wide; its text."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
+    if not keep_columns:
+        env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "cadence", *args],
         stdin=subprocess.DEVNULL,
@@ -55,6 +56,14 @@ def test_an_error_wraps_between_words_at_the_width_of_the_terminal_stderr_is_on(
     assert all(len(line) <= 39 for line in lines), lines
     assert all(line.startswith("  ") for line in lines[1:])  # a hanging indent
     assert " ".join(line.strip() for line in lines) == MESSAGE  # no word broken or lost
+
+
+def test_columns_of_zero_fall_back_to_the_terminal_s_own_width(subprocess_env):
+    code, text = _stderr_on_a_terminal(LONG_ERROR, {**subprocess_env}, columns=40)
+    assert code == 2
+    env = {**subprocess_env, "COLUMNS": "0"}  # wrapping was off with it
+    code, zero = _stderr_on_a_terminal(LONG_ERROR, env, columns=40, keep_columns=True)
+    assert zero == text
 
 
 def test_an_error_piped_stays_one_line(subprocess_env):

@@ -28,14 +28,15 @@ def display_path(path: str | os.PathLike) -> str:
     return os.fsencode(path).decode("utf-8", errors="replace")
 
 
-def not_a_file_reason(path: str) -> str:
-    """Why `path`, which is not a regular file, cannot be read as one."""
+def not_a_file_reason(path: str, *, missing: str = "no such file") -> str:
+    """Why `path`, which is not a regular file, cannot be read as one; `missing`
+    when nothing is there (a caller that also takes folders says so)."""
     try:
         os.lstat(path)
     except PermissionError:  # a folder on the way that may not be searched
         return "cannot read (permission denied: a folder on its path cannot be entered)"
     except OSError:
-        return "no such file"
+        return missing
     if os.path.isdir(path):
         return "a folder, not a file (cadence scan reads folders)"
     if os.path.islink(path) and not os.path.exists(path):

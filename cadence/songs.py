@@ -123,9 +123,8 @@ def gather_tracks(
         elif not os.path.lexists(source):
             from cadence.files import not_a_file_reason
 
-            reason = not_a_file_reason(source)
-            if reason == "no such file":  # a source may have been meant as a folder
-                reason = "no such file or folder"
+            # A source may have been meant as a folder.
+            reason = not_a_file_reason(source, missing="no such file or folder")
             tracks.append(TrackResult(path=source, error=reason))
         else:
             files.append(source)

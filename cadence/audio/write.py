@@ -71,6 +71,22 @@ def not_a_song_kind(path: str | os.PathLike) -> str | None:
     return NOT_SONG_KINDS.get(rendered_by(path))
 
 
+def check_not_endless(length: float | None, *, parameter: str = "output") -> None:
+    """Refuse to write a session with no length (`length` None: no --duration,
+    --beats or --repeat) to the file `parameter` names.
+
+    Raises
+    ------
+    ParameterError
+        Naming `parameter`, if `length` is None.
+    """
+    if length is None:
+        raise ParameterError(
+            parameter,
+            "an endless session cannot be written to a file; give --duration, --beats or --repeat",
+        )
+
+
 def check_render_path(
     path: str | os.PathLike,
     *,
@@ -222,11 +238,7 @@ def write_session(
         If the file cannot be written (the message names it).
     """
     output_format(path)  # refuse an unknown extension first
-    if renderer.total_samples is None:
-        raise ParameterError(
-            "output",
-            "an endless session cannot be written to a file; give --duration, --beats or --repeat",
-        )
+    check_not_endless(renderer.total_samples)
     if channels not in (1, 2):
         raise ParameterError("channels", f"must be 1 or 2, got {channels}")
     target = Path(path)

@@ -201,7 +201,9 @@ def refuse_a_song(
         if not os.path.exists(source):
             continue
         if os.path.samefile(target, source):
-            if source.lower().endswith((".m3u8", ".m3u")):
+            from cadence.songs import PLAYLIST_SUFFIXES
+
+            if source.lower().endswith(PLAYLIST_SUFFIXES):
                 same = "is a playlist being played"
             raise ParameterError(parameter, f"{target} {same}; give another name")
         if os.path.isdir(source) and real.startswith(os.path.realpath(source) + os.sep):

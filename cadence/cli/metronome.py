@@ -178,17 +178,12 @@ def metronome(
             "--output renders to a file; it does not go with --device or --fallback-output",
         )
     _refuse_unused_options(rendering=bool(output_path), fallback=bool(fallback_output))
-    from cadence.audio.write import check_render_path
+    from cadence.audio.write import check_not_endless, check_render_path
 
     for option, path in (("output", output_path), ("fallback-output", fallback_output)):
         if path:
             check_render_path(path, parameter=option, force=force, sr=sr)
-        if path and session.length_s is None:  # said now, not after the device was tried
-            raise ParameterError(
-                option,
-                "an endless session cannot be written to a file; give --duration, --beats"
-                " or --repeat",
-            )
+            check_not_endless(session.length_s, parameter=option)  # now, not after the device
     render = {"sr": sr, "voice": voice, "volume": volume}
     if output_path:
         _finish_render(_render(session, output_path, **render), as_json=as_json)

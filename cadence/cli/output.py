@@ -78,25 +78,61 @@ def for_stderr(text: str) -> str:
     columns = _stderr_columns()
     if columns is None:
         return text
-    import textwrap
-
     width = columns - 1  # no line ending exactly at the edge
     if width < 20:
         return text
-    return "\n".join(
-        "\n".join(
-            textwrap.wrap(
-                line,
-                width=width,
-                subsequent_indent="  ",
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
-        if len(line) > width
-        else line
-        for line in text.split("\n")
+    return "\n".join(wrap_words(line, width=width, indent="  ") for line in text.split("\n"))
+
+
+def cells(text: str) -> int:
+    """The screen columns `text` takes on a terminal: two for a wide character
+    (CJK, most emoji), none for a combining mark or a format character.
+
+    Examples
+    --------
+    >>> cells("Neon Stride"), cells("東京"), cells("e\u0301")
+    (11, 4, 1)
+    """
+    if text.isascii():
+        return len(text)
+    import unicodedata
+
+    return sum(
+        0
+        if unicodedata.combining(c) or unicodedata.category(c) in ("Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(c) in ("W", "F")
+        else 1
+        for c in text
     )
+
+
+def wrap_words(line: str, *, width: int, indent: str, first: str = "") -> str:
+    """`line` broken between words into lines of at most `width` screen columns
+    (:func:`cells`, so a CJK name is measured as it shows), the first prefixed
+    with `first`, the others with `indent`. Runs of spaces between words become
+    one; a word wider than the line (a long path) is kept whole on a line of its
+    own. A line that fits is returned as it is.
+
+    Examples
+    --------
+    >>> print(wrap_words("one two three", width=8, indent="  "))
+    one two
+      three
+    """
+    if cells(first + line) <= width:
+        return first + line
+    lead = line[: len(line) - len(line.lstrip(" "))]
+    lines: list[str] = []
+    current, filled = first + lead, False
+    for word in line.split():
+        if filled and cells(current) + 1 + cells(word) > width:
+            lines.append(current)
+            current, filled = indent + word, True
+        else:
+            current, filled = (f"{current} {word}" if filled else current + word), True
+    lines.append(current)
+    return "\n".join(lines)
 
 
 def _stderr_columns() -> int | None:
@@ -143,10 +179,15 @@ def confidence_cell(track: Any) -> str:
 
 
 def wrapped(text: str, *, indent: str, first: str | None = None) -> str:
-    """`text` wrapped at 78 columns with a hanging indent."""
-    return click.wrap_text(
-        text, width=78, initial_indent=indent if first is None else first, subsequent_indent=indent
-    )
+    """`text` wrapped with a hanging indent at 78 columns, or at the terminal's
+    width when standard output is a narrower terminal."""
+    width = 78
+    try:
+        if sys.stdout.isatty():
+            width = max(40, min(width, os.get_terminal_size(sys.stdout.fileno()).columns - 1))
+    except (AttributeError, ValueError, OSError):  # replaced, closed, or no size
+        pass
+    return wrap_words(text, width=width, indent=indent, first=indent if first is None else first)
 
 
 def table(*columns: tuple[str, str], title: str | None = None, plain: bool = True) -> Any:

@@ -108,3 +108,52 @@ def test_a_terminal_too_narrow_to_wrap_in_or_none_leaves_the_text_alone(columns)
     assert output.for_stderr(text) == text
     columns(None)
     assert output.for_stderr(text) == text
+
+
+def test_wide_characters_are_measured_by_the_columns_they_take_on_screen(columns):
+    columns(31)
+    name = "東京の夜明けに走る歌.flac"  # 10 wide characters, 25 columns for 15 characters
+    lines = output.for_stderr(f"warning: {name}: unreadable, skipped").split("\n")
+    assert lines == ["warning:", f"  {name}:", "  unreadable, skipped"]
+    assert all(output.cells(line) <= 30 for line in lines)
+
+
+def test_combining_marks_take_no_column_of_their_own():
+    assert output.cells("Cafe\u0301") == 4
+    assert output.cells("Café") == 4
+    assert output.cells("東京") == 4
+
+
+def test_runs_of_spaces_between_words_become_one_when_a_line_is_wrapped():
+    assert output.wrap_words("one   two three", width=9, indent="  ") == "one two\n  three"
+    assert output.wrap_words("one   two", width=9, indent="  ") == "one   two"  # fits: kept
+
+
+def test_advice_wraps_at_the_width_of_a_narrow_terminal_stdout_is_on(subprocess_env):
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+    env = {k: v for k, v in subprocess_env.items() if k not in ("COLUMNS", "LINES")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadence", "calc", "--steps", "150", "--seconds", "60"],
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    advice = text[text.index("Advice") :].rstrip("\n").split("\n")[1:]
+    assert len(advice) > 3
+    assert max(len(line) for line in advice) <= 49, advice
+    assert all(line.startswith(("  - ", "    ")) for line in advice)

@@ -39,8 +39,15 @@ def not_a_file_reason(path: str, *, missing: str = "no such file") -> str:
         return missing
     if os.path.isdir(path):
         return "a folder, not a file (cadence scan reads folders)"
-    if os.path.islink(path) and not os.path.exists(path):
-        return "broken symlink"
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except PermissionError:  # the target is there, behind a folder that may not be searched
+            return "cannot read (permission denied: a folder on its link's path cannot be entered)"
+        except OSError as exc:
+            import errno
+
+            return "symlink loop" if exc.errno == errno.ELOOP else "broken symlink"
     return "not a regular file (a pipe, device or socket)"
 
 

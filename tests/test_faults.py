@@ -107,6 +107,16 @@ def test_pipes_and_devices_as_inputs_are_refused_at_once(runner, tmp_path, track
     assert rendered.exit_code == 2 and "exists and is not a session" in rendered.stderr
 
 
+def test_a_symlink_loop_is_named_as_one_not_as_a_broken_link(runner, tmp_path):
+    (tmp_path / "a.mp3").symlink_to(tmp_path / "b.mp3")
+    (tmp_path / "b.mp3").symlink_to(tmp_path / "a.mp3")
+    (tmp_path / "gone.mp3").symlink_to(tmp_path / "nothing.mp3")
+    result = runner.invoke(main, ["bpm", str(tmp_path / "a.mp3"), str(tmp_path / "gone.mp3")])
+    assert result.exit_code == 1
+    assert "a.mp3  error: symlink loop" in result.stdout
+    assert "gone.mp3  error: broken symlink" in result.stdout
+
+
 def _originals(tmp_path_factory):
     src = tmp_path_factory.mktemp("originals")
     return {

@@ -86,6 +86,22 @@ def test_a_file_in_a_folder_that_cannot_be_entered_is_denied_not_missing(place, 
     )
 
 
+def test_a_link_to_a_file_in_a_folder_that_cannot_be_entered_is_denied_not_broken(place, song):
+    # It was "broken symlink": the target is there, behind a folder that may not be searched.
+    folder, env = place
+    locked = folder / "locked"
+    locked.mkdir()
+    copy_bytes(song, locked / "s.wav")
+    link = folder / "link.wav"
+    link.symlink_to(locked / "s.wav")
+    locked.chmod(0o644)
+    result = _as_user(_cadence("bpm", str(link), "--json"), env=env)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)[0]["error"] == (
+        "cannot read (permission denied: a folder on its link's path cannot be entered)"
+    )
+
+
 def test_a_scan_reports_an_unreadable_file_and_measures_it_once_it_can(place, song):
     folder, env = place
     music = folder / "music"

@@ -105,3 +105,36 @@ def test_a_plan_ending_after_the_year_9999_is_refused():
 
     with pytest.raises(ParameterError, match="^start_date: 9999-12-31"):
         progression_plan(170, start_date=dt.date(9999, 12, 31))
+
+
+def _every_plan(currents, goals_above, weeks_options):
+    for current in currents:
+        for goal in range(int(current) + 1, min(int(current) + goals_above, 240) + 1):
+            for weeks in weeks_options:
+                try:
+                    yield progression_plan(current, goal_spm=goal, weeks_per_stage=weeks)
+                except ParameterError as exc:
+                    assert "use " in str(exc) and weeks is not None, (current, goal, weeks)
+
+
+def test_every_plan_ends_at_its_goal_within_the_cap_and_never_below_the_start():
+    # A sweep found 160 -> 177 in 1 + 1 weeks ending at 176, and 140.1 -> 141
+    # beginning at 140 with a step of "-0.1 %".
+    currents = [c / 10 for c in range(1400, 2010, 7)]
+    plans = 0
+    for plan in _every_plan(currents, goals_above=40, weeks_options=(None, 1, 2, 3)):
+        plans += 1
+        assert plan.weeks[-1].spm == plan.goal_spm
+        _steps_within_cap(plan)
+        assert plan.weeks[0].spm > plan.current_spm
+        for week in plan.weeks:
+            assert week.step_pct >= 0 and week.total_pct >= 0  # 200.9 -> 201 is +0.0 %
+            assert str(week.step_pct) != "-0.0"
+    assert plans > 10_000
+
+
+def test_the_fewest_weeks_advised_is_a_plan_that_can_be_made():
+    with pytest.raises(ParameterError, match=r"use (\d+) or more") as refused:
+        progression_plan(160, goal_spm=177, weeks_per_stage=1)
+    fewest = int(refused.value.args[-1].rsplit("use ", 1)[1].split()[0])
+    assert progression_plan(160, goal_spm=177, weeks_per_stage=fewest).weeks[-1].spm == 177

@@ -2,7 +2,7 @@
 
 The coaching guidance: raise cadence by 5-10 % in small steps and practise
 each new cadence for 4-6 weeks. A plan here is a list of weeks, each with a
-whole-spm cadence to practise; no week is more than 5 % above the one before,
+whole-spm cadence to practise; no week is above the +5 % target of the one before,
 and a goal above the +10 % target (rounded to a whole spm, as the calculator
 gives it: 172 from 156) is split into stages of at most 10 % each, with a warning.
 """
@@ -10,6 +10,7 @@ gives it: 172 from 156) is split into stages of at most 10 % each, with a warnin
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +88,31 @@ class Plan:
 
 
 def _pct(new: float, old: float) -> float:
-    return round_half_up((new / old - 1) * 100, ndigits=1)
+    return round_half_up((new / old - 1) * 100, ndigits=1) + 0.0  # never -0.0
+
+
+def _weeks_text(n: int) -> str:
+    return f"{n} week" + ("" if n == 1 else "s")
+
+
+def _week_spms(current_spm: float, goal: int, n_weeks: int) -> list[int]:
+    """The whole-spm cadence of each of `n_weeks` weeks from `current_spm` towards
+    `goal`: an even rise in ratio, never below the week before (the first
+    above the current cadence), never above the week before's +5 % target. The
+    last week is the goal when the cap allows it, and below it when it does not."""
+    spms: list[int] = []
+    previous: float = current_spm
+    floor = math.floor(current_spm) + 1  # a rise: 140.1 -> 141 in four weeks began at 140
+    for i in range(1, n_weeks + 1):
+        if i == n_weeks:
+            spm = goal
+        else:
+            spm = int(round_half_up(current_spm * (goal / current_spm) ** (i / n_weeks)))
+        spm = max(spm, spms[-1] if spms else floor)
+        spm = min(spm, target_spm(previous, MAX_STEP_PCT), goal)
+        spms.append(spm)
+        previous = spm
+    return spms
 
 
 def _compound_pct(pct: float, times: int) -> float:
@@ -167,7 +192,6 @@ def progression_plan(
     n_stages = 1
     while target_spm(current_spm, _compound_pct(MAX_STAGE_PCT, n_stages)) < goal:
         n_stages += 1
-    total_ratio = goal / current_spm
     warnings = []
     if n_stages > 1:
         warnings.append(
@@ -175,16 +199,17 @@ def progression_plan(
             f"{current_spm:g}; more than {MAX_STAGE_PCT:g} % at once is too much. The plan is "
             f"split into {n_stages} stages: finish each, and let it feel natural, before the next."
         )
-    stage_goal = current_spm * total_ratio ** (1 / n_stages)
+    # The fewest weeks a stage that keep every week within the cap and end at
+    # the goal (the last week's cap too: 160 -> 177 in 1+1 weeks ended at 176).
     min_weeks = 1
-    while target_spm(current_spm, _compound_pct(MAX_STEP_PCT, min_weeks)) < stage_goal - 0.5:
+    while _week_spms(current_spm, goal, n_stages * min_weeks)[-1] != goal:
         min_weeks += 1
     if weeks_per_stage is None:
         weeks_per_stage = DEFAULT_WEEKS_SMALL_STAGE if min_weeks == 1 else DEFAULT_WEEKS_LARGE_STAGE
     elif weeks_per_stage < min_weeks:
         raise ParameterError(
             "weeks_per_stage",
-            f"{weeks_per_stage} week(s) per stage would raise cadence by more than "
+            f"{_weeks_text(weeks_per_stage)} a stage would raise cadence by more than "
             f"{MAX_STEP_PCT:g} % in a week; use {min_weeks} or more",
         )
 
@@ -196,20 +221,12 @@ def progression_plan(
         )
     weeks: list[PlanWeek] = []
     previous = current_spm
-    for i in range(1, n_total + 1):
-        stage = (i - 1) // weeks_per_stage + 1
-        if i == n_total:
-            spm = goal
-        else:
-            spm = int(round_half_up(current_spm * total_ratio ** (i / n_total)))
-        spm = max(spm, weeks[-1].spm if weeks else spm)
-        # Rounding may push one week a hair over the cap: pull it back.
-        spm = min(spm, target_spm(previous, MAX_STEP_PCT))
+    for i, spm in enumerate(_week_spms(current_spm, goal, n_total), start=1):
         date = start_date + dt.timedelta(weeks=i - 1) if start_date else None
         weeks.append(
             PlanWeek(
                 week=i,
-                stage=stage,
+                stage=(i - 1) // weeks_per_stage + 1,
                 spm=spm,
                 step_pct=_pct(spm, previous),
                 total_pct=_pct(spm, current_spm),

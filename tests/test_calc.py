@@ -156,3 +156,17 @@ def test_a_cadence_too_high_to_raise_gets_no_targets_and_says_why():
     assert (report.target_5_spm, report.target_10_spm) == (None, None)
     assert "no need to raise it" in report.advice[0]
     assert cadence_report(220).target_5_spm == 231 and cadence_report(220).target_10_spm is None
+
+
+def test_numpy_numbers_are_numbers_and_a_huge_int_is_refused_by_name():
+    import numpy as np
+
+    from cadence.core.plan import progression_plan
+
+    assert steps_to_spm(np.int64(160)) == 160.0
+    plan = progression_plan(156, goal_spm=np.int64(172), weeks_per_stage=np.int64(6))
+    assert plan.weeks[-1].spm == 172 and len(plan.weeks) == 6
+    with pytest.raises(ParameterError, match="steps: is too large"):
+        steps_to_spm(10**400)
+    with pytest.raises(ParameterError, match="weeks_per_stage"):
+        progression_plan(156, weeks_per_stage=True)

@@ -7,6 +7,7 @@ running watches call cadence); ``seconds`` is a duration in seconds.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -29,13 +30,26 @@ COUNT_RESOLUTION_SPM = 4.0
 
 
 def _check_positive_number(value: float, parameter: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real takes numpy's integers and floats too (np.int64 was refused).
+    if isinstance(value, (bool, np_bool_types())) or not isinstance(value, numbers.Real):
         raise ParameterError(parameter, f"must be a number, got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int of 400 digits
+        raise ParameterError(parameter, "is too large to be a number of steps or seconds") from None
     if not math.isfinite(value):
         raise ParameterError(parameter, f"must be a finite positive number, got {value!r}")
     if value <= 0:
         raise ParameterError(parameter, f"must be a positive number, got {value!r}")
-    return float(value)
+    return value
+
+
+def np_bool_types() -> tuple:
+    """numpy's bool type when numpy is loaded (it is not a bool subclass)."""
+    import sys
+
+    numpy = sys.modules.get("numpy")
+    return (numpy.bool_,) if numpy is not None else ()
 
 
 def _spm_text(spm: float) -> str:

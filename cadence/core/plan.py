@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,7 +181,9 @@ def progression_plan(
             "goal_spm", f"{goal} must be above the current cadence {current_spm:g} steps/min"
         )
     if weeks_per_stage is not None and not (
-        isinstance(weeks_per_stage, int) and 1 <= weeks_per_stage <= MAX_WEEKS_PER_STAGE
+        isinstance(weeks_per_stage, numbers.Integral)
+        and not isinstance(weeks_per_stage, bool)
+        and 1 <= weeks_per_stage <= MAX_WEEKS_PER_STAGE
     ):
         raise ParameterError(
             "weeks_per_stage",
@@ -213,6 +216,7 @@ def progression_plan(
             f"{MAX_STEP_PCT:g} % in a week; use {min_weeks} or more",
         )
 
+    weeks_per_stage = int(weeks_per_stage)
     n_total = n_stages * weeks_per_stage
     if start_date is not None and start_date > dt.date.max - dt.timedelta(weeks=n_total):
         raise ParameterError(

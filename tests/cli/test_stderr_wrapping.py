@@ -20,6 +20,23 @@ MESSAGE = (
 )
 
 
+def _read_to_the_end(leader, follower, proc):
+    """What the child wrote to the pty, read until it closes it; then waits for it."""
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
 def _stderr_on_a_terminal(args, env, *, columns, keep_columns=False):
     """Run ``cadence ARGS`` with standard error on a pty `columns` wide; its text."""
     leader, follower = pty.openpty()
@@ -33,19 +50,8 @@ def _stderr_on_a_terminal(args, env, *, columns, keep_columns=False):
         stderr=follower,
         env=env,
     )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the child closed the pty
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(leader)
-    return proc.returncode, b"".join(chunks).decode().replace("\r\n", "\n")
+    text = _read_to_the_end(leader, follower, proc)
+    return proc.returncode, text
 
 
 def test_an_error_wraps_between_words_at_the_width_of_the_terminal_stderr_is_on(subprocess_env):
@@ -140,19 +146,7 @@ def test_advice_wraps_at_the_width_of_a_narrow_terminal_stdout_is_on(subprocess_
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 4096)
-        except OSError:  # the child closed the pty
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    proc.wait(timeout=60)
-    os.close(leader)
-    text = b"".join(chunks).decode().replace("\r\n", "\n")
+    text = _read_to_the_end(leader, follower, proc)
     advice = text[text.index("Advice") :].rstrip("\n").split("\n")[1:]
     assert len(advice) > 3
     assert max(len(line) for line in advice) <= 49, advice

@@ -136,16 +136,22 @@ def wrap_words(line: str, *, width: int, indent: str, first: str = "") -> str:
 
 
 def _stderr_columns() -> int | None:
-    """The width of the terminal standard error goes to (``COLUMNS`` if set), or
-    None when it goes elsewhere. Standard output's terminal is not asked: it may
-    be a file (``scan --format json > f``) while stderr is on the screen."""
+    """The width of the terminal standard error goes to, or None when it goes
+    elsewhere. Standard output's terminal is not asked: it may be a file
+    (``scan --format json > f``) while stderr is on the screen."""
+    return _terminal_columns(sys.stderr)
+
+
+def _terminal_columns(stream: Any) -> int | None:
+    """The width of the terminal `stream` is on (``COLUMNS`` if set), or None
+    when it is not a terminal."""
     try:
-        if not sys.stderr.isatty():
+        if not stream.isatty():
             return None
         columns = os.environ.get("COLUMNS", "")
         if columns.isascii() and columns.isdigit() and int(columns) > 0:
             return int(columns)
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):  # replaced, closed, or no size
         return None
 
@@ -181,12 +187,8 @@ def confidence_cell(track: Any) -> str:
 def wrapped(text: str, *, indent: str, first: str | None = None) -> str:
     """`text` wrapped with a hanging indent at 78 columns, or at the terminal's
     width when standard output is a narrower terminal."""
-    width = 78
-    try:
-        if sys.stdout.isatty():
-            width = max(40, min(width, os.get_terminal_size(sys.stdout.fileno()).columns - 1))
-    except (AttributeError, ValueError, OSError):  # replaced, closed, or no size
-        pass
+    columns = _terminal_columns(sys.stdout)
+    width = 78 if columns is None else max(40, min(78, columns - 1))
     return wrap_words(text, width=width, indent=indent, first=indent if first is None else first)
 
 

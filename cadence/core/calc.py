@@ -30,8 +30,9 @@ COUNT_RESOLUTION_SPM = 4.0
 
 
 def _check_positive_number(value: float, parameter: str) -> float:
-    # numbers.Real takes numpy's integers and floats too (np.int64 was refused).
-    if isinstance(value, (bool, np_bool_types())) or not isinstance(value, numbers.Real):
+    # numbers.Real takes numpy's integers and floats too (np.int64 was refused);
+    # numpy's bool is not one, Python's bool is and is refused by name.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError(parameter, f"must be a number, got {value!r}")
     try:
         value = float(value)
@@ -42,14 +43,6 @@ def _check_positive_number(value: float, parameter: str) -> float:
     if value <= 0:
         raise ParameterError(parameter, f"must be a positive number, got {value!r}")
     return value
-
-
-def np_bool_types() -> tuple:
-    """numpy's bool type when numpy is loaded (it is not a bool subclass)."""
-    import sys
-
-    numpy = sys.modules.get("numpy")
-    return (numpy.bool_,) if numpy is not None else ()
 
 
 def _spm_text(spm: float) -> str:

@@ -20,8 +20,18 @@ MESSAGE = (
 )
 
 
-def _read_to_the_end(leader, follower, proc):
-    """What the child wrote to the pty, read until it closes it; then waits for it."""
+def _on_a_terminal(args, env, *, columns, keep_columns=False, stream="stderr"):
+    """Run ``cadence ARGS`` with `stream` (stderr or stdout) on a pty `columns`
+    wide and the other stream not a terminal; its exit code and text."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    if not keep_columns:
+        env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
+    # The other stream is not a terminal: its width must not be the one used.
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: follower}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cadence", *args], stdin=subprocess.DEVNULL, env=env, **streams
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -34,28 +44,11 @@ def _read_to_the_end(leader, follower, proc):
         chunks.append(chunk)
     proc.wait(timeout=60)
     os.close(leader)
-    return b"".join(chunks).decode().replace("\r\n", "\n")
-
-
-def _stderr_on_a_terminal(args, env, *, columns, keep_columns=False):
-    """Run ``cadence ARGS`` with standard error on a pty `columns` wide; its text."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    if not keep_columns:
-        env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cadence", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,  # not a terminal: its width must not be the one used
-        stderr=follower,
-        env=env,
-    )
-    text = _read_to_the_end(leader, follower, proc)
-    return proc.returncode, text
+    return proc.returncode, b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 def test_an_error_wraps_between_words_at_the_width_of_the_terminal_stderr_is_on(subprocess_env):
-    code, text = _stderr_on_a_terminal(LONG_ERROR, subprocess_env, columns=40)
+    code, text = _on_a_terminal(LONG_ERROR, subprocess_env, columns=40)
     assert code == 2
     lines = text.rstrip("\n").split("\n")
     assert len(lines) > 2
@@ -65,10 +58,10 @@ def test_an_error_wraps_between_words_at_the_width_of_the_terminal_stderr_is_on(
 
 
 def test_columns_of_zero_fall_back_to_the_terminal_s_own_width(subprocess_env):
-    code, text = _stderr_on_a_terminal(LONG_ERROR, {**subprocess_env}, columns=40)
+    code, text = _on_a_terminal(LONG_ERROR, {**subprocess_env}, columns=40)
     assert code == 2
     env = {**subprocess_env, "COLUMNS": "0"}  # wrapping was off with it
-    code, zero = _stderr_on_a_terminal(LONG_ERROR, env, columns=40, keep_columns=True)
+    code, zero = _on_a_terminal(LONG_ERROR, env, columns=40, keep_columns=True)
     assert zero == text
 
 
@@ -136,17 +129,9 @@ def test_runs_of_spaces_between_words_become_one_when_a_line_is_wrapped():
 
 
 def test_advice_wraps_at_the_width_of_a_narrow_terminal_stdout_is_on(subprocess_env):
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
-    env = {k: v for k, v in subprocess_env.items() if k not in ("COLUMNS", "LINES")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cadence", "calc", "--steps", "150", "--seconds", "60"],
-        stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    text = _read_to_the_end(leader, follower, proc)
+    calc = ["calc", "--steps", "150", "--seconds", "60"]
+    code, text = _on_a_terminal(calc, subprocess_env, columns=50, stream="stdout")
+    assert code == 0
     advice = text[text.index("Advice") :].rstrip("\n").split("\n")[1:]
     assert len(advice) > 3
     assert max(len(line) for line in advice) <= 49, advice

@@ -89,6 +89,40 @@ def test_a_disk_that_fills_during_a_scan_stops_the_cache_not_the_scan(small_disk
     assert not result.cached_kept
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calc", "--spm", "160"],  # click's echo
+        ["plan", "--current", "150"],  # a rich table
+        ["plan", "--current", "150", "--json"],
+        ["bpm", "--json", "MISSING.wav"],  # a batch whose one file fails, then the output
+    ],
+    ids=["calc", "plan-table", "plan-json", "bpm-json"],
+)
+def test_output_onto_a_full_device_is_an_error_line_not_a_traceback(args):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "cadence", *args], stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: cannot write the output (standard output): No space left on device"
+    )
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_an_os_error_of_another_kind_is_not_called_an_output_failure(monkeypatch, runner):
+    """Only a failure writing standard output is reported as one: any other
+    OSError that escapes a command still shows where it came from."""
+    def broken(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("cadence.core.calc.cadence_report", broken)
+    result = runner.invoke(main, ["calc", "--spm", "160"])
+    assert "cannot write the output" not in result.output
+    assert isinstance(result.exception, OSError)
+
+
 def test_pipes_and_devices_as_inputs_are_refused_at_once(runner, tmp_path, track):
     music = tmp_path / "music"
     copy_bytes(track, music / "good.wav")

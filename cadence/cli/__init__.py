@@ -152,7 +152,18 @@ class CadenceGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         previous = catch_stop_signals()
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a full disk or a gone terminal is met here, not at exit
+            return result
+        except BrokenPipeError:  # `cadence … | head`: click's main exits quietly
+            raise
+        except OSError as exc:
+            if not _writing_stdout(exc):
+                raise
+            _discard_stdout()
+            reason = exc.strerror or str(exc)
+            click.echo(f"Error: cannot write the output (standard output): {reason}", err=True)
+            ctx.exit(ExitStatus.ERROR)
         except CadenceError as exc:
             from cadence.cli.output import for_stderr
 
@@ -167,6 +178,41 @@ class CadenceGroup(click.Group):
         finally:
             if not _stopping:  # once stopping, they stay ignored to the process's end
                 restore_signals(previous)
+
+
+def _writing_stdout(exc: OSError) -> bool:
+    """Whether `exc` was raised writing to standard output (``> /dev/full``, a
+    full disk, a terminal gone): the frame that raised holds the stream, its
+    ``write``, or a rich console printing to it. A file the tool writes itself
+    has its own message (files.py)."""
+    streams = {id(sys.stdout), id(sys.__stdout__)}
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    for value in tb.tb_frame.f_locals.values():
+        try:
+            held = (value, getattr(value, "__self__", None), getattr(value, "file", None))
+        except Exception:  # a property that fails: not a stream
+            continue
+        if any(id(h) in streams for h in held):
+            return True
+    return False
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's own flush at
+    exit does not fail a second time with a traceback."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (CliRunner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 #: A file argument the command opens itself: a missing or unreadable one is that

@@ -56,6 +56,21 @@ def test_weighted_quantiles_match_numpy_median_for_equal_weights():
         assert weighted_quantiles(values, np.ones(n), [0.5])[0] == pytest.approx(np.median(values))
 
 
+@pytest.mark.parametrize(
+    ("values", "weights", "qs", "message"),
+    [
+        ([], [], [0.5], "^weights: no values with positive weight"),
+        ([170.0, 180.0], [0.0, 0.0], [0.5], "^weights: no values with positive weight"),
+        ([170.0, 180.0], [1.0], [0.5], r"^weights: must be one weight per value"),
+        ([170.0, 180.0], [1.0, 1.0], [1.5], r"^qs: quantiles must be in \[0, 1\]"),
+        ([170.0, 180.0], [1.0, np.inf], [0.5], r"weights finite"),
+    ],
+)
+def test_weighted_quantiles_refuse_what_has_no_quantile(values, weights, qs, message):
+    with pytest.raises(ParameterError, match=message):
+        weighted_quantiles(values, weights, qs)
+
+
 def test_record_weight_is_time_to_next_record_capped():
     w = record_weights_s(np.array([0.0, 1.0, 4.0, 300.0, 301.0, 302.0]))
     # The pause after 4 s counts only 10 s; the last record gets the median gap.

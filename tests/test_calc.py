@@ -170,3 +170,31 @@ def test_numpy_numbers_are_numbers_and_a_huge_int_is_refused_by_name():
         steps_to_spm(10**400)
     with pytest.raises(ParameterError, match="weeks_per_stage"):
         progression_plan(156, weeks_per_stage=True)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: target_spm(156, float("nan")), r"^increase_pct: must be a finite number"),
+        (lambda: target_spm(156, float("inf")), r"^increase_pct: must be a finite number"),
+        (lambda: target_spm(156, None), r"^increase_pct: must be a number, got None"),
+        (lambda: target_spm(156, -200), r"^increase_pct: must be above -100"),
+        (lambda: round_half_up("163.85"), r"^x: must be a number"),
+        (lambda: round_half_up(2.5, ndigits=1.5), r"^ndigits: must be a whole number"),
+        (lambda: cadence_report(160, source=[1, 2]), r"^source: must be a dict"),
+    ],
+)
+def test_the_api_refuses_bad_arguments_by_name(call, message):
+    with pytest.raises(ParameterError, match=message):
+        call()
+
+
+def test_round_half_up_keeps_infinities_and_nan_as_round_does():
+    assert round_half_up(math.inf) == math.inf == round(math.inf, 1)
+    assert round_half_up(-math.inf, ndigits=2) == -math.inf
+    assert math.isnan(round_half_up(math.nan))
+
+
+def test_a_cut_in_cadence_is_a_target_too():
+    assert target_spm(170, -5) == 162  # 161.5 rounds up
+    assert target_spm(170, 0) == 170

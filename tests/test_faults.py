@@ -114,6 +114,7 @@ def test_output_onto_a_full_device_is_an_error_line_not_a_traceback(args):
 def test_an_os_error_of_another_kind_is_not_called_an_output_failure(monkeypatch, runner):
     """Only a failure writing standard output is reported as one: any other
     OSError that escapes a command still shows where it came from."""
+
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")
 

@@ -105,6 +105,18 @@ def test_a_plan_ending_after_the_year_9999_is_refused():
 
     with pytest.raises(ParameterError, match="^start_date: 9999-12-31"):
         progression_plan(170, start_date=dt.date(9999, 12, 31))
+    with pytest.raises(ParameterError, match="the plan's 1 week would end"):
+        progression_plan(150, weeks_per_stage=1, start_date=dt.date(9999, 12, 25))
+
+
+def test_a_start_given_with_a_time_counts_by_its_day_and_a_string_is_refused():
+    import datetime as dt
+
+    plan = progression_plan(156, start_date=dt.datetime(2026, 3, 2, 7, 30))
+    assert [w.start_date for w in plan.weeks[:2]] == [dt.date(2026, 3, 2), dt.date(2026, 3, 9)]
+    assert plan.to_dict()["weeks"][0]["start_date"] == "2026-03-02"
+    with pytest.raises(ParameterError, match=r"^start_date: must be a datetime.date"):
+        progression_plan(156, start_date="2026-03-02")
 
 
 def _every_plan(currents, goals_above, weeks_options):

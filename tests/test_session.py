@@ -40,6 +40,13 @@ def test_format_clock():
     assert format_clock(59.99) == "0:59"
     assert format_clock(3600) == "1:00:00"
     assert format_clock(-3) == "0:00"
+    assert format_clock(10**6) == "277:46:40"
+
+
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), "90", None])
+def test_format_clock_refuses_what_is_no_duration_by_name(seconds):
+    with pytest.raises(ParameterError, match=r"^seconds: must be a"):
+        format_clock(seconds)
 
 
 def test_parse_intervals_labels_rates_and_silence():

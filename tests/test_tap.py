@@ -71,6 +71,12 @@ def test_unusable_taps_are_refused(times):
         spm_from_tap_times(times)
 
 
+@pytest.mark.parametrize("times", ["abc", b"0123", None, [0.0, 0.3, "x", 0.9], [0.0, {}, 1]])
+def test_tap_times_that_are_not_numbers_are_refused_by_name(times):
+    with pytest.raises(ParameterError, match=r"^taps: must be a sequence of tap times"):
+        spm_from_tap_times(times)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_random_tapping_is_no_rhythm_not_a_confident_cadence(seed):
     gaps = np.random.default_rng(seed).uniform(0.1, 1.3, 40)

@@ -160,6 +160,12 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarra
     exactly on a boundary, the mean of the values on either side, so equal
     weights give the same median as :func:`numpy.median`.
 
+    Raises
+    ------
+    ParameterError
+        If `values` and `weights` differ in shape, a weight is not finite, a
+        quantile is outside [0, 1], or no value has a positive weight.
+
     Examples
     --------
     >>> weighted_quantiles(np.array([170.0, 180.0]), np.array([1.0, 3.0]), [0.5]).tolist()
@@ -169,15 +175,23 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarra
     """
     values = np.asarray(values, dtype=float)
     weights = np.asarray(weights, dtype=float)
+    qs = np.atleast_1d(np.asarray(qs, dtype=float))
+    if values.ndim != 1 or values.shape != weights.shape:
+        raise ParameterError(
+            "weights",
+            f"must be one weight per value: values {values.shape}, weights {weights.shape}",
+        )
+    if not (np.all(np.isfinite(weights)) and np.all(qs >= 0) and np.all(qs <= 1)):
+        raise ParameterError("qs", "quantiles must be in [0, 1] and weights finite")
     keep = weights > 0
     values, weights = values[keep], weights[keep]
     if values.size == 0:
-        raise ValueError("no values with positive weight")
+        raise ParameterError("weights", "no values with positive weight")
     order = np.argsort(values, kind="stable")
     v, w = values[order], weights[order]
     share = np.cumsum(w) / w.sum()
     out = []
-    for q in np.atleast_1d(np.asarray(qs, dtype=float)):
+    for q in qs:
         i = min(int(np.searchsorted(share, q - 1e-12)), v.size - 1)
         on_boundary = math.isclose(share[i], q, rel_tol=1e-9) and i + 1 < v.size
         out.append((v[i] + v[i + 1]) / 2 if on_boundary else v[i])

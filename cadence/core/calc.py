@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -29,7 +31,7 @@ STEP_INCREASES_PCT = (5, 10)
 COUNT_RESOLUTION_SPM = 4.0
 
 
-def _check_positive_number(value: float, parameter: str) -> float:
+def _check_finite_number(value: float, parameter: str, *, kind: str = "finite number") -> float:
     # numbers.Real takes numpy's integers and floats too (np.int64 was refused);
     # numpy's bool is not one, Python's bool is and is refused by name.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -37,9 +39,14 @@ def _check_positive_number(value: float, parameter: str) -> float:
     try:
         value = float(value)
     except OverflowError:  # an int of 400 digits
-        raise ParameterError(parameter, "is too large to be a number of steps or seconds") from None
+        raise ParameterError(parameter, "is too large to be a number") from None
     if not math.isfinite(value):
-        raise ParameterError(parameter, f"must be a finite positive number, got {value!r}")
+        raise ParameterError(parameter, f"must be a {kind}, got {value!r}")
+    return value
+
+
+def _check_positive_number(value: float, parameter: str) -> float:
+    value = _check_finite_number(value, parameter, kind="finite positive number")
     if value <= 0:
         raise ParameterError(parameter, f"must be a positive number, got {value!r}")
     return value
@@ -152,8 +159,29 @@ def round_half_up(x: float, *, ndigits: int = 0) -> float:
     """Round like people do (2.5 -> 3), not like :func:`round` (2.5 -> 2).
 
     The value goes through its shortest decimal repr first, so 163.85 is
-    treated as the decimal 163.85 and not as 163.8499999....
+    treated as the decimal 163.85 and not as 163.8499999.... Infinities and
+    NaN are returned as they are, as :func:`round` does with `ndigits`.
+
+    Raises
+    ------
+    ParameterError
+        If `x` is not a real number or `ndigits` not a whole number.
+
+    Examples
+    --------
+    >>> round_half_up(2.5), round_half_up(163.85, ndigits=1), round(2.5)
+    (3.0, 163.9, 2)
     """
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ParameterError("x", f"must be a number, got {x!r}")
+    if isinstance(ndigits, bool) or not isinstance(ndigits, numbers.Integral):
+        raise ParameterError("ndigits", f"must be a whole number, got {ndigits!r}")
+    try:
+        x = float(x)
+    except OverflowError:  # an int of 400 digits
+        raise ParameterError("x", "is too large to be a number") from None
+    if not math.isfinite(x):
+        return x
     quantum = Decimal(1).scaleb(-ndigits)
     return float(Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP))
 
@@ -161,13 +189,22 @@ def round_half_up(x: float, *, ndigits: int = 0) -> float:
 def target_spm(cadence_spm: float, increase_pct: float) -> int:
     """The cadence `increase_pct` percent above `cadence_spm`, to whole spm.
 
+    Raises
+    ------
+    ParameterError
+        If `cadence_spm` is not a positive number, or `increase_pct` not a
+        finite number above -100 (a cut of 100 % or more leaves no cadence).
+
     Examples
     --------
     >>> target_spm(156.0, 5), target_spm(156.0, 10)
     (164, 172)
     """
     cadence_spm = _check_positive_number(cadence_spm, "cadence_spm")
-    raised = Decimal(repr(cadence_spm)) * (1 + Decimal(repr(float(increase_pct))) / 100)
+    increase_pct = _check_finite_number(increase_pct, "increase_pct")
+    if increase_pct <= -100:
+        raise ParameterError("increase_pct", f"must be above -100 (%), got {increase_pct:g}")
+    raised = Decimal(repr(cadence_spm)) * (1 + Decimal(repr(increase_pct)) / 100)
     return int(raised.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
@@ -256,7 +293,8 @@ def cadence_report(cadence_spm: float, *, source: dict | None = None) -> Cadence
     Raises
     ------
     ParameterError
-        If the cadence is outside the plausible human range.
+        If the cadence is outside the plausible human range, or `source` is
+        not a mapping.
 
     Examples
     --------
@@ -265,6 +303,10 @@ def cadence_report(cadence_spm: float, *, source: dict | None = None) -> Cadence
     (164, 172, True)
     """
     cadence_spm = check_plausible_spm(cadence_spm, parameter="spm")
+    if source is not None and not isinstance(source, Mapping):
+        raise ParameterError(
+            "source", f"must be a dict (how it was measured), got {reprlib.repr(source)}"
+        )
     shown_spm = round_half_up(cadence_spm, ndigits=1)
     # Targets from the one-decimal figure the runner sees, so the two agree.
     t5, t10 = (target_spm(shown_spm, pct) for pct in STEP_INCREASES_PCT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 
 from cadence.errors import ParameterError
@@ -66,14 +67,24 @@ def parse_duration_s(text: str, *, parameter: str = "duration") -> float:
 
 
 def format_clock(seconds: float) -> str:
-    """``M:SS`` or ``H:MM:SS`` for a duration in seconds (rounded down).
+    """``M:SS`` or ``H:MM:SS`` for a duration in seconds (rounded down; a
+    negative one is 0:00).
+
+    Raises
+    ------
+    ParameterError
+        If `seconds` is not a finite number.
 
     Examples
     --------
     >>> format_clock(83.9), format_clock(5400)
     ('1:23', '1:30:00')
     """
-    total = int(max(0.0, seconds))
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+        raise ParameterError("seconds", f"must be a number, got {seconds!r}")
+    if not isinstance(seconds, numbers.Integral) and not math.isfinite(seconds):
+        raise ParameterError("seconds", f"must be a finite number of seconds, got {seconds!r}")
+    total = int(max(0, seconds))
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -140,7 +140,8 @@ def progression_plan(
         Weeks for each stage (the whole plan when the goal is within 10 %).
         Default 4 for a stage that rises at most 5 %, else 6.
     start_date : datetime.date, optional
-        First day of week 1; each week then carries its start date.
+        First day of week 1 (a datetime counts by its day); each week then
+        carries its start date.
 
     Returns
     -------
@@ -151,7 +152,8 @@ def progression_plan(
     ------
     ParameterError
         If a cadence is implausible, the goal is not above the current cadence,
-        or `weeks_per_stage` is too few to keep every weekly step within 5 %.
+        or `weeks_per_stage` is too few to keep every weekly step within 5 %,
+        or `start_date` is not a date or the plan would end after the year 9999.
 
     Examples
     --------
@@ -218,10 +220,16 @@ def progression_plan(
 
     weeks_per_stage = int(weeks_per_stage)
     n_total = n_stages * weeks_per_stage
+    if isinstance(start_date, dt.datetime):  # a date and a time: the day is what counts
+        start_date = start_date.date()
+    elif start_date is not None and not isinstance(start_date, dt.date):
+        raise ParameterError(
+            "start_date", f"must be a datetime.date (e.g. date(2026, 3, 2)), got {start_date!r}"
+        )
     if start_date is not None and start_date > dt.date.max - dt.timedelta(weeks=n_total):
         raise ParameterError(
             "start_date",
-            f"{start_date.isoformat()}: the plan's {n_total} weeks would end after 9999",
+            f"{start_date.isoformat()}: the plan's {_weeks_text(n_total)} would end after 9999",
         )
     weeks: list[PlanWeek] = []
     previous = current_spm

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import reprlib
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ def spm_from_tap_times(times_s: Sequence[float]) -> TapEstimate:
     Raises
     ------
     ParameterError
-        With fewer than 4 taps, times not increasing, or no usable rhythm.
+        With fewer than 4 taps, times that are not numbers, not finite or not
+        increasing, or no usable rhythm.
 
     Examples
     --------
@@ -126,7 +128,16 @@ def spm_from_tap_times(times_s: Sequence[float]) -> TapEstimate:
     >>> round(spm_from_tap_times(sorted(t)).spm, 1)
     170.0
     """
-    times = [float(t) for t in times_s]
+    if isinstance(times_s, (str, bytes)):
+        raise ParameterError(
+            "taps", f"must be a sequence of tap times in seconds, got {reprlib.repr(times_s)}"
+        )
+    try:
+        times = [float(t) for t in times_s]
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(
+            "taps", f"must be a sequence of tap times in seconds, got {reprlib.repr(times_s)}"
+        ) from None
     if len(times) < MIN_TAPS:
         raise ParameterError("taps", f"need at least {MIN_TAPS} taps, got {len(times)}")
     if any(not math.isfinite(t) for t in times) or any(b < a for a, b in itertools.pairwise(times)):

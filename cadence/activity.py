@@ -138,8 +138,11 @@ class _Rows:
         self.lat: list[float] = []
         self.lon: list[float] = []
         self.lap: list[int] = []
+        self.segment: list[int] = []
 
-    def add(self, when, cadence=None, speed=None, distance=None, lat=None, lon=None, lap=0):
+    def add(
+        self, when, cadence=None, speed=None, distance=None, lat=None, lon=None, lap=0, segment=0
+    ):
         self.when.append(when)
         self.cadence.append(_number(cadence))
         self.speed.append(_number(speed))
@@ -147,6 +150,7 @@ class _Rows:
         self.lat.append(_number(lat))
         self.lon.append(_number(lon))
         self.lap.append(lap)
+        self.segment.append(segment)
 
     def recording(
         self, name: str, file_format: str, *, units: str, sport, device=None, warnings=()
@@ -170,7 +174,7 @@ class _Rows:
         if not np.isfinite(distance).any():
             lat, lon = col(self.lat), col(self.lon)
             if np.isfinite(lat).sum() > 1:
-                distance = haversine_m(lat, lon)
+                distance = haversine_m(lat, lon, segment=np.asarray(self.segment)[order])
         return Recording(
             name=name,
             file_format=file_format,
@@ -340,6 +344,7 @@ def _read_gpx(data: bytes, name: str) -> Recording:
     sports = set()
     untimed = 0
     device = None
+    segment = 0  # each <trkseg> (and <trk>) its own: the gaps between are not run
     path: list[str] = []  # the open elements' local names
     for event, el in _iter_xml(data, name, "GPX"):
         tag = _local(el.tag)
@@ -348,6 +353,8 @@ def _read_gpx(data: bytes, name: str) -> Recording:
                 if tag != "gpx":
                     raise ActivityFileError(f"{name} is XML but not GPX (its root is <{tag}>)")
                 device = (el.get("creator") or "").strip() or None
+            elif tag in ("trkseg", "trk"):
+                segment += 1
             path.append(tag)
             continue
         path.pop()
@@ -363,6 +370,7 @@ def _read_gpx(data: bytes, name: str) -> Recording:
                     speed=_child_text(el, "speed") or speed,
                     lat=el.get("lat"),
                     lon=el.get("lon"),
+                    segment=segment,
                 )
             el.clear()
         elif tag == "type" and path and path[-1] == "trk":
@@ -416,8 +424,15 @@ def _read_tcx(data: bytes, name: str) -> Recording:
     rows = _Rows()
     untimed = 0
     laps = [el for el in activity if _local(el.tag) == "Lap"]
-    for lap_index, lap in enumerate(laps):
-        for tp in (el for el in lap.iter() if _local(el.tag) == "Trackpoint"):
+    # Each <Track> its own segment (a pause or a lost fix between them); a lap
+    # holding its points without one is one segment.
+    tracks = [
+        (i, track)
+        for i, lap in enumerate(laps)
+        for track in ([t for t in lap if _local(t.tag) == "Track"] or [lap])
+    ]
+    for segment, (lap_index, track) in enumerate(tracks):
+        for tp in (el for el in track.iter() if _local(el.tag) == "Trackpoint"):
             fields = {}
             for el in tp.iter():
                 fields.setdefault(_local(el.tag), el.text)
@@ -436,6 +451,7 @@ def _read_tcx(data: bytes, name: str) -> Recording:
                 lat=fields.get("LatitudeDegrees"),
                 lon=fields.get("LongitudeDegrees"),
                 lap=lap_index,
+                segment=segment,
             )
     if untimed:
         problems.append(f"skipped {untimed} track point(s) without a valid time")

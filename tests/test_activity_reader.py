@@ -2,6 +2,7 @@
 
 import csv
 import datetime as dt
+import re
 
 import pytest
 
@@ -32,6 +33,59 @@ def test_gpx_without_sport_decides_from_the_data(tmp_path, run):
     rec = read_activity(write(tmp_path / "a.gpx", gpx_text(run, sport=None)))
     assert rec.sport is None
     assert summarize_recording(rec).kind == "run"
+
+
+GPX_LAT = r'lat="([0-9.]+)"'
+TCX_LAT = r"<LatitudeDegrees>([0-9.]+)<"
+
+
+def _split_far_apart(text: str, *, open_tag: str, close_tag: str, between: str, lat: str) -> str:
+    """`text`'s first track (between `open_tag` and `close_tag`) cut in two
+    halves joined by `between`, the second one 50 km north: as if the fix were
+    lost, or two runs were kept in one file. `lat` matches a latitude."""
+    head, rest = text.split(open_tag, 1)
+    points, tail = rest.split(close_tag, 1)
+    lines = points.splitlines(keepends=True)
+    half = len(lines) // 2
+
+    def north(m):
+        return m.group(0).replace(m.group(1), f"{float(m.group(1)) + 0.45:.7f}")
+
+    moved = [re.sub(lat, north, line) for line in lines[half:]]
+    return head + open_tag + "".join(lines[:half]) + between + "".join(moved) + close_tag + tail
+
+
+@pytest.mark.parametrize(
+    "between",
+    ["</trkseg><trkseg>", "</trkseg></trk><trk><trkseg>"],
+    ids=["two-segments", "two-tracks"],
+)
+def test_the_gap_between_gpx_segments_or_tracks_is_not_run(tmp_path, run, between):
+    whole = summarize_recording(read_activity(write(tmp_path / "a.gpx", gpx_text(run))))
+    split = _split_far_apart(
+        gpx_text(run), open_tag="<trkseg>", close_tag="</trkseg>", between=between, lat=GPX_LAT
+    )
+    assert split.count("<trkseg>") == 2
+    cut = summarize_recording(read_activity(write(tmp_path / "b.gpx", split)))
+    # The step cut is lost and the moved half's east-west metres shrink a
+    # little (further north): within 1 %, not 50 km more.
+    assert cut.distance_m == pytest.approx(whole.distance_m, rel=0.01)
+    assert cut.median_spm == whole.median_spm
+
+
+def test_the_gap_between_tcx_tracks_is_not_run(tmp_path, run):
+    from tests.activities import tcx_text
+
+    text = tcx_text(run)
+    for tag in ("<DistanceMeters>", "</DistanceMeters>"):  # positions only
+        text = text.replace(tag, f"<!--{tag}" if tag[1] != "/" else f"{tag}-->")
+    whole = summarize_recording(read_activity(write(tmp_path / "a.tcx", text)))
+    split = _split_far_apart(
+        text, open_tag="<Track>", close_tag="</Track>", between="</Track><Track>", lat=TCX_LAT
+    )
+    assert split.count("<Track>") == text.count("<Track>") + 1
+    cut = summarize_recording(read_activity(write(tmp_path / "b.tcx", split)))
+    assert cut.distance_m == pytest.approx(whole.distance_m, rel=0.01)
 
 
 def test_reader_errors_are_activity_file_errors(tmp_path):

@@ -150,15 +150,30 @@ class Recording:
     warnings: list[str] = field(default_factory=list)
 
 
-def haversine_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+def haversine_m(
+    lat_deg: np.ndarray, lon_deg: np.ndarray, *, segment: np.ndarray | None = None
+) -> np.ndarray:
     """Cumulative great-circle distance along a track, metres (NaN-safe).
 
     A point without a position adds nothing; the first point is at 0 m.
+
+    Parameters
+    ----------
+    lat_deg, lon_deg : np.ndarray, shape (n,)
+        Positions in degrees, in time order; NaN where a point has none.
+    segment : np.ndarray of int, shape (n,), keyword-only, optional
+        The track segment of each point (GPX ``<trkseg>``, TCX ``<Track>``):
+        the way from one segment's last position to the next one's first is
+        not known to have been travelled (a lost fix, a pause, another track)
+        and adds nothing.
 
     Examples
     --------
     >>> d = haversine_m(np.array([0.0, 0.0]), np.array([0.0, 0.01]))
     >>> round(float(d[-1]), 1)
+    1112.0
+    >>> d = haversine_m(np.zeros(3), np.array([0.0, 0.01, 0.5]), segment=np.array([0, 0, 1]))
+    >>> round(float(d[-1]), 1)  # the jump to the second segment is not counted
     1112.0
     """
     lat = np.radians(np.asarray(lat_deg, dtype=float))
@@ -174,6 +189,9 @@ def haversine_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
             + np.cos(lat[a]) * np.cos(lat[b]) * np.sin((lon[b] - lon[a]) / 2) ** 2
         )
         step[b] = 2 * 6_371_008.8 * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+        if segment is not None:
+            segment = np.asarray(segment)
+            step[b[segment[a] != segment[b]]] = 0.0
     return np.cumsum(step)
 
 

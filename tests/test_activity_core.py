@@ -1,5 +1,7 @@
 """The pure cadence maths of a recorded run: weights, units, stops, walks, splits."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -107,6 +109,69 @@ def test_auto_units_tell_strides_from_steps():
         resolve_cadence_units(np.array([1.0]), "rpm")
 
 
+@pytest.mark.parametrize(
+    ("raw", "speed_mps", "expected"),
+    [
+        (110.0, 1.31, "steps"),  # a walk at 4.7 km/h in steps: doubled, 0.36 m run steps
+        (100.0, 0.9, "steps"),  # a slow walk in steps
+        (85.0, 3.0, "strides"),  # a run in strides: 1.06 m steps
+        (78.0, 1.9, "strides"),  # a very slow jog, 156 steps/min at 6.8 km/h
+        (105.0, 5.0, "strides"),  # fast strides at 18 km/h
+        (55.0, 0.7, "strides"),  # a slow walk in strides, 110 steps/min: not in the doubt
+        (110.0, np.nan, "strides"),  # no speed: the values alone, as before
+    ],
+)
+def test_auto_units_ask_the_speed_when_the_values_could_be_either(raw, speed_mps, expected):
+    values = np.full(200, raw)
+    speed = np.full(200, speed_mps)
+    assert resolve_cadence_units(values, "auto", speed_mps=speed) == expected
+
+
+def test_a_walk_recorded_in_steps_is_not_doubled_into_a_run():
+    walk = recording([110] * 300, speed=[1.31] * 300, sport=None, cadence_units="auto")
+    r = summarize_recording(walk)
+    assert (r.kind, r.median_spm, r.cadence_units) == ("walk", 110.0, "steps")
+    assert "0.71 m steps, a walk's" in r.conversion and "not doubled" in r.conversion
+    declared = summarize_recording(dataclasses.replace(walk, sport="walking"))
+    assert declared.median_spm == 110.0
+    assert "well under the 150-190" in walk_result(declared)["advice"][0]
+
+
+def test_a_race_walk_is_not_called_a_slow_cadence():
+    race = summarize_recording(recording([95] * 300, speed=[3.8] * 300, sport="walking"))
+    assert race.median_spm == 190.0
+    advice = walk_result(race)["advice"][0]
+    assert "well under" not in advice and "at 190 steps/min (a brisk or race walk)" in advice
+
+
+def _ride(seconds: int, *, speed_mps: float, coasting_every_s: int | None, rpm: float = 85.0):
+    """A ride without a sport: steady pedalling, and now and then 8 s of freewheeling."""
+    cadence = np.full(seconds, rpm)
+    if coasting_every_s:
+        for start in range(coasting_every_s, seconds, coasting_every_s):
+            cadence[start : start + 8] = 0.0
+    return recording(cadence, speed=np.full(seconds, speed_mps), sport=None)
+
+
+def test_a_ride_without_sport_is_told_by_its_freewheeling():
+    with pytest.raises(
+        ActivityFileError, match=r"freewheels: .* in \d+ stretches.*looks like a ride"
+    ):
+        summarize_recording(_ride(1800, speed_mps=5.0, coasting_every_s=60))
+
+
+def test_a_ride_without_sport_is_told_by_steps_longer_than_running():
+    with pytest.raises(ActivityFileError, match=r"2\.1 m steps at 20 km/h.*looks like a ride"):
+        summarize_recording(_ride(1800, speed_mps=5.5, coasting_every_s=None, rpm=78))
+
+
+def test_a_run_whose_foot_pod_dies_is_still_a_run():
+    # Cadence 0 for the last 10 minutes at running speed: one stretch, not freewheeling.
+    cadence = [85.0] * 1200 + [0.0] * 600
+    r = summarize_recording(recording(cadence, speed=[3.3] * 1800, sport=None))
+    assert r.kind == "run" and r.median_spm == 170.0 and r.counted_s == 1200.0
+
+
 def test_strides_are_doubled_and_steps_are_not():
     strides = summarize_recording(recording([85.0] * 120))
     steps = summarize_recording(recording([170.0] * 120, cadence_units="steps"))
@@ -184,6 +249,9 @@ def test_cycling_is_refused_because_its_cadence_is_pedal_rpm():
 def test_a_recording_without_sport_at_cycling_speed_is_refused():
     with pytest.raises(ActivityFileError, match="median 32 km/h.*looks like a ride"):
         summarize_recording(recording([85] * 100, speed=[9.0] * 100, sport=None))
+    # Faster than the marathon record over the whole recording: 22 km/h.
+    with pytest.raises(ActivityFileError, match="median 22 km/h.*looks like a ride"):
+        summarize_recording(recording([85] * 100, speed=[6.1] * 100, sport=None))
     # Declared runs are believed (a fast downhill, a GPS glitch).
     assert summarize_recording(recording([85] * 100, speed=[9.0] * 100)).kind == "run"
 

@@ -118,3 +118,32 @@ def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, run_python,
     used = peak_mb(str(path)) - peak_mb("-")
     # The bytes, the columns and the parser's buffers: a whole tree was 20 times the file.
     assert used < 4 * size_mb, (used, size_mb)
+
+
+@needs_shared
+@pytest.mark.parametrize("slower", [1.0, 0.6, 0.5])
+def test_a_real_ride_with_its_sport_taken_away_is_still_told_for_a_ride(slower):
+    # A real bike ride (31 km/h median), slowed down to 19 and 16 km/h: the
+    # median speed no longer gives it away, its freewheeling does.
+    import dataclasses
+
+    ride = read_activity(fit("sample-activity.fit"))
+    assert ride.sport == "cycling"
+    unnamed = dataclasses.replace(
+        ride, sport=None, speed_mps=ride.speed_mps * slower, distance_m=ride.distance_m * slower
+    )
+    with pytest.raises(ActivityFileError, match="looks like a ride"):
+        summarize_recording(unnamed)
+
+
+@needs_shared
+def test_the_real_runs_and_walk_are_not_taken_for_rides_without_their_sport():
+    import dataclasses
+
+    for name, kind in [
+        ("activity-small-fenix2-run.fit", "run"),
+        ("garmin-fenix-5-run.fit", "run"),
+        ("garmin-fenix-5-walk.fit", "walk"),
+    ]:
+        rec = read_activity(fit(name))
+        assert summarize_recording(dataclasses.replace(rec, sport=None)).kind == kind, name

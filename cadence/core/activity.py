@@ -25,12 +25,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cadence.core.calc import MAX_PLAUSIBLE_SPM, MIN_PLAUSIBLE_SPM
-from cadence.core.recording import (
-    NEUTRAL_SPORTS,
-    NON_STEP_CADENCE,
-    STEP_SPORTS,
-    Recording,
-    record_weights_s,
+from cadence.core.recording import STEP_SPORTS, Recording, record_weights_s
+from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
+    CADENCE_UNITS,
+    conversion_text,
+    median_step_m,
+    refuse_a_ride,
+    refuse_sport,
+    resolve_cadence_units,
 )
 from cadence.errors import ActivityFileError, ParameterError
 
@@ -38,20 +40,12 @@ from cadence.errors import ActivityFileError, ParameterError
 STOP_SPEED_MPS = 0.5
 #: The usual lower edge of running cadence; slower steps are walking.
 RUN_MIN_SPM = 140.0
-#: Faster than anyone runs for long (the marathon record is under 6 m/s): a
-#: recording without a sport that moves faster is taken for a ride.
-MAX_RUN_SPEED_MPS = 7.0
 #: Too little to say anything.
 MIN_COUNTED_S = 20.0
 #: Less than a minute of counted time gets a warning.
 SHORT_COUNTED_S = 60.0
 #: A split with less counted time than this shows no cadence.
 MIN_SPLIT_COUNTED_S = 10.0
-#: "auto" units: a moving median of raw values above this cannot be one foot's
-#: strides (120 strides/min is 240 steps/min), so the file holds steps.
-AUTO_STEPS_ABOVE = 120.0
-
-CADENCE_UNITS = ("strides", "steps", "auto")
 SPLIT_KINDS = ("auto", "lap", "km", "mile", "none")
 SPLIT_LENGTH_M = {"km": 1000.0, "mile": 1609.344}
 
@@ -198,62 +192,6 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarra
     return np.array(out)
 
 
-def resolve_cadence_units(raw_moving: np.ndarray, units: str) -> str:
-    """``"strides"`` or ``"steps"``: `units`, or for ``"auto"`` what the values say.
-
-    Examples
-    --------
-    >>> resolve_cadence_units(np.array([84.0, 86, 88]), "auto")
-    'strides'
-    >>> resolve_cadence_units(np.array([168.0, 172, 176]), "auto")
-    'steps'
-    """
-    if units not in CADENCE_UNITS:
-        raise ParameterError("cadence_units", f"must be one of {', '.join(CADENCE_UNITS)}")
-    if units != "auto":
-        return units
-    positive = raw_moving[np.isfinite(raw_moving) & (raw_moving > 0)]
-    if positive.size and float(np.median(positive)) > AUTO_STEPS_ABOVE:
-        return "steps"
-    return "strides"
-
-
-def _conversion_text(
-    file_format: str, declared: str, resolved: str, raw_median: float | None
-) -> str:
-    if file_format == "FIT" and declared == "strides":
-        return (
-            "FIT stores running and walking cadence as strides per minute of one foot "
-            "(cadence + fractional_cadence); doubled to steps per minute."
-        )
-    seen = f" (median {raw_median:.0f})" if raw_median is not None else ""
-    if declared == "auto":
-        if resolved == "strides":
-            return (
-                f"The file's cadence values{seen} are one foot's strides per minute, as "
-                "Garmin and Strava export them; doubled to steps per minute."
-            )
-        return (
-            f"The file's cadence values{seen} are too high for one foot, so they are "
-            "already steps per minute of both feet; not doubled."
-        )
-    if resolved == "strides":
-        return "Cadence values taken as one foot's strides per minute (as asked); doubled."
-    return "Cadence values taken as steps per minute of both feet (as asked); not doubled."
-
-
-def _refuse_sport(rec: Recording) -> None:
-    sport = rec.sport
-    if sport is None or sport in STEP_SPORTS or sport in NEUTRAL_SPORTS:
-        return
-    counts = NON_STEP_CADENCE.get(sport)
-    what = f"its cadence is {counts}, not steps" if counts else "its cadence is not steps"
-    raise ActivityFileError(
-        f"{rec.name} is a {sport.replace('_', ' ')} activity: {what}. "
-        "Use the recording of a run (or a walk)."
-    )
-
-
 def _splits(
     rec: Recording,
     split_kind: str,
@@ -359,7 +297,7 @@ def summarize_recording(
     >>> r.kind, r.median_spm, r.counted_s, r.walking_s
     ('run', 170.0, 100.0, 20.0)
     """
-    _refuse_sport(rec)
+    refuse_sport(rec)
     n = rec.time_s.size
     if n == 0:
         raise ActivityFileError(f"{rec.name} has no records with a time in it")
@@ -387,10 +325,17 @@ def summarize_recording(
     standing = np.isfinite(speed) & (speed < STOP_SPEED_MPS)
 
     units = rec.cadence_units if cadence_units is None else cadence_units
-    moving_raw = raw[~standing & np.isfinite(raw) & (raw > 0)]
-    resolved = resolve_cadence_units(moving_raw, units)
+    stepping = ~standing & np.isfinite(raw) & (raw > 0)
+    moving_raw = raw[stepping]
+    resolved = resolve_cadence_units(moving_raw, units, speed_mps=speed[stepping])
     raw_median = float(np.median(moving_raw)) if moving_raw.size else None
-    conversion = _conversion_text(rec.file_format, units, resolved, raw_median)
+    conversion = conversion_text(
+        rec.file_format,
+        units,
+        resolved,
+        raw_median,
+        step_m=median_step_m(moving_raw, speed[stepping]),
+    )
     spm = raw * (2.0 if resolved == "strides" else 1.0)
 
     have = np.isfinite(spm)
@@ -418,15 +363,10 @@ def summarize_recording(
     running_s = float(weights[running].sum())
 
     declared = STEP_SPORTS.get(rec.sport or "")
-    moving_speed = speed[moving & np.isfinite(speed)]
-    if declared is None and moving_speed.size:
-        typical_mps = float(np.median(moving_speed))
-        if typical_mps > MAX_RUN_SPEED_MPS:
-            raise ActivityFileError(
-                f"{rec.name} names no sport and moves at a median {typical_mps * 3.6:.0f} km/h, "
-                "faster than running: it looks like a ride, whose cadence is pedal "
-                "revolutions, not steps"
-            )
+    if declared is None:
+        refuse_a_ride(
+            rec.name, raw=raw, speed_mps=speed, weights_s=weights, moving=moving, resolved=resolved
+        )
     if declared == "walk":
         kind = "walk"
     elif moving_s > 0 and running_s >= 0.5 * moving_s:
@@ -501,9 +441,13 @@ def walk_result(summary: RunCadence) -> dict:
         "target_10_spm": None,
         "below_160": None,
         "advice": [
-            f"This recording is a walk{said}: {spm:g} steps/min is a walking cadence, well "
-            "under the 150-190 steps/min of running. The +5 % and +10 % targets are for "
-            "running cadence, so none are given.",
+            (
+                f"This recording is a walk{said}: {spm:g} steps/min is a walking cadence, well "
+                "under the 150-190 steps/min of running."
+                if spm < RUN_MIN_SPM
+                else f"This recording is a walk{said}, at {spm:g} steps/min (a brisk or race walk)."
+            )
+            + " The +5 % and +10 % targets are for running cadence, so none are given.",
             "Measure a run instead: cadence calc --from RUN.fit, or count your steps while "
             "running: cadence calc --steps N --one-foot",
         ],

@@ -1,0 +1,223 @@
+"""What a recording's cadence counts: one foot's strides or both feet's steps,
+and whether it counts steps at all (a ride's pedal revolutions look like
+running strides).
+
+Pure (numpy). The evidence is the cadence values themselves and, where the
+file has it, the speed: at a given speed the two readings of a value differ by
+a factor of two in step length (metres per step), and only one of them is a
+length people walk or run with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cadence.core.recording import NEUTRAL_SPORTS, NON_STEP_CADENCE, STEP_SPORTS, Recording
+from cadence.errors import ActivityFileError, ParameterError
+
+CADENCE_UNITS = ("strides", "steps", "auto")
+#: "auto" units: a moving median of raw values above this cannot be one foot's
+#: strides (120 strides/min is 240 steps/min), so the file holds steps.
+AUTO_STEPS_ABOVE = 120.0
+#: "auto" units: raw values from 70 to 120 are a run as strides (140-240 steps/min)
+#: or a walk as steps (70-120); the speed decides between the two.
+AMBIGUOUS_RAW = (70.0, 120.0)
+#: A run's steps are longer than this (a 140 steps/min jog at 4.2 km/h already
+#: has 0.5 m steps); a walk's are at least :data:`SHORTEST_WALK_STEP_M`.
+SHORTEST_RUN_STEP_M = 0.5
+SHORTEST_WALK_STEP_M = 0.4
+#: Faster than the marathon world record (5.8 m/s) as a median over a
+#: recording: a recording without a sport that moves faster is a ride.
+MAX_RUN_SPEED_MPS = 6.0
+#: Longer median steps than this are not running (elites race at 1.7-1.9 m).
+LONGEST_RUN_STEP_M = 2.0
+#: Freewheeling: a cadence of 0 while moving faster than this ...
+COASTING_SPEED_MPS = 3.0
+#: ... for this share of that time, in at least this many separate stretches
+#: (a foot pod that dies gives one long stretch, a ride many short ones).
+COASTING_SHARE = 0.05
+COASTING_STRETCHES = 5
+
+
+def median_step_m(raw: np.ndarray, speed_mps: np.ndarray) -> float | None:
+    """Median metres moved per raw cadence count, or None without enough speed.
+
+    With a file in strides the step is half of it; in steps, all of it.
+
+    Examples
+    --------
+    >>> round(median_step_m(np.array([110.0, 110.0]), np.array([1.3, 1.3])), 2)
+    0.71
+    """
+    raw = np.asarray(raw, dtype=float)
+    speed = np.asarray(speed_mps, dtype=float)
+    ok = np.isfinite(raw) & (raw > 0) & np.isfinite(speed) & (speed > 0)
+    if ok.sum() < max(1, raw.size // 2):  # speed for at least half the records
+        return None
+    return float(np.median(speed[ok] * 60.0 / raw[ok]))
+
+
+def resolve_cadence_units(
+    raw_moving: np.ndarray, units: str, *, speed_mps: np.ndarray | None = None
+) -> str:
+    """``"strides"`` or ``"steps"``: `units`, or for ``"auto"`` what the values say.
+
+    Parameters
+    ----------
+    raw_moving : np.ndarray, shape (n,)
+        The file's cadence values of the moving records.
+    units : {"strides", "steps", "auto"}
+        What the file declares; ``"auto"`` decides from the data.
+    speed_mps : np.ndarray, shape (n,), keyword-only, optional
+        The same records' speed (NaN where unknown). Values from 70 to 120 are
+        a run in strides or a walk in steps: they are steps when, doubled,
+        they would make run steps shorter than 0.5 m while as steps they make
+        walking steps.
+
+    Raises
+    ------
+    ParameterError
+        If `units` is not one of the choices.
+
+    Examples
+    --------
+    >>> resolve_cadence_units(np.array([84.0, 86, 88]), "auto")
+    'strides'
+    >>> resolve_cadence_units(np.array([168.0, 172, 176]), "auto")
+    'steps'
+    >>> resolve_cadence_units(np.array([110.0, 112]), "auto", speed_mps=np.array([1.3, 1.3]))
+    'steps'
+    """
+    if units not in CADENCE_UNITS:
+        raise ParameterError("cadence_units", f"must be one of {', '.join(CADENCE_UNITS)}")
+    if units != "auto":
+        return units
+    positive = np.isfinite(raw_moving) & (raw_moving > 0)
+    if not positive.any():
+        return "strides"
+    median = float(np.median(raw_moving[positive]))
+    if median > AUTO_STEPS_ABOVE:
+        return "steps"
+    if speed_mps is not None and AMBIGUOUS_RAW[0] <= median <= AMBIGUOUS_RAW[1]:
+        step = median_step_m(raw_moving[positive], np.asarray(speed_mps)[positive])
+        if step is not None and step / 2 < SHORTEST_RUN_STEP_M and step >= SHORTEST_WALK_STEP_M:
+            return "steps"
+    return "strides"
+
+
+def conversion_text(
+    file_format: str,
+    declared: str,
+    resolved: str,
+    raw_median: float | None,
+    *,
+    step_m: float | None = None,
+) -> str:
+    """How the file's values became steps per minute, in words (`step_m`: the
+    median metres per raw value, said when the speed decided)."""
+    if file_format == "FIT" and declared == "strides":
+        return (
+            "FIT stores running and walking cadence as strides per minute of one foot "
+            "(cadence + fractional_cadence); doubled to steps per minute."
+        )
+    seen = f" (median {raw_median:.0f})" if raw_median is not None else ""
+    if declared == "auto":
+        if resolved == "strides":
+            return (
+                f"The file's cadence values{seen} are one foot's strides per minute, as "
+                "Garmin and Strava export them; doubled to steps per minute."
+            )
+        if raw_median is not None and raw_median <= AUTO_STEPS_ABOVE and step_m is not None:
+            return (
+                f"The file's cadence values{seen} are steps per minute of both feet: "
+                f"at the recorded speed they make {step_m:.2f} m steps, a walk's "
+                f"(doubled, the steps of a run would be {step_m / 2:.2f} m); not doubled."
+            )
+        return (
+            f"The file's cadence values{seen} are too high for one foot, so they are "
+            "already steps per minute of both feet; not doubled."
+        )
+    if resolved == "strides":
+        return "Cadence values taken as one foot's strides per minute (as asked); doubled."
+    return "Cadence values taken as steps per minute of both feet (as asked); not doubled."
+
+
+def refuse_sport(rec: Recording) -> None:
+    """Raise :class:`ActivityFileError` if `rec`'s sport counts something other than steps."""
+    sport = rec.sport
+    if sport is None or sport in STEP_SPORTS or sport in NEUTRAL_SPORTS:
+        return
+    counts = NON_STEP_CADENCE.get(sport)
+    what = f"its cadence is {counts}, not steps" if counts else "its cadence is not steps"
+    raise ActivityFileError(
+        f"{rec.name} is a {sport.replace('_', ' ')} activity: {what}. "
+        "Use the recording of a run (or a walk)."
+    )
+
+
+def _stretches(mask: np.ndarray) -> int:
+    """How many separate runs of True `mask` holds."""
+    m = np.asarray(mask, dtype=bool)
+    return int(np.count_nonzero(m[1:] & ~m[:-1]) + (1 if m.size and m[0] else 0))
+
+
+def refuse_a_ride(
+    name: str,
+    *,
+    raw: np.ndarray,
+    speed_mps: np.ndarray,
+    weights_s: np.ndarray,
+    moving: np.ndarray,
+    resolved: str,
+) -> None:
+    """Raise :class:`ActivityFileError` if a recording that names no sport is a ride.
+
+    A ride's pedal revolutions (60-100 rpm) read as one foot's strides give a
+    running cadence, so the speed tells: a median faster than anyone runs, steps
+    longer than anyone runs with, or freewheeling (cadence 0 at speed, again
+    and again).
+
+    Parameters
+    ----------
+    name : str
+        The file, for the message.
+    raw, speed_mps, weights_s : np.ndarray, shape (n,)
+        Each record's cadence value, speed and the seconds it stands for.
+    moving : np.ndarray of bool, shape (n,)
+        The records counted as moving (stepping at speed).
+    resolved : {"strides", "steps"}
+        What the values are taken for.
+    """
+    speed = np.asarray(speed_mps, dtype=float)
+    known = moving & np.isfinite(speed)
+    if not known.any():
+        return
+    typical_mps = float(np.median(speed[known]))
+    why = None
+    if typical_mps > MAX_RUN_SPEED_MPS:
+        why = f"moves at a median {typical_mps * 3.6:.0f} km/h, faster than running"
+    else:
+        step = median_step_m(raw[known], speed[known])
+        if step is not None and resolved == "strides":
+            step /= 2
+        fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
+        coasting = fast & (raw == 0)
+        fast_s = float(weights_s[fast].sum())
+        if step is not None and step > LONGEST_RUN_STEP_M:
+            kmh = typical_mps * 3.6
+            why = f"would take {step:.1f} m steps at {kmh:.0f} km/h, longer than running"
+        elif (
+            fast_s > 0
+            and float(weights_s[coasting].sum()) >= COASTING_SHARE * fast_s
+            and _stretches(coasting) >= COASTING_STRETCHES
+        ):
+            share = 100 * float(weights_s[coasting].sum()) / fast_s
+            why = (
+                f"freewheels: its cadence is 0 for {share:.0f} % of the time it moves faster "
+                f"than {COASTING_SPEED_MPS * 3.6:.0f} km/h, in {_stretches(coasting)} stretches"
+            )
+    if why:
+        raise ActivityFileError(
+            f"{name} names no sport and {why}: it looks like a ride, whose cadence is pedal "
+            "revolutions, not steps"
+        )

@@ -7,17 +7,19 @@ Built on :mod:`.output`; commands hand their results here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from cadence.cli.output import (
     MISSING,
+    console,
     count,
     note,
     print_rich,
     table,
+    text_width,
     warn,
     wrapped,
 )
@@ -41,14 +43,14 @@ def format_distance(distance_m: float | None) -> str:
 def cadence_report(report: Any, *, how: str) -> None:
     """A cadence with its targets and advice (a :class:`~cadence.core.calc.CadenceReport`)."""
     b = lambda s: click.style(str(s), bold=True)  # noqa: E731
-    click.echo(f"Cadence   {b(f'{report.cadence_spm:.1f}')} steps/min   ({how})")
-    if report.below_rule_of_thumb:
-        click.echo("          under the ~160 steps/min rule of thumb")
-    else:
-        click.echo("          at or above the ~160 steps/min rule of thumb")
+    _cadence_line(report.cadence_spm, how)
+    where = "under" if report.below_rule_of_thumb else "at or above"
+    click.echo(wrapped(f"{where} the ~160 steps/min rule of thumb", indent=" " * 10))
     click.echo("")
     if report.target_5_spm is not None:
-        click.echo(f"Targets   +5 %   {b(report.target_5_spm)} steps/min   start here")
+        # "start here" only where it fits: the advice below says it too.
+        here = "   start here" if text_width() >= 43 else ""
+        click.echo(f"Targets   +5 %   {b(report.target_5_spm)} steps/min{here}")
         if report.target_10_spm is not None:
             click.echo(f"          +10 %  {b(report.target_10_spm)} steps/min")
         click.echo("")
@@ -58,10 +60,20 @@ def cadence_report(report: Any, *, how: str) -> None:
 
 def walk_report(result: dict, *, how: str) -> None:
     """A recorded walk: its cadence and advice, without targets."""
-    b = click.style(f"{result['cadence_spm']:.1f}", bold=True)
-    click.echo(f"Cadence   {b} steps/min   ({how})")
+    _cadence_line(result["cadence_spm"], how)
     click.echo("")
     advice(result["advice"])
+
+
+def _cadence_line(spm: float, how: str) -> None:
+    """``Cadence   166.0 steps/min   (how it was measured)``; on a terminal too
+    narrow for that, how it was measured wrapped on the lines below."""
+    figure = f"Cadence   {click.style(f'{spm:.1f}', bold=True)} steps/min"
+    if len(f"Cadence   {spm:.1f} steps/min   ({how})") <= text_width():
+        click.echo(f"{figure}   ({how})")
+    else:
+        click.echo(figure)
+        click.echo(wrapped(f"({how})", indent=" " * 10))
 
 
 def advice(lines: list[str]) -> None:
@@ -84,7 +96,7 @@ def recording(summary: Any) -> None:
     if summary.start:
         about.append(f"{summary.start:%Y-%m-%d %H:%M} UTC")
     click.echo(f"Recording {click.style(summary.name, bold=True)}")
-    click.echo(f"          {' · '.join(about)}")
+    click.echo(wrapped(" · ".join(about), indent=" " * 10))
     distance = format_distance(summary.distance_m)
     line = f"{format_clock(summary.elapsed_s)} elapsed" + (
         f", {distance}" if summary.distance_m else ""
@@ -115,6 +127,24 @@ def recording(summary: Any) -> None:
     click.echo("")
 
 
+def _fitted(build: Callable[..., Any], out: Any) -> Any:
+    """The table ``build(compact=False)``, or ``build(compact=True)`` (units in
+    the headers, no borders, fewer columns) when it is wider than `out`'s
+    terminal: a narrow terminal then gets every figure whole, not cut to "…"."""
+    table_ = build(compact=False)
+    unbounded = out.options.update_width(10_000)  # its natural width, not the terminal's
+    if out.measure(table_, options=unbounded).maximum <= out.width:
+        return table_
+    return build(compact=True)
+
+
+def _distance_cell(distance_m: float | None, *, unit: str, with_unit: bool) -> str:
+    if distance_m is None or not math.isfinite(distance_m):
+        return MISSING
+    figure = f"{distance_m / (1609.344 if unit == 'mi' else 1000):.2f}"
+    return f"{figure} {unit}" if with_unit else figure
+
+
 def splits(summary: Any) -> None:
     """The per-lap (or per km/mile) table of a recording, when it has two or more."""
     if len(summary.splits) < 2:
@@ -122,27 +152,34 @@ def splits(summary: Any) -> None:
     from cadence.core.durations import format_clock
 
     kind = "lap" if summary.split_kind == "lap" else summary.split_kind
-    t = table(
-        ("Split", "left"),
-        ("Starts", "right"),
-        ("Time", "right"),
-        ("Distance", "right"),
-        ("Counted", "right"),
-        ("Cadence", "right"),
-        title=f"Per {kind}",
-        plain=False,
-    )
-    for split in summary.splits:
-        t.add_row(
-            split.label,
-            format_clock(split.start_s),
-            format_clock(split.duration_s),
-            format_distance(split.distance_m),
-            format_clock(split.counted_s),
-            MISSING if split.median_spm is None else f"{split.median_spm:.1f} spm",
+    unit = "mi" if summary.split_kind == "mile" else "km"
+
+    def build(*, compact: bool) -> Any:
+        t = table(
+            ("Split", "left"),
+            *([] if compact else [("Starts", "right")]),
+            ("Time", "right"),
+            (unit if compact else "Distance", "right"),
+            ("Counted", "right"),
+            ("spm" if compact else "Cadence", "right"),
+            title=f"Per {kind}",
+            plain=compact,
         )
+        for split in summary.splits:
+            cadence = MISSING if split.median_spm is None else f"{split.median_spm:.1f}"
+            t.add_row(
+                split.label,
+                *([] if compact else [format_clock(split.start_s)]),
+                format_clock(split.duration_s),
+                _distance_cell(split.distance_m, unit=unit, with_unit=not compact),
+                format_clock(split.counted_s),
+                cadence if compact or cadence == MISSING else f"{cadence} spm",
+            )
+        return t
+
+    out = console()
     click.echo("")
-    print_rich(t)
+    print_rich(_fitted(build, out), out)
 
 
 def plan(result: Any, *, recorded: Any = None) -> None:
@@ -158,25 +195,38 @@ def plan(result: Any, *, recorded: Any = None) -> None:
         )
     for text in result.warnings:
         warn(text)
-    t = table(
-        ("Week", "right"),
-        ("Starts", "left"),
-        *([("Stage", "right")] if result.stages > 1 else []),
-        ("Cadence", "right"),
-        ("Step", "right"),
-        ("Total", "right"),
-        title=f"From {result.current_spm:g} to {result.goal_spm} steps/min "
-        f"in {len(result.weeks)} weeks",
-        plain=False,
-    )
-    for w in result.weeks:
-        row = [str(w.week), w.start_date.strftime("%a %d %b %Y") if w.start_date else ""]
-        if result.stages > 1:
-            row.append(str(w.stage))
-        row += [f"{w.spm} spm", f"+{w.step_pct:.1f} %", f"+{w.total_pct:.1f} %"]
-        t.add_row(*row)
+
+    def build(*, compact: bool) -> Any:
+        t = table(
+            ("Week", "right"),
+            ("Starts", "left"),
+            *([("Stage", "right")] if result.stages > 1 else []),
+            ("spm" if compact else "Cadence", "right"),
+            ("Step", "right"),
+            ("Total", "right"),
+            title=f"{'' if compact else 'From '}{result.current_spm:g} to {result.goal_spm} "
+            f"{'spm' if compact else 'steps/min'} in {len(result.weeks)} weeks",
+            plain=compact,
+        )
+        for w in result.weeks:
+            day = w.start_date
+            starts = (
+                "" if day is None else f"{day.day} {day:%b}" if compact else f"{day:%a %d %b %Y}"
+            )
+            row = [str(w.week), starts]
+            if result.stages > 1:
+                row.append(str(w.stage))
+            pct = "%" if compact else " %"
+            row += [
+                str(w.spm) if compact else f"{w.spm} spm",
+                f"+{w.step_pct:.1f}{pct}",
+                f"+{w.total_pct:.1f}{pct}",
+            ]
+            t.add_row(*row)
+        return t
+
     out = Console(highlight=False)
-    print_rich(t, out)
+    print_rich(_fitted(build, out), out)
     print_rich(
         "Run most of each week's runs at its cadence (e.g. cadence metronome "
         f"{result.weeks[0].spm}). Keep distance, speed and terrain as they were; "

@@ -652,3 +652,35 @@ def test_a_plan_that_would_end_after_the_year_9999_is_refused(runner):
     result = runner.invoke(main, ["plan", "--current", "170", "--start", "9999-12-31"])
     assert result.exit_code == 2
     assert result.stderr == "Error: start: 9999-12-31: the plan's 4 weeks would end after 9999\n"
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("args", "figures"),
+    [
+        (["plan", "--current", "150", "--start", "2026-03-02"], ["2 Mar", "158", "+5.3%"]),
+        (["plan", "--current", "140", "--goal", "170", "--start", "2026-12-21"], ["4 Jan", "170"]),
+        (["calc", "--from", "FIT"], ["0.85", "16:06", "164.0", "(median over 44:09"]),
+        (["calc", "--from", "FIT", "--splits", "mile"], ["   mi ", "0.60", "162.0"]),
+    ],
+    ids=["plan", "plan-stages", "laps", "miles"],
+)
+def test_tables_on_a_40_column_terminal_keep_every_figure_whole(cadence_cmd, args, figures):
+    from tests.tty import lines_at_width
+
+    run = str(fit("activity-small-fenix2-run.fit"))
+    lines = lines_at_width([*cadence_cmd, *[run if a == "FIT" else a for a in args]], 40)
+    text = "\n".join(lines)
+    assert "…" not in text, text
+    # The file's name is the one line allowed to be longer: it is not cut either.
+    assert all(len(line) <= 40 for line in lines if run not in line), text
+    for figure in figures:
+        assert figure in text, (figure, text)
+
+
+def test_splits_by_the_mile_are_in_miles(runner, tmp_path, run):
+    path = write(tmp_path / "run.gpx", gpx_text(run))
+    result = runner.invoke(main, ["calc", "--from", str(path), "--splits", "mile"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if "│ mile" in line]
+    assert rows and all(" mi │" in row and " km " not in row for row in rows), result.stdout

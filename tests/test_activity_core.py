@@ -236,6 +236,44 @@ def test_too_little_running_is_an_error_naming_the_file():
         summarize_recording(recording([85] * 10 + [0] * 100))
 
 
+@pytest.mark.parametrize(
+    ("cadence", "speed", "cause"),
+    [
+        ([85] * 10 + [0] * 100, [3.0] * 110, "1:40 under 60 steps/min"),
+        ([85] * 10 + [np.nan] * 100, [3.0] * 110, "1:40 without cadence"),
+        ([85] * 10 + [60] * 100, [1.4] * 110, None),  # mostly walking: reported as a walk
+        # Arm swing while standing; not nearly all the time, so not a treadmill.
+        ([85] * 10 + [85] * 15, [3.0] * 10 + [0.1] * 15, "0:15 standing still"),
+    ],
+)
+def test_too_little_to_measure_says_what_the_rest_of_the_recording_was(cadence, speed, cause):
+    if cause is None:
+        assert summarize_recording(recording(cadence, speed=speed)).kind == "walk"
+        return
+    with pytest.raises(ActivityFileError, match=f"only 10 s of running.*; the rest: {cause}"):
+        summarize_recording(recording(cadence, speed=speed))
+
+
+def test_a_treadmill_run_whose_speed_says_standing_is_measured_without_the_speed():
+    r = summarize_recording(recording([85.0] * 600, speed=[0.0] * 600))
+    assert (r.kind, r.median_spm, r.counted_s, r.stopped_s) == ("run", 170.0, 600.0, 0.0)
+    assert any("treadmill" in w and "not used to find stops" in w for w in r.warnings)
+
+
+def test_gaps_between_records_are_accounted_for_as_left_out():
+    # Two 5-minute halves with a 10-minute pause between them.
+    t = np.concatenate([np.arange(300.0), 900.0 + np.arange(300.0)])
+    r = summarize_recording(recording([85.0] * 600, time_s=t))
+    assert r.counted_s == pytest.approx(600.0, abs=10)
+    assert r.elapsed_s == pytest.approx(r.counted_s + r.paused_s, abs=1e-6)
+    assert r.paused_s == pytest.approx(590.0, abs=10) and r.to_dict()["paused_s"] == r.paused_s
+
+
+def test_a_huge_damaged_value_is_said_in_three_figures():
+    r = summarize_recording(recording([85.0] * 100 + [1e300]))
+    assert any("highest 2e+300)" in w for w in r.warnings), r.warnings
+
+
 def test_no_cadence_at_all_is_an_error():
     with pytest.raises(ActivityFileError, match="no cadence data"):
         summarize_recording(recording([np.nan] * 100))

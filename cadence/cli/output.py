@@ -187,16 +187,14 @@ def confidence_cell(track: Any) -> str:
 def wrapped(text: str, *, indent: str, first: str | None = None) -> str:
     """`text` wrapped with a hanging indent at 78 columns, or at the terminal's
     width when standard output is a narrower terminal."""
-    return wrap_words(
-        text, width=text_width(), indent=indent, first=indent if first is None else first
-    )
+    columns = terminal_columns()
+    width = 78 if columns is None else max(40, min(78, columns - 1))
+    return wrap_words(text, width=width, indent=indent, first=indent if first is None else first)
 
 
-def text_width() -> int:
-    """The columns cadence's own lines on standard output keep within: 78, or
-    the terminal's width when standard output is a narrower terminal (at least 40)."""
-    columns = _terminal_columns(sys.stdout)
-    return 78 if columns is None else max(40, min(78, columns - 1))
+def terminal_columns() -> int | None:
+    """The width of the terminal standard output is on, or None when it is not one."""
+    return _terminal_columns(sys.stdout)
 
 
 def table(*columns: tuple[str, str], title: str | None = None, plain: bool = True) -> Any:

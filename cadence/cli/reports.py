@@ -19,7 +19,7 @@ from cadence.cli.output import (
     note,
     print_rich,
     table,
-    text_width,
+    terminal_columns,
     warn,
     wrapped,
 )
@@ -49,7 +49,7 @@ def cadence_report(report: Any, *, how: str) -> None:
     click.echo("")
     if report.target_5_spm is not None:
         # "start here" only where it fits: the advice below says it too.
-        here = "   start here" if text_width() >= 43 else ""
+        here = "   start here" if (terminal_columns() or 80) > 43 else ""
         click.echo(f"Targets   +5 %   {b(report.target_5_spm)} steps/min{here}")
         if report.target_10_spm is not None:
             click.echo(f"          +10 %  {b(report.target_10_spm)} steps/min")
@@ -66,10 +66,11 @@ def walk_report(result: dict, *, how: str) -> None:
 
 
 def _cadence_line(spm: float, how: str) -> None:
-    """``Cadence   166.0 steps/min   (how it was measured)``; on a terminal too
-    narrow for that, how it was measured wrapped on the lines below."""
+    """``Cadence   166.0 steps/min   (how it was measured)``, one line for
+    ``grep``; on a terminal too narrow for it, how it was measured wrapped below."""
     figure = f"Cadence   {click.style(f'{spm:.1f}', bold=True)} steps/min"
-    if len(f"Cadence   {spm:.1f} steps/min   ({how})") <= text_width():
+    columns = terminal_columns()
+    if columns is None or len(f"Cadence   {spm:.1f} steps/min   ({how})") < columns:
         click.echo(f"{figure}   ({how})")
     else:
         click.echo(figure)
@@ -108,6 +109,7 @@ def recording(summary: Any) -> None:
             (summary.stopped_s, "stopped"),
             (summary.walking_s, "walking"),
             (summary.missing_s, "without cadence"),
+            (summary.paused_s, "between records"),  # gaps over 10 s: a pause, or no data
         )
         if seconds >= 1
     ]

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cadence.core.calc import MAX_PLAUSIBLE_SPM, MIN_PLAUSIBLE_SPM
+from cadence.core.durations import format_clock
 from cadence.core.recording import STEP_SPORTS, Recording, record_weights_s
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
@@ -33,6 +34,7 @@ from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the A
     refuse_a_ride,
     refuse_sport,
     resolve_cadence_units,
+    speed_unmeasured,
 )
 from cadence.errors import ActivityFileError, ParameterError
 
@@ -82,8 +84,9 @@ class RunCadence:
         The time the figures are taken over.
     elapsed_s : float
         First to last record.
-    stopped_s, walking_s, missing_s : float
-        Time left out: standing or no steps; walking (in a run); no cadence.
+    stopped_s, walking_s, missing_s, paused_s : float
+        Time left out: standing or no steps; walking (in a run); no cadence;
+        gaps between records longer than 10 s (the watch paused).
     absurd_records : int
         Records dropped for an impossible cadence.
     conversion : str
@@ -104,6 +107,7 @@ class RunCadence:
     stopped_s: float
     walking_s: float
     missing_s: float
+    paused_s: float
     absurd_records: int
     distance_m: float | None
     cadence_units: str
@@ -131,7 +135,7 @@ class RunCadence:
         d = {k: v for k, v in asdict(self).items() if k not in ("time_s", "spm", "counted")}
         for key in ("median_spm", "p10_spm", "p90_spm"):
             d[key] = round(d[key], 1)
-        for key in ("counted_s", "elapsed_s", "stopped_s", "walking_s", "missing_s"):
+        for key in ("counted_s", "elapsed_s", "stopped_s", "walking_s", "missing_s", "paused_s"):
             d[key] = round(d[key], 1)
         if d["distance_m"] is not None:
             d["distance_m"] = round(d["distance_m"], 1)
@@ -190,6 +194,12 @@ def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarra
         on_boundary = math.isclose(share[i], q, rel_tol=1e-9) and i + 1 < v.size
         out.append((v[i] + v[i + 1]) / 2 if on_boundary else v[i])
     return np.array(out)
+
+
+def _figure(value: float) -> str:
+    """A cadence value for a message: whole, or three figures when huge (a
+    damaged file's 1e300 is not printed as 301 digits)."""
+    return f"{value:.0f}" if abs(value) < 1e6 else f"{value:.3g}"
 
 
 def _splits(
@@ -323,6 +333,13 @@ def summarize_recording(
         derived[~np.isfinite(derived)] = np.nan
         speed[no_speed] = derived[no_speed]
     standing = np.isfinite(speed) & (speed < STOP_SPEED_MPS)
+    if standing.any() and speed_unmeasured(raw, standing, weights):
+        warnings.append(
+            "the speed is under 1.8 km/h for nearly all the time the cadence is stepping (a "
+            "treadmill, or a phone lying still indoors): the speed is not used to find stops"
+        )
+        speed[:] = np.nan
+        standing[:] = False
 
     units = rec.cadence_units if cadence_units is None else cadence_units
     stepping = ~standing & np.isfinite(raw) & (raw > 0)
@@ -345,7 +362,7 @@ def summarize_recording(
     if absurd.any():
         warnings.append(
             f"left out {int(absurd.sum())} record(s) with an impossible cadence "
-            f"(over {MAX_PLAUSIBLE_SPM:g} steps/min, highest {np.nanmax(spm[absurd]):.0f})"
+            f"(over {MAX_PLAUSIBLE_SPM:g} steps/min, highest {_figure(np.nanmax(spm[absurd]))})"
         )
     valid = have & ~absurd
     absurd_s = float(weights[absurd].sum())
@@ -353,7 +370,7 @@ def summarize_recording(
         other = "steps" if resolved == "strides" else "strides"
         raise ActivityFileError(
             f"{rec.name}: most cadence values are impossible as {resolved} per minute "
-            f"(up to {np.nanmax(raw):.0f}); the file probably counts {other}: "
+            f"(up to {_figure(np.nanmax(raw))}); the file probably counts {other}: "
             f"try --cadence-units {other} or auto"
         )
     stopped = valid & ((spm < MIN_PLAUSIBLE_SPM) | standing)
@@ -383,10 +400,18 @@ def summarize_recording(
     counted = running if kind == "run" else moving
     counted_s = float(weights[counted].sum())
     if counted_s < MIN_COUNTED_S:
+        rest = [
+            (weights[~have].sum(), "without cadence"),
+            (weights[absurd].sum(), "at an impossible cadence"),
+            (weights[valid & standing].sum(), "standing still (speed under 1.8 km/h)"),
+            (weights[valid & ~standing & (spm < MIN_PLAUSIBLE_SPM)].sum(), "under 60 steps/min"),
+            (weights[moving & ~running].sum() if kind == "run" else 0.0, "walking"),
+        ]
+        why = ", ".join(f"{format_clock(s)} {what}" for s, what in rest if s >= 0.5)
         raise ActivityFileError(
             f"{rec.name} has only {counted_s:.0f} s of "
             f"{'running' if kind == 'run' else 'moving'} cadence data; "
-            f"at least {MIN_COUNTED_S:g} s are needed"
+            f"at least {MIN_COUNTED_S:g} s are needed" + (f"; the rest: {why}" if why else "")
         )
     if counted_s < SHORT_COUNTED_S:
         warnings.append(
@@ -396,6 +421,7 @@ def summarize_recording(
     median, p10, p90 = weighted_quantiles(spm[counted], weights[counted], [0.5, 0.1, 0.9])
     split_kind, split_list = _splits(rec, splits, spm, counted, weights, distance_m)
     finite_d = distance_m[np.isfinite(distance_m)]
+    elapsed_s = float(rec.time_s[-1] - rec.time_s[0] + weights[-1])
     return RunCadence(
         name=rec.name,
         file_format=rec.file_format,
@@ -405,10 +431,11 @@ def summarize_recording(
         p10_spm=float(p10),
         p90_spm=float(p90),
         counted_s=counted_s,
-        elapsed_s=float(rec.time_s[-1] - rec.time_s[0] + weights[-1]),
+        elapsed_s=elapsed_s,
         stopped_s=float(weights[stopped].sum()),
         walking_s=float(weights[moving & ~running].sum()) if kind == "run" else 0.0,
         missing_s=float(weights[~have].sum()),
+        paused_s=max(0.0, elapsed_s - float(weights.sum())),
         absurd_records=int(absurd.sum()),
         distance_m=float(finite_d.max() - finite_d.min()) if finite_d.size else None,
         cadence_units=resolved,

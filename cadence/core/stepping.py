@@ -39,6 +39,34 @@ COASTING_SHARE = 0.05
 COASTING_STRETCHES = 5
 
 
+#: A cadence value at or above this is stepping in either unit (30 strides/min
+#: is 60 steps/min, the slowest plausible).
+STEPPING_RAW = 30.0
+#: When the speed says "standing" for this share of the stepping time, the
+#: speed is not measured (a treadmill, a phone lying still indoors).
+INDOOR_STANDING_SHARE = 0.9
+
+
+def speed_unmeasured(raw: np.ndarray, standing: np.ndarray, weights_s: np.ndarray) -> bool:
+    """Whether the speed says "standing" for nearly all the time the cadence
+    says "stepping": a treadmill or indoor run, whose stops the speed cannot tell.
+
+    Examples
+    --------
+    >>> stepping = np.full(600, 85.0)
+    >>> speed_unmeasured(stepping, np.ones(600, bool), np.ones(600))
+    True
+    >>> speed_unmeasured(stepping, np.arange(600) < 100, np.ones(600))
+    False
+    """
+    stepping = np.isfinite(raw) & (raw >= STEPPING_RAW)
+    stepping_s = float(weights_s[stepping].sum())
+    return (
+        stepping_s > 0
+        and float(weights_s[stepping & standing].sum()) >= INDOOR_STANDING_SHARE * stepping_s
+    )
+
+
 def median_step_m(raw: np.ndarray, speed_mps: np.ndarray) -> float | None:
     """Median metres moved per raw cadence count, or None without enough speed.
 

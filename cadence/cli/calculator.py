@@ -171,6 +171,13 @@ def _calc_from_recording(
     else:
         reports.walk_report(result, how=how)
     reports.splits(summary)
+    if splits in ("lap", "km", "mile") and len(summary.splits) < 2:
+        why = (
+            "the recording holds one lap (--splits km gives a table per kilometre)"
+            if splits == "lap"
+            else f"the recording is under two {'kilometres' if splits == 'km' else 'miles'} long"
+        )
+        output.note(f"No per-{splits} table: {why}.")
     if plot:
         output.note(f"Plot: {plot}")
 

@@ -684,3 +684,15 @@ def test_splits_by_the_mile_are_in_miles(runner, tmp_path, run):
     assert result.exit_code == 0, result.output
     rows = [line for line in result.stdout.splitlines() if "│ mile" in line]
     assert rows and all(" mi │" in row and " km " not in row for row in rows), result.stdout
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [("lap", "one lap (--splits km"), ("km", "under two kilometres"), ("mile", "under two miles")],
+)
+def test_asking_for_splits_the_run_does_not_have_says_so(runner, kind, said):
+    short = str(fit("garmin-fenix-5-run.fit"))  # 0.16 km, one lap
+    result = runner.invoke(main, ["calc", "--from", short, "--splits", kind])
+    assert result.exit_code == 0, result.output
+    assert f"No per-{kind} table: the recording" in result.stderr and said in result.stderr

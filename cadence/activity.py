@@ -310,12 +310,33 @@ def _safe_xml(data: bytes, name: str, what: str):
         return SafeET.fromstring(data, forbid_dtd=True)
 
 
+class _CutXmlError(ActivityFileError):
+    """The XML stops at the end of the data, inside an element: a cut file."""
+
+    line = 0
+
+
 def _iter_xml(data: bytes, name: str, what: str):
-    """``(event, element)`` of a streaming parse with defusedxml (no DTD, no entities)."""
+    """``(event, element)`` of a streaming parse with defusedxml (no DTD, no
+    entities). Malformed XML at the very end of the data (a download or a copy
+    cut short) raises :class:`_CutXmlError`, so the elements read before it
+    can be kept."""
+    from xml.etree.ElementTree import ParseError
+
     from defusedxml import ElementTree as SafeET
 
     with _xml_errors(name, what):
-        yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+        try:
+            yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
+        except ParseError as exc:
+            line = getattr(exc, "position", (0, 0))[0]
+            if line >= data.rstrip().count(b"\n") + 1:
+                cut = _CutXmlError(
+                    f"{name} is not well-formed XML: it ends early, at line {line} (cut short?)"
+                )
+                cut.line = line
+                raise cut from None
+            raise
 
 
 def _local(tag) -> str:
@@ -337,7 +358,8 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 
 def _read_gpx(data: bytes, name: str) -> Recording:
     """Track points of a GPX file, read as a stream: each point is dropped once
-    read, so a 200 MB file needs no more than its bytes and the columns."""
+    read, so a 200 MB file needs no more than its bytes and the columns. A file
+    cut short keeps the points before the cut, with a warning (as a cut FIT)."""
     from cadence.core.recording import normalize_sport
 
     rows = _Rows()
@@ -346,40 +368,50 @@ def _read_gpx(data: bytes, name: str) -> Recording:
     device = None
     segment = 0  # each <trkseg> (and <trk>) its own: the gaps between are not run
     path: list[str] = []  # the open elements' local names
-    for event, el in _iter_xml(data, name, "GPX"):
-        tag = _local(el.tag)
-        if event == "start":
-            if not path:
-                if tag != "gpx":
-                    raise ActivityFileError(f"{name} is XML but not GPX (its root is <{tag}>)")
-                device = (el.get("creator") or "").strip() or None
+    problems: list[str] = []
+    try:
+        for event, el in _iter_xml(data, name, "GPX"):
+            tag = _local(el.tag)
+            if event == "start":
+                if not path:
+                    if tag != "gpx":
+                        raise ActivityFileError(f"{name} is XML but not GPX (its root is <{tag}>)")
+                    device = (el.get("creator") or "").strip() or None
+                elif tag in ("trkseg", "trk"):
+                    segment += 1
+                path.append(tag)
+                continue
+            path.pop()
+            if tag == "trkpt":
+                when = _parse_time(_child_text(el, "time"))
+                if when is None:
+                    untimed += 1
+                else:
+                    cadence, speed = _gpx_extension_values(el)
+                    rows.add(
+                        when,
+                        cadence=cadence,
+                        speed=_child_text(el, "speed") or speed,
+                        lat=el.get("lat"),
+                        lon=el.get("lon"),
+                        segment=segment,
+                    )
+                el.clear()
+            elif tag == "type" and path and path[-1] == "trk":
+                sport = normalize_sport(el.text)
+                if sport:
+                    sports.add(sport)
             elif tag in ("trkseg", "trk"):
-                segment += 1
-            path.append(tag)
-            continue
-        path.pop()
-        if tag == "trkpt":
-            when = _parse_time(_child_text(el, "time"))
-            if when is None:
-                untimed += 1
-            else:
-                cadence, speed = _gpx_extension_values(el)
-                rows.add(
-                    when,
-                    cadence=cadence,
-                    speed=_child_text(el, "speed") or speed,
-                    lat=el.get("lat"),
-                    lon=el.get("lon"),
-                    segment=segment,
-                )
-            el.clear()
-        elif tag == "type" and path and path[-1] == "trk":
-            sport = normalize_sport(el.text)
-            if sport:
-                sports.add(sport)
-        elif tag in ("trkseg", "trk"):
-            el.clear()  # what is left of the points read
-    problems = [f"skipped {untimed} track point(s) without a time"] if untimed else []
+                el.clear()  # what is left of the points read
+    except _CutXmlError as exc:
+        if not rows.when:
+            raise
+        problems.append(
+            f"the file ends early, inside its XML (line {exc.line}); used the "
+            f"{len(rows.when)} track points read before it"
+        )
+    if untimed:
+        problems.append(f"skipped {untimed} track point(s) without a time")
     sport = sports.pop() if len(sports) == 1 else None
     return rows.recording(name, "GPX", units="auto", sport=sport, device=device, warnings=problems)
 

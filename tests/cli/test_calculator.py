@@ -696,3 +696,22 @@ def test_asking_for_splits_the_run_does_not_have_says_so(runner, kind, said):
     result = runner.invoke(main, ["calc", "--from", short, "--splits", kind])
     assert result.exit_code == 0, result.output
     assert f"No per-{kind} table: the recording" in result.stderr and said in result.stderr
+
+
+def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runner, tmp_path, run):
+    text = gpx_text(run).encode()
+
+    def elapsed_s(path):
+        result = runner.invoke(main, ["calc", "--from", str(path), "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["recording"]["elapsed_s"], result.stderr
+
+    whole_s, _ = elapsed_s(write_bytes(tmp_path / "a.gpx", text))
+    cut_s, said = elapsed_s(write_bytes(tmp_path / "cut.gpx", text[: len(text) * 3 // 4]))
+    assert "the file ends early, inside its XML (line" in said
+    assert "track points read before it" in said
+    assert 0.6 * whole_s < cut_s < 0.8 * whole_s
+    # Damage in the middle is not a cut: still refused.
+    middle = write_bytes(tmp_path / "bad.gpx", text.replace(b"<trkpt", b"<trkpt <", 1))
+    refused = runner.invoke(main, ["calc", "--from", str(middle)])
+    assert refused.exit_code == 1 and "not well-formed XML at line" in refused.stderr

@@ -147,3 +147,34 @@ def test_the_real_runs_and_walk_are_not_taken_for_rides_without_their_sport():
     ]:
         rec = read_activity(fit(name))
         assert summarize_recording(dataclasses.replace(rec, sport=None)).kind == kind, name
+
+
+@needs_shared
+@pytest.mark.parametrize("damaged_m", [55_000.0, 0.0, 1e12])
+def test_one_damaged_distance_in_a_real_run_leaves_its_distance_as_the_watch_said(damaged_m):
+    import dataclasses
+
+    rec = read_activity(fit("activity-small-fenix2-run.fit"))
+    whole = summarize_recording(rec)
+    distance = rec.distance_m.copy()
+    distance[1400] = damaged_m  # mid-run, at about 4.5 km
+    damaged = summarize_recording(dataclasses.replace(rec, distance_m=distance))
+    assert round(whole.distance_m / 1000, 2) == 9.01
+    assert damaged.distance_m == pytest.approx(whole.distance_m, abs=20)
+    assert [s.distance_m for s in damaged.splits] == pytest.approx(
+        [s.distance_m for s in whole.splits], abs=20
+    )
+    assert any("distance value(s) or jump(s) no runner could make" in w for w in damaged.warnings)
+    assert not any("no runner could make" in w for w in whole.warnings)
+
+
+def test_a_gps_point_far_off_the_track_adds_no_distance(tmp_path, run):
+    text = gpx_text(run)
+    whole = summarize_recording(read_activity(write(tmp_path / "a.gpx", text)))
+    lines = text.splitlines(keepends=True)
+    i = next(k for k, line in enumerate(lines) if "<trkpt" in line) + 900
+    lines[i] = re.sub(
+        r'lat="([0-9.]+)"', lambda m: f'lat="{float(m.group(1)) + 0.45:.7f}"', lines[i]
+    )
+    jumped = summarize_recording(read_activity(write(tmp_path / "b.gpx", "".join(lines))))
+    assert jumped.distance_m == pytest.approx(whole.distance_m, abs=20)

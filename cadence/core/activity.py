@@ -26,7 +26,7 @@ import numpy as np
 
 from cadence.core.calc import MAX_PLAUSIBLE_SPM, MIN_PLAUSIBLE_SPM
 from cadence.core.durations import format_clock
-from cadence.core.recording import STEP_SPORTS, Recording, record_weights_s
+from cadence.core.recording import STEP_SPORTS, Recording, clean_distance_m, record_weights_s
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
     conversion_text,
@@ -322,7 +322,12 @@ def summarize_recording(
     notes: list[str] = []
     weights = record_weights_s(rec.time_s)
 
-    distance_m = np.asarray(rec.distance_m, dtype=float)
+    distance_m, left_out, largest_m = clean_distance_m(rec.time_s, rec.distance_m)
+    if left_out:
+        warnings.append(
+            f"left out {left_out} distance value(s) or jump(s) no runner could make (the "
+            f"largest {largest_m / 1000:.2f} km): a damaged record or a GPS jump"
+        )
     speed = np.asarray(rec.speed_mps, dtype=float).copy()
     # Where the file gives no speed, the distance covered until the next record does.
     no_speed = ~np.isfinite(speed)

@@ -195,6 +195,70 @@ def haversine_m(
     return np.cumsum(step)
 
 
+#: Over twice anyone's top speed (a sprinter's is 12.4 m/s): a distance that
+#: grows faster between two records is a damaged value or a GPS jump, and adds
+#: nothing. Generous on purpose: a watch catching up after its first fix (30 m
+#: in a second) keeps its distance, and the total agrees with the watch's own.
+MAX_DISTANCE_RATE_MPS = 30.0
+#: What GPS noise may add between two close records on top of that.
+DISTANCE_SLACK_M = 50.0
+
+
+def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """Cumulative distance from the first record, without damaged values and jumps.
+
+    A value far from the median of the five records around it (further than
+    :data:`MAX_DISTANCE_RATE_MPS` could take the runner in their time, plus
+    :data:`DISTANCE_SLACK_M`) is a damaged record and is left out. Of the rest,
+    a step back adds nothing, nor a step forward faster than that rate (a GPS
+    jump).
+
+    Parameters
+    ----------
+    time_s, distance_m : np.ndarray, shape (n,)
+        Each record's time and the file's cumulative distance (NaN where none).
+
+    Returns
+    -------
+    distance_m : np.ndarray, shape (n,)
+        From 0 at the first record with a distance; NaN where the file has none
+        or the value was left out.
+    left_out : int
+        Values and steps left out as damaged or too fast.
+    largest_m : float
+        How far the largest of them was off (0 with none).
+
+    Examples
+    --------
+    >>> d, left_out, largest = clean_distance_m(np.arange(5.0), np.array([0, 3, 50_000, 9, 12.0]))
+    >>> d.tolist(), left_out, largest
+    ([0.0, 3.0, nan, 9.0, 12.0], 1, 49991.0)
+    """
+    d = np.asarray(distance_m, dtype=float)
+    t = np.asarray(time_s, dtype=float)
+    out = np.full(d.size, np.nan)
+    have = np.flatnonzero(np.isfinite(d))
+    if have.size == 0:
+        return out, 0, 0.0
+    v, tt = d[have], t[have]
+    if v.size >= 5:
+        windows = np.lib.stride_tricks.sliding_window_view(np.pad(v, 2, mode="edge"), 5)
+        spans = np.lib.stride_tricks.sliding_window_view(np.pad(tt, 2, mode="edge"), 5)
+        off = np.abs(v - np.median(windows, axis=1))
+        damaged = off > MAX_DISTANCE_RATE_MPS * (spans[:, -1] - spans[:, 0]) + DISTANCE_SLACK_M
+    else:
+        off, damaged = np.zeros(v.size), np.zeros(v.size, dtype=bool)
+    kept = ~damaged
+    step = np.diff(v[kept])
+    jump = step > MAX_DISTANCE_RATE_MPS * np.diff(tt[kept]) + DISTANCE_SLACK_M
+    counted = np.where((step > 0) & ~jump, step, 0.0)
+    cumulative = np.full(v.size, np.nan)
+    cumulative[kept] = np.concatenate([[0.0], np.cumsum(counted)])
+    out[have] = cumulative
+    largest = max([0.0, *off[damaged], *step[jump]])
+    return out, int(damaged.sum() + jump.sum()), float(largest)
+
+
 def record_weights_s(time_s: np.ndarray) -> np.ndarray:
     """Seconds each record stands for: the time to the next one, at most 10 s.
 

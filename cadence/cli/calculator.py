@@ -67,8 +67,8 @@ def _count_source(
 @click.option("--steps", type=int, help="Steps counted (both feet, or one foot with --one-foot).")
 @click.option(
     "--seconds",
-    type=float,
-    help="How long you counted, in seconds.  [default: 60]",
+    metavar="DURATION",
+    help="How long you counted: seconds, or 1:00, 30s, 1m.  [default: 60]",
 )
 @click.option("--one-foot", is_flag=True, help="The count is one foot's contacts; it is doubled.")
 @click.option("--spm", type=float, help="Your cadence in steps per minute, if you know it.")
@@ -90,7 +90,7 @@ def _count_source(
 @json_option("Print one JSON object.")
 def calc(
     steps: int | None,
-    seconds: float | None,
+    seconds: str | None,
     one_foot: bool,
     spm: float | None,
     from_file: str | None,
@@ -125,7 +125,10 @@ def calc(
             raise ParameterError(name, "only goes with --from FILE")
     if plot:
         raise ParameterError("plot", "only goes with --from FILE")
-    value, source, how = _count_source(steps, seconds, one_foot, spm)
+    from cadence.core.durations import parse_duration_s
+
+    seconds_s = None if seconds is None else parse_duration_s(seconds, parameter="seconds")
+    value, source, how = _count_source(steps, seconds_s, one_foot, spm)
     report = cadence_report(value, source=source)
     if as_json:
         output.print_json(report.to_dict())
@@ -194,8 +197,8 @@ def _calc_from_recording(
 )
 @click.option(
     "--start",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="First day of week 1, YYYY-MM-DD.  [default: today]",
+    metavar="YYYY-MM-DD",
+    help="First day of week 1.  [default: today]",
 )
 @json_option("Print one JSON object.")
 def plan(
@@ -203,7 +206,7 @@ def plan(
     from_file: str | None,
     goal: int | None,
     weeks: int | None,
-    start: dt.datetime | None,
+    start: str | None,
     as_json: bool,
 ) -> None:
     """A week-by-week plan to raise your cadence, never more than +5 % a week.
@@ -213,7 +216,7 @@ def plan(
       cadence plan --current 156 --goal 172     # to +10 % in 6 weeks
       cadence plan --from Morning_Run.fit       # from a recorded run
     """
-    from cadence.core.plan import current_spm_from_recording, progression_plan
+    from cadence.core.plan import current_spm_from_recording, parse_start_date, progression_plan
 
     recorded = None
     if from_file is not None:
@@ -223,7 +226,7 @@ def plan(
         current = current_spm_from_recording(recorded)
     elif current is None:
         raise ParameterError("current", "give --current SPM or --from FILE (a recorded run)")
-    start_date = start.date() if start else dt.date.today()
+    start_date = parse_start_date(start) if start else dt.date.today()
     result = progression_plan(current, goal_spm=goal, weeks_per_stage=weeks, start_date=start_date)
     if as_json:
         payload = result.to_dict()

@@ -9,9 +9,11 @@ gives it: 172 from 156) is split into stages of at most 10 % each, with a warnin
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,6 +96,41 @@ def _pct(new: float, old: float) -> float:
 
 def _weeks_text(n: int) -> str:
     return f"{n} week" + ("" if n == 1 else "s")
+
+
+def parse_start_date(text: str, *, parameter: str = "start_date") -> dt.date:
+    """A plan's first day from ``YYYY-MM-DD``, with a message that says what is wrong.
+
+    Raises
+    ------
+    ParameterError
+        If `text` is not a date written YYYY-MM-DD, or no such day exists.
+
+    Examples
+    --------
+    >>> parse_start_date("2026-03-02")
+    datetime.date(2026, 3, 2)
+    >>> parse_start_date("2026-02-30")
+    Traceback (most recent call last):
+    ...
+    cadence.errors.ParameterError: start_date: 2026-02-30 is no day: February 2026 has 28 days
+    """
+    raw = str(text).strip()
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", raw)
+    if not match:
+        raise ParameterError(parameter, f"{raw!r} is not a date; write YYYY-MM-DD, e.g. 2026-03-02")
+    year, month, day = (int(g) for g in match.groups())
+    if not 1 <= month <= 12:
+        raise ParameterError(parameter, f"{raw} is no day: there is no month {month}")
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        if year < 1:
+            raise ParameterError(parameter, f"{raw} is no day: years start at 0001") from None
+        days = calendar.monthrange(year, month)[1]
+        raise ParameterError(
+            parameter, f"{raw} is no day: {calendar.month_name[month]} {year} has {days} days"
+        ) from None
 
 
 def _week_spms(current_spm: float, goal: int, n_weeks: int) -> list[int]:

@@ -85,8 +85,11 @@ def test_a_count_too_short_to_practise_from_is_measured_with_a_warning(runner, a
     [
         (["calc", "--steps", "0"], "steps: must be a positive number"),
         (["calc", "--steps", "-3"], "steps: must be a positive number"),
-        (["calc", "--steps", "80", "--seconds", "0"], "seconds: must be a positive number"),
-        (["calc", "--steps", "80", "--seconds", "-1"], "seconds: must be a positive number"),
+        (["calc", "--steps", "80", "--seconds", "0"], "seconds: '0' must be longer than zero"),
+        (["calc", "--steps", "80", "--seconds", "-1"], "seconds: '-1' is not a duration"),
+        (["plan", "--current", "150", "--start", "2026-02-30"], "February 2026 has 28 days"),
+        (["plan", "--current", "150", "--start", "2026-13-01"], "there is no month 13"),
+        (["plan", "--current", "150", "--start", "today"], "start: 'today' is not a date; write"),
         (["calc", "--steps", "20"], "plausible human range"),
         (["calc", "--steps", "200", "--one-foot"], "plausible human range"),
         (["calc", "--spm", "300"], "plausible human range"),
@@ -127,6 +130,14 @@ def test_malformed_options_are_usage_errors(runner, args):
     assert result.exit_code == 2
     assert "Error: " in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("seconds", ["30", "30s", "0:30", "0.5m"])
+def test_a_count_lasts_as_long_as_any_way_a_runner_writes_it(runner, seconds):
+    result = runner.invoke(main, ["calc", "--steps", "82", "--seconds", seconds, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["cadence_spm"] == 164.0 and report["source"]["seconds"] == 30.0
 
 
 def test_plan_json(runner):

@@ -52,6 +52,13 @@ class AudioDeviceError(CadenceError):
         super().__init__(f"{reason}; {hint}" if hint else reason)
 
 
+class NoSuchDeviceError(AudioDeviceError):
+    """``--device`` names no output, or several: a mistake in the options (exit
+    code 2), and still no usable output, so ``--fallback-output`` renders instead."""
+
+    exit_code = 2
+
+
 class AudioDeviceLostError(AudioDeviceError):
     """The audio output stopped in the middle of a session (server or device gone).
 

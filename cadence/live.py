@@ -9,9 +9,11 @@ plays until the end or Ctrl-C.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cadence.core.durations import format_clock
 from cadence.core.render import BeatRenderer, Status
@@ -131,6 +133,12 @@ class Watchdog:
         return not self.stalled
 
 
+def _echo_if_possible(echo: Callable[[str], Any], text: str) -> None:
+    """`echo` `text` unless the terminal is gone (closed: EIO), as it is after SIGHUP."""
+    with contextlib.suppress(OSError):
+        echo(text)
+
+
 def play_session(
     player,  # cadence.playback.Player (not imported here: it loads sounddevice)
     *,
@@ -179,11 +187,13 @@ def play_session(
         if completed:
             player.wait(timeout_s=max(1.0, 4 * player.latency_s))
             player.close()
-    except Terminated:
-        raise  # SIGTERM or SIGHUP: stopped from outside, exits as the signal would
+    except Terminated:  # SIGTERM or SIGHUP: stopped from outside, exits as the signal would
+        if interactive:  # end the status line, so "Stopped." is not glued onto it
+            _echo_if_possible(echo, "\n")
+        raise
     except KeyboardInterrupt:
         quit_by_user = True
-        echo("\n")
+        _echo_if_possible(echo, "\n")
     finally:
         stopped = player.stop()
     if quit_by_user and not stopped:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cadence.core.render import BeatRenderer
-from cadence.errors import AudioDeviceError, ParameterError, stops_deferred
+from cadence.errors import AudioDeviceError, NoSuchDeviceError, ParameterError, stops_deferred
 
 _NO_DEVICE_HINT = "render the session to a file instead with --output FILE"
 #: How long stopping a stream may take before the device is taken for gone.
@@ -93,7 +93,9 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
     Raises
     ------
     AudioDeviceError
-        If there is no output device, or `spec` matches none or several.
+        If there is no output device.
+    NoSuchDeviceError
+        If `spec` is empty or matches none or several (exit code 2).
     """
     if not devices:
         raise _device_error("no audio output device found")
@@ -101,11 +103,15 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
         default = [d for d in devices if d.is_default]
         return default[0] if default else devices[0]
     text = str(spec).strip()
+    if not text:  # "" is in every name: it would pick one without a word
+        raise NoSuchDeviceError(
+            "device: an empty name; give a name or an index (see cadence devices)"
+        )
     if text.isdigit():
         for d in devices:
             if d.index == int(text):
                 return d
-        raise _device_error(f"device: no output device with index {text} (see cadence devices)")
+        raise NoSuchDeviceError(f"device: no output device with index {text} (see cadence devices)")
     matches = [d for d in devices if text.lower() in f"{d.name}, {d.hostapi}".lower()]
     exact = [d for d in matches if d.name.lower() == text.lower()]
     if len(exact) == 1 or len(matches) == 1:
@@ -114,9 +120,9 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
     if len(default) == 1:  # e.g. "JACK": every JACK client is listed, the default is "system"
         return default[0]
     if not matches:
-        raise _device_error(f"device: no output device matches {text!r} (see cadence devices)")
+        raise NoSuchDeviceError(f"device: no output device matches {text!r} (see cadence devices)")
     names = "; ".join(f"{d.index}: {d.name} ({d.hostapi})" for d in matches)
-    raise AudioDeviceError(f"device: {text!r} matches several outputs ({names}); give its index")
+    raise NoSuchDeviceError(f"device: {text!r} matches several outputs ({names}); give its index")
 
 
 class Player:

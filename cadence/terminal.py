@@ -7,12 +7,15 @@ restored, also on errors and Ctrl-C. Only POSIX terminals are supported.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import select
+import signal
 import sys
 from types import TracebackType
 
-from cadence.errors import CadenceError
+from cadence.errors import CadenceError, Terminated
 
 #: Escape sequences of keys, by name (xterm, VT220 and rxvt spellings).
 ESCAPE_KEYS = {
@@ -127,15 +130,23 @@ class KeyReader:
         import termios
 
         if self._saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
-            self._saved = None
+            saved, self._saved = self._saved, None
+            # The terminal may be gone (closed): then there is nothing to restore.
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, saved)
 
     def read(self, timeout_s: float) -> list[str]:
         """Key names pressed within `timeout_s` seconds (empty list if none)."""
         ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout_s))
         if not ready:
             return []
-        data = os.read(self.fd, 1024)
+        try:
+            data = os.read(self.fd, 1024)
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            # The terminal was closed (its window, an ssh link): a hangup, as SIGHUP.
+            raise Terminated(signal.SIGHUP) from None
         if not data:
             return ["eof"]
         return parse_keys(data.decode("utf-8", errors="replace"))

@@ -5,7 +5,7 @@ import pytest
 
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session, parse_intervals
-from cadence.errors import AudioDeviceError
+from cadence.errors import AudioDeviceError, NoSuchDeviceError
 from cadence.live import apply_key, status_line
 from cadence.playback import choose_output_device
 from tests.devices import FAKE
@@ -20,11 +20,21 @@ def test_choose_output_device(spec, index):
 
 
 @pytest.mark.parametrize(
-    ("spec", "message"), [("9", "no output device with index 9"), ("usb", "matches")]
+    ("spec", "message"),
+    [
+        ("9", "no output device with index 9 \\(see cadence devices\\)$"),
+        ("usb", "matches"),
+        ("", "device: an empty name"),  # "" is in every name: it picked one
+        ("  ", "device: an empty name"),
+    ],
 )
-def test_choose_output_device_errors_suggest_output(spec, message):
-    with pytest.raises(AudioDeviceError, match=message):
+def test_a_device_that_names_no_output_is_a_usage_error_without_advice_to_render(spec, message):
+    with pytest.raises(NoSuchDeviceError, match=message) as caught:
         choose_output_device(FAKE, spec)
+    assert caught.value.exit_code == 2 and isinstance(caught.value, AudioDeviceError)
+
+
+def test_no_output_at_all_suggests_rendering_to_a_file():
     with pytest.raises(AudioDeviceError, match="no audio output device found; .*--output FILE"):
         choose_output_device([], None)
 

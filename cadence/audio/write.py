@@ -100,6 +100,8 @@ def check_render_path(
     cadence rendered (without `force`)."""
     from cadence.files import check_replaceable
 
+    if not os.fspath(path):
+        raise ParameterError(parameter, "an empty file name; give the file to write, e.g. run.mp3")
     try:
         output_format(path)
     except ParameterError as exc:  # in the words of the option that named the file

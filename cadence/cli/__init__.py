@@ -170,10 +170,10 @@ class CadenceGroup(click.Group):
             click.echo(for_stderr(f"Error: {error_message(exc)}"), err=True)
             ctx.exit(exc.exit_code)
         except Terminated as exc:  # exit as the signal would, after the clean-up
-            click.echo("Stopped.", err=True)
+            _say_if_possible("Stopped.")
             ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:  # Ctrl-C outside a command's own handling
-            click.echo("Interrupted.", err=True)
+            _say_if_possible("Interrupted.")
             ctx.exit(ExitStatus.INTERRUPTED)
         finally:
             if not _stopping:  # once stopping, they stay ignored to the process's end
@@ -201,11 +201,26 @@ def _writing_stdout(exc: OSError) -> bool:
     return False
 
 
+def _say_if_possible(text: str) -> None:
+    """`text` on standard error, unless the terminal is gone (closed: SIGHUP, then
+    EIO): the exit status must still say which signal stopped the command."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        _discard(sys.stderr)
+        _discard(sys.stdout)
+
+
 def _discard_stdout() -> None:
     """Point standard output at /dev/null, so that the interpreter's own flush at
     exit does not fail a second time with a traceback."""
+    _discard(sys.stdout)
+
+
+def _discard(stream: Any) -> None:
+    """Point `stream`'s file descriptor at /dev/null (nothing more can reach it)."""
     try:
-        fd = sys.stdout.fileno()
+        fd = stream.fileno()
     except (AttributeError, OSError, ValueError):  # not a file (CliRunner)
         return
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 from typing import Any
@@ -262,13 +263,16 @@ def tap(seconds: float, as_json: bool) -> None:
             f"Tap any key with each step; Enter or q to finish (stops {seconds:g} s after the "
             "first tap)."
         )
-        times = collect_tap_times(
-            keys,
-            seconds=seconds,
-            on_status=lambda s: click.echo(s, err=True, nl=False),
-            width=shutil.get_terminal_size().columns,
-        )
-        output.note("")
+        try:
+            times = collect_tap_times(
+                keys,
+                seconds=seconds,
+                on_status=lambda s: click.echo(s, err=True, nl=False),
+                width=shutil.get_terminal_size().columns,
+            )
+        finally:  # end the status line, so "Interrupted." or "Stopped." is not glued on
+            with contextlib.suppress(OSError):  # unless the terminal is gone
+                output.note("")
     estimate = spm_from_tap_times(times)
     report = cadence_report(estimate.spm, source=estimate.source())
     if as_json:

@@ -31,7 +31,8 @@ def _session(
     from cadence.core.durations import parse_duration_s
     from cadence.core.session import Session, parse_intervals
 
-    ramp_over_s = parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None
+    # An empty value ("$DURATION" unset in a script) is a mistake, not "not given".
+    ramp_over_s = None if ramp_over is None else parse_duration_s(ramp_over, parameter="ramp-over")
     if beats is not None:
         # Given or not, as typed: a beat count leaves no room for a length or a ramp.
         given = {"duration_s": duration, "intervals": intervals, "ramp_from_spm": ramp_from}
@@ -39,8 +40,8 @@ def _session(
         return Session.for_beats(spm, beats, ramp_over_s=ramp_over_s, **given, **options)
     return Session(
         spm,
-        duration_s=parse_duration_s(duration, parameter="duration") if duration else None,
-        intervals=parse_intervals(intervals) if intervals else (),
+        duration_s=None if duration is None else parse_duration_s(duration, parameter="duration"),
+        intervals=() if intervals is None else parse_intervals(intervals),
         ramp_from_spm=ramp_from,
         ramp_over_s=ramp_over_s,
         **options,
@@ -172,20 +173,20 @@ def metronome(
 
     session = _session(spm, cues=not no_cues, **session_options)
     check_volume_db(volume)
-    if output_path and (device or fallback_output):
+    if output_path is not None and (device is not None or fallback_output is not None):
         raise ParameterError(
             "output",
             "--output renders to a file; it does not go with --device or --fallback-output",
         )
-    _refuse_unused_options(rendering=bool(output_path), fallback=bool(fallback_output))
+    _refuse_unused_options(rendering=output_path is not None, fallback=fallback_output is not None)
     from cadence.audio.write import check_not_endless, check_render_path
 
     for option, path in (("output", output_path), ("fallback-output", fallback_output)):
-        if path:
+        if path is not None:
             check_render_path(path, parameter=option, force=force, sr=sr)
             check_not_endless(session.length_s, parameter=option)  # now, not after the device
     render = {"sr": sr, "voice": voice, "volume": volume}
-    if output_path:
+    if output_path is not None:
         _finish_render(_render(session, output_path, **render), as_json=as_json)
         return
     player = _open_player(

@@ -268,11 +268,11 @@ def play(
 
     check_metronome_spm(spm)
     check_volume_db(click_volume, parameter="click_volume")
-    duration_s = parse_duration_s(duration, parameter="duration") if duration else None
+    duration_s = None if duration is None else parse_duration_s(duration, parameter="duration")
     from cadence.core.session import Session, parse_intervals
 
     programme = parse_intervals(intervals) if intervals is not None else ()
-    ramp_over_s = parse_duration_s(ramp_over, parameter="ramp-over") if ramp_over else None
+    ramp_over_s = None if ramp_over is None else parse_duration_s(ramp_over, parameter="ramp-over")
     Session(  # refused before any work
         spm,
         duration_s=duration_s,

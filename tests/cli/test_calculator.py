@@ -8,7 +8,6 @@ import io
 import json
 import os
 import pty
-import select
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from cadence.activity import read_activity
 from cadence.cli import main
 from tests.activities import ACTIVITIES, fit, gpx_text, needs_shared, tcx_text, write, write_bytes
+from tests.tty import read_until
 
 
 def calc_json(runner, path, *args):
@@ -550,24 +550,6 @@ def test_contradictory_options_are_usage_errors(runner, args, parameter):
 # --- tap, in a real pseudo-terminal, as a runner would use it ------------------
 
 
-def _read_until(fd, needle, timeout_s=20.0):
-    buf = b""
-    deadline = time.monotonic() + timeout_s
-    while needle not in buf:
-        left = deadline - time.monotonic()
-        assert left > 0, f"timed out waiting for {needle!r}; got {buf!r}"
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-    return buf
-
-
 @pytest.fixture
 def tap_session(subprocess_env):
     """Start `cadence tap --json` on a pty; yield (send, finish)."""
@@ -581,7 +563,7 @@ def tap_session(subprocess_env):
         close_fds=True,
     )
     os.close(follower)
-    _read_until(leader, b"Tap any key")
+    read_until(leader, b"Tap any key")
 
     def finish(key=b"\n"):
         os.write(leader, key)
@@ -611,7 +593,7 @@ def test_tap_with_a_missed_and_a_doubled_tap(tap_session):
             time.sleep(0.35)
         else:
             time.sleep(0.4)
-    out = _read_until(leader, b"steps/min")
+    out = read_until(leader, b"steps/min")
     assert b"taps" in out
     data = finish()
     assert data["source"]["taps"] == 16
@@ -631,11 +613,11 @@ def test_tap_q_finishes_and_too_few_taps_is_an_error(subprocess_env):
         env=subprocess_env,
     )
     os.close(follower)
-    _read_until(leader, b"Tap any key")
+    read_until(leader, b"Tap any key")
     os.write(leader, b" ")
     time.sleep(0.3)
     os.write(leader, b"q")
-    out = _read_until(leader, b"Error:")
+    out = read_until(leader, b"Error:")
     proc.wait(timeout=30)
     os.close(leader)
     assert proc.returncode == 2
@@ -726,3 +708,34 @@ def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runne
     middle = write_bytes(tmp_path / "bad.gpx", text.replace(b"<trkpt", b"<trkpt <", 1))
     refused = runner.invoke(main, ["calc", "--from", str(middle)])
     assert refused.exit_code == 1 and "not well-formed XML at line" in refused.stderr
+
+
+@pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
+def test_tap_stopped_from_outside_exits_as_the_signal_and_ends_its_status_line(
+    cadence_cmd, subprocess_env, how
+):
+    import signal
+
+    from tests.tty import start_on_terminal
+
+    proc, leader = start_on_terminal([*cadence_cmd, "tap"], subprocess_env)
+    try:
+        assert b"Tap any key" in read_until(leader, b"Tap any key")
+        os.write(leader, b" ")
+        assert b"1 tap" in read_until(leader, b"1 tap")
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+            shown = read_until(leader, b"Stopped.")
+            assert proc.wait(timeout=60) == 143
+            # On a line of its own, not glued onto "… 30 s left".
+            assert b"\r\nStopped.\r\n" in shown and b"left Stopped." not in shown, shown
+        else:
+            os.close(leader)  # the window closed: SIGHUP, and the terminal gone (EIO)
+            leader = None
+            assert proc.wait(timeout=60) == 129
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if leader is not None:
+            os.close(leader)

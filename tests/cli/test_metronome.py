@@ -143,6 +143,16 @@ def test_render_never_leaves_a_partial_file(runner, tmp_path, monkeypatch):
             "output: --output renders",
         ),
         (["metronome", "172", "--latency", "fast"], "latency: 'fast'"),
+        # An empty value ("-o $OUT" with OUT unset) is a mistake, not "not given".
+        (["metronome", "172", "--beats", "4", "-o", ""], "output: an empty file name"),
+        (
+            ["metronome", "172", "--beats", "4", "--fallback-output", ""],
+            "fallback-output: an empty file name",
+        ),
+        (["metronome", "172", "--duration", "", "-o", "x.wav"], "duration: '' is not a duration"),
+        (["metronome", "172", "--intervals", "", "--repeat", "2"], "intervals:"),
+        (["play", "170", "audio", "-o", ""], "output: an empty file name"),
+        (["play", "170", "audio", "--duration", ""], "duration: '' is not a duration"),
     ],
 )
 def test_bad_metronome_options(runner, args, message, tmp_path, monkeypatch):

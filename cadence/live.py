@@ -133,6 +133,24 @@ class Watchdog:
         return not self.stalled
 
 
+def help_lines(text: str, *, width: int) -> list[str]:
+    """The keys' help `text` (items between " · ") in lines under `width`
+    columns, broken between items, so a narrow terminal still shows "q quit".
+
+    Examples
+    --------
+    >>> help_lines("up/down ±1 spm · PgUp/PgDn ±5 · space pause · q quit", width=40)
+    ['up/down ±1 spm · PgUp/PgDn ±5', 'space pause · q quit']
+    """
+    lines: list[str] = []
+    for item in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(item) < width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    return lines
+
+
 def _echo_if_possible(echo: Callable[[str], Any], text: str) -> None:
     """`echo` `text` unless the terminal is gone (closed: EIO), as it is after SIGHUP."""
     with contextlib.suppress(OSError):
@@ -169,7 +187,8 @@ def play_session(
             from cadence.terminal import KeyReader
 
             with KeyReader() as keys:
-                echo(getattr(renderer, "help_line", HELP_LINE)[: width - 1] + "\n")
+                for line in help_lines(getattr(renderer, "help_line", HELP_LINE), width=width):
+                    echo(line + "\n")
                 last = ""
                 while player.active and watchdog.alive():
                     if not all(apply_key(renderer, k) for k in keys.read(0.1)):

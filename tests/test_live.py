@@ -6,7 +6,7 @@ import pytest
 from cadence.core.render import BeatRenderer
 from cadence.core.session import Session, parse_intervals
 from cadence.errors import AudioDeviceError, NoSuchDeviceError
-from cadence.live import apply_key, status_line
+from cadence.live import HELP_LINE, apply_key, help_lines, status_line
 from cadence.playback import choose_output_device
 from tests.devices import FAKE
 
@@ -197,3 +197,17 @@ def test_a_stream_that_will_not_stop_when_quit_is_a_hung_device():
     with pytest.raises(AudioDeviceLostError, match="did not stop when asked") as lost:
         play_session(player, interactive=False, echo=lambda s: None)
     assert lost.value.hung  # the CLI then ends at once, past the exit handlers that would wait
+
+
+@pytest.mark.parametrize("width", [20, 40, 60, 80, 200])
+@pytest.mark.parametrize("command", ["metronome", "play"])
+def test_the_keys_help_wraps_between_items_and_always_shows_how_to_quit(command, width):
+    from cadence.core.musicrender import MusicRenderer
+
+    text = HELP_LINE if command == "metronome" else MusicRenderer.help_line
+    lines = help_lines(text, width=width)
+    assert " · ".join(lines) == text  # nothing cut
+    assert all(len(line) < width or " · " not in line for line in lines), lines
+    assert lines[-1].endswith("q quit")
+    if width >= 80:
+        assert lines == [text]

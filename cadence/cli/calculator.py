@@ -241,32 +241,37 @@ def plan(
 @main.command(short_help="Measure your cadence by tapping a key with every step.")
 @click.option(
     "--seconds",
-    type=click.FloatRange(5, 300),
-    default=30,
+    metavar="DURATION",
+    default="30",
     show_default=True,
-    help="Stop this long after the first tap.",
+    help="Stop this long after the first tap: 5 s to 5 min (30, 45s, 1:00, 1m).",
 )
 @json_option("Print one JSON object at the end.")
-def tap(seconds: float, as_json: bool) -> None:
+def tap(seconds: str, as_json: bool) -> None:
     """Measure cadence by tapping a key with every step (15-30 s is enough).
 
     Tap space (or any key) on each foot strike, e.g. on a treadmill. Enter or
     q finishes early. A missed or doubled tap does no harm.
     """
     from cadence.core.calc import cadence_report
+    from cadence.core.durations import parse_duration_s
     from cadence.core.tap import spm_from_tap_times
     from cadence.tapping import collect_tap_times
     from cadence.terminal import KeyReader
 
+    limit_s = parse_duration_s(seconds, parameter="seconds")  # never NaN: it stops
+    if not 5 <= limit_s <= 300:
+        raise ParameterError("seconds", f"{seconds!r}: tap for 5 s to 5 min (300 s)")
+
     with KeyReader() as keys:
         output.note(
-            f"Tap any key with each step; Enter or q to finish (stops {seconds:g} s after the "
+            f"Tap a key with each step; Enter or q finishes (stops {limit_s:g} s after the "
             "first tap)."
         )
         try:
             times = collect_tap_times(
                 keys,
-                seconds=seconds,
+                seconds=limit_s,
                 on_status=lambda s: click.echo(s, err=True, nl=False),
                 width=shutil.get_terminal_size().columns,
             )

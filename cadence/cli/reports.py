@@ -243,9 +243,11 @@ def plan(result: Any, *, recorded: Any = None) -> None:
 def playing(session: Any, player: Any) -> None:
     """The line as a session starts playing, on stderr."""
     latency = f", latency {player.latency_s * 1000:.1f} ms" if player.latency_s > 0 else ""
+    # The tempo heard first, where a ramp, a walk part or a count-in starts elsewhere.
+    starting = f" (starting at {session.start_spm:g})" if session.start_spm != session.spm else ""
     note(
-        f"Playing {session.spm:g} spm on {player.device.name} ({player.device.hostapi}), "
-        f"{player.sr} Hz{latency}. Ctrl-C to stop."
+        f"Playing {session.spm:g} spm{starting} on {player.device.name} "
+        f"({player.device.hostapi}), {player.sr} Hz{latency}. Ctrl-C stops."
     )
 
 
@@ -253,7 +255,7 @@ def render_summary(summary: dict) -> None:
     """The line after ``metronome -o FILE``."""
     from cadence.core.durations import format_clock
 
-    beats = f"{summary['beats']} beats"
+    beats = count(summary["beats"], "beat")
     if summary["count_in_beats"]:
         beats += f" ({summary['count_in_beats']} of them the count-in)"
     click.echo(
@@ -268,7 +270,7 @@ def play_summary(result: Any) -> None:
 
     how = "Played" if result.completed else "Stopped after"
     click.echo(
-        f"{how} {format_clock(result.played_s)} · {result.beats} beats · "
+        f"{how} {format_clock(result.played_s)} · {count(result.beats, 'beat')} · "
         f"{result.final_spm:.1f} spm at the end · {count(result.underruns, 'output underrun')}"
     )
 

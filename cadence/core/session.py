@@ -41,7 +41,9 @@ def check_metronome_spm(spm: float, *, parameter: str = "spm") -> float:
         raise ParameterError(parameter, f"must be a number of steps/min, got {spm!r}")
     if not MIN_SPM <= spm <= MAX_SPM:
         raise ParameterError(
-            parameter, f"{spm:g} steps/min is outside the metronome's {MIN_SPM:g}-{MAX_SPM:g}"
+            # .10g: 240.0001 is not shown as the 240 it is refused for
+            parameter,
+            f"{spm:.10g} steps/min is outside the metronome's {MIN_SPM:g}-{MAX_SPM:g}",
         )
     return float(spm)
 

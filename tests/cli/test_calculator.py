@@ -90,6 +90,9 @@ def test_a_count_too_short_to_practise_from_is_measured_with_a_warning(runner, a
         (["plan", "--current", "150", "--start", "2026-02-30"], "February 2026 has 28 days"),
         (["plan", "--current", "150", "--start", "2026-13-01"], "there is no month 13"),
         (["plan", "--current", "150", "--start", "today"], "start: 'today' is not a date; write"),
+        (["tap", "--seconds", "nan"], "seconds: 'nan' is not a duration"),  # it never stopped
+        (["tap", "--seconds", "1"], "seconds: '1': tap for 5 s to 5 min"),
+        (["tap", "--seconds", "10m"], "seconds: '10m': tap for 5 s to 5 min"),
         (["calc", "--steps", "20"], "plausible human range"),
         (["calc", "--steps", "200", "--one-foot"], "plausible human range"),
         (["calc", "--spm", "300"], "plausible human range"),
@@ -122,7 +125,6 @@ def test_bad_input_is_one_error_line_with_exit_code_2(runner, args, message):
         ["calc", "--seconds", "x", "--steps", "80"],
         ["plan"],
         ["plan", "--current", "156", "--start", "23/11/2026"],
-        ["tap", "--seconds", "1"],
     ],
 )
 def test_malformed_options_are_usage_errors(runner, args):
@@ -563,7 +565,7 @@ def tap_session(subprocess_env):
         close_fds=True,
     )
     os.close(follower)
-    read_until(leader, b"Tap any key")
+    read_until(leader, b"Tap a key")
 
     def finish(key=b"\n"):
         os.write(leader, key)
@@ -613,7 +615,7 @@ def test_tap_q_finishes_and_too_few_taps_is_an_error(subprocess_env):
         env=subprocess_env,
     )
     os.close(follower)
-    read_until(leader, b"Tap any key")
+    read_until(leader, b"Tap a key")
     os.write(leader, b" ")
     time.sleep(0.3)
     os.write(leader, b"q")
@@ -720,7 +722,7 @@ def test_tap_stopped_from_outside_exits_as_the_signal_and_ends_its_status_line(
 
     proc, leader = start_on_terminal([*cadence_cmd, "tap"], subprocess_env)
     try:
-        assert b"Tap any key" in read_until(leader, b"Tap any key")
+        assert b"Tap a key" in read_until(leader, b"Tap a key")
         os.write(leader, b" ")
         assert b"1 tap" in read_until(leader, b"1 tap")
         if how == "SIGTERM":

@@ -79,6 +79,42 @@ def test_render_beats_and_count_in(runner, tmp_path):
     assert len(onsets(data)) == 8
 
 
+def test_one_beat_is_one_beat_and_a_rate_just_over_the_limit_is_not_shown_as_the_limit(
+    runner, tmp_path
+):
+    path = tmp_path / "one.wav"
+    result = runner.invoke(main, ["metronome", "172", "--beats", "4", "--every", "5", "-o", path])
+    assert result.exit_code == 0, result.output
+    assert ", 1 beat, WAV" in result.stdout
+    over = runner.invoke(main, ["metronome", "240.0001", "--beats", "4", "-o", path])
+    assert over.exit_code == 2 and "spm: 240.0001 steps/min is outside" in over.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"duration_s": 60}, "Playing 172 spm on system (JACK), 48000 Hz. Ctrl-C stops."),
+        ({"ramp_from_spm": 160, "ramp_over_s": 60}, "Playing 172 spm (starting at 160) on"),
+        ({"intervals": "walk:1m@120,run:2m"}, "Playing 172 spm (starting at 120) on"),
+    ],
+)
+def test_the_playing_line_says_where_a_ramp_or_a_walk_part_starts(monkeypatch, options, expected):
+    from types import SimpleNamespace
+
+    import cadence.cli.reports as reports
+    from cadence.core.session import Session, parse_intervals
+
+    if "intervals" in options:
+        options = {"intervals": parse_intervals(options["intervals"])}
+    device = SimpleNamespace(name="system", hostapi="JACK")
+    said = []
+    monkeypatch.setattr(reports, "note", said.append)
+    reports.playing(
+        Session(172, **options), SimpleNamespace(latency_s=0.0, sr=48000, device=device)
+    )
+    assert said[0].startswith(expected), said
+
+
 def test_beats_counts_steps_after_the_count_in_and_the_summary_says_so(runner, tmp_path):
     path = tmp_path / "counted.wav"
     args = ["metronome", "120", "--count-in", "4", "--beats", "4", "-o", str(path)]

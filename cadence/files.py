@@ -143,6 +143,16 @@ def check_replaceable(
     """
     check_output_folder(path, parameter=parameter)  # before Path() drops a trailing slash
     p = Path(path)
+    if p.is_symlink() and not p.exists():
+        # A write follows the link: where it points must be a folder that exists.
+        target = Path(os.path.realpath(p))
+        if not target.parent.is_dir():
+            raise ParameterError(
+                parameter,
+                f"{display_path(p)} is a broken symbolic link to {display_path(os.readlink(p))}, "
+                f"in a folder that does not exist ({display_path(str(target.parent))}); "
+                "give another name",
+            )
     if force or not os.path.lexists(p):
         return
     try:

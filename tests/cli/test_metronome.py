@@ -387,3 +387,23 @@ def test_a_render_replaced_keeps_its_mode_and_a_symlink_stays_a_link(runner, tmp
     data, _sr = sf.read(str(real))
     assert len(onsets(data)) == 8  # the second render, in the file the link names
     assert sorted(p.name for p in real.parent.iterdir()) == ["run.wav"]
+
+
+def test_a_broken_link_into_a_missing_folder_is_refused_even_with_force(runner, tmp_path):
+    link = tmp_path / "dangling.wav"
+    link.symlink_to("nowhere/x.wav")
+    for force in ([], ["--force"]):
+        result = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(link), *force])
+        assert result.exit_code == 2, result.output  # was: --force advised, then "cannot write"
+        assert "in a folder that does not exist" in result.stderr
+        assert "--force" not in result.stderr
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["dangling.wav"]
+    # A broken link into a folder that exists: --force writes where it points.
+    usable = tmp_path / "usable.wav"
+    usable.symlink_to("target.wav")
+    assert (
+        runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(usable)]).exit_code == 2
+    )
+    done = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(usable), "--force"])
+    assert done.exit_code == 0, done.output
+    assert usable.is_symlink() and (tmp_path / "target.wav").stat().st_size > 0

@@ -108,12 +108,17 @@ def test_a_cut_song_is_clicked_as_far_as_it_decodes(song, runner, tmp_path):
 
 def test_beats_click_refuses_a_broken_symbolic_link_and_says_so(song, runner, tmp_path):
     link = tmp_path / "out.wav"
-    link.symlink_to(tmp_path / "gone" / "song.wav")
+    link.symlink_to(tmp_path / "gone.wav")
     result = runner.invoke(main, ["beats", str(song), "--click", str(link)])
     assert result.exit_code == 2
     assert "out.wav is a broken symbolic link (to " in result.output
-    assert "gone/song.wav); it is left as it is" in result.output
+    assert "gone.wav); it is left as it is" in result.output
     assert link.is_symlink() and not link.exists()
+    # Into a folder that does not exist: no --force would help.
+    deeper = tmp_path / "deeper.wav"
+    deeper.symlink_to(tmp_path / "gone" / "song.wav")
+    result = runner.invoke(main, ["beats", str(song), "--click", str(deeper), "--force"])
+    assert result.exit_code == 2 and "in a folder that does not exist" in result.output
 
 
 def test_beats_click_never_replaces_a_file_that_is_not_its_own(song, runner, tmp_path):

@@ -229,21 +229,57 @@ def remove_if_abandoned(path: str | os.PathLike) -> bool:
         os.close(fd)
 
 
+#: A temporary's name: ``.NAME.cadence-`` and :func:`tempfile.mkstemp`'s 8
+#: random characters, then the suffix (the file's own, or ``.tagging``).
+_TEMP_NAME = re.compile(r"\..+" + re.escape(TEMP_MARK) + r"[a-z0-9_]{8}(\.[^.]+)?")
+
+
 def is_cadence_temp(name: str, *, suffix: str = "") -> bool:
-    """Whether a file name is one of cadence's temporaries (``.NAME.cadence-XXXXXXXX…``)."""
-    return name.startswith(".") and TEMP_MARK in name and name.endswith(suffix)
+    """Whether a file name is one of cadence's temporaries (``.NAME.cadence-XXXXXXXX…``).
+
+    Examples
+    --------
+    >>> is_cadence_temp(".run.wav.cadence-k2v9x0qa.wav"), is_cadence_temp(".my.cadence-notes.txt")
+    (True, False)
+    """
+    return bool(_TEMP_NAME.fullmatch(name)) and name.endswith(suffix)
+
+
+#: A temporary of another file's write is taken for abandoned (if no process
+#: holds it) only once it is this old: a write's temporary exists, unlocked, for
+#: the instant between its creation and its lock.
+STALE_AFTER_S = 60.0
 
 
 def remove_leftovers(target: str | os.PathLike) -> list[Path]:
-    """Remove the abandoned temporaries of earlier writes of `target`; returns them."""
+    """Remove the abandoned temporaries in `target`'s folder; returns them.
+
+    Those of earlier writes of `target` itself, and those of other files that
+    no process holds and that are over :data:`STALE_AFTER_S` old (a ``kill -9``
+    during a render to another name leaves one nobody would write again).
+    """
+    import time
+
     target = Path(target)
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return []
     prefix = f".{target.name}{TEMP_MARK}"
+    now = time.time()
+
+    def stale(entry: os.DirEntry) -> bool:
+        try:
+            return now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_S
+        except OSError:
+            return False
+
     return [
-        Path(e.path) for e in entries if e.name.startswith(prefix) and remove_if_abandoned(e.path)
+        Path(e.path)
+        for e in entries
+        if is_cadence_temp(e.name)
+        and (e.name.startswith(prefix) or stale(e))
+        and remove_if_abandoned(e.path)
     ]
 
 

@@ -69,6 +69,21 @@ def test_a_render_killed_with_kill_9_is_cleaned_up_by_the_next_render(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.flac"]
 
 
+def test_a_leftover_of_another_name_is_removed_once_it_is_stale_and_nobody_holds_it(tmp_path):
+    import time
+
+    old = tmp_path / ".long.wav.cadence-k2v9x0qa.wav"  # what a kill -9 left, an hour ago
+    fresh = tmp_path / ".other.wav.cadence-abcd1234.wav"  # another write, just created
+    mine = tmp_path / ".my.cadence-notes.txt"  # the user's, not a temporary of ours
+    for path in (old, fresh, mine):
+        path.write_bytes(b"x" * 100)
+    an_hour_ago = time.time() - 3600
+    for path in (old, mine):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    assert remove_leftovers(tmp_path / "run.mp3") == [old]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, mine.name])
+
+
 def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(tmp_path, run_python):
     target = tmp_path / "song.flac"
     with locked_temp(target, suffix=".tagging") as tmp:

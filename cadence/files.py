@@ -120,7 +120,8 @@ def check_replaceable(
 
     A playlist only replaces a playlist, a picture a picture, a rendered
     session a rendered session: never a song or any other file the user
-    named by mistake. An empty file holds nothing to lose.
+    named by mistake, nor one its owner made read-only. An empty file holds
+    nothing to lose.
 
     Parameters
     ----------
@@ -170,6 +171,12 @@ def check_replaceable(
             parameter,
             f"{display_path(p)} {what}; it is left as it is. Give another "
             "name, or --force to replace it",
+        )
+    if not os.access(p, os.W_OK):  # made read-only by its owner: a file kept on purpose
+        raise ParameterError(
+            parameter,
+            f"{display_path(p)} is read-only; it is left as it is. Give another name, or "
+            "--force to replace it",
         )
 
 

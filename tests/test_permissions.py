@@ -164,3 +164,25 @@ def test_write_tags_in_a_read_only_folder_is_one_warning_a_file_and_the_list_pri
     assert "a.wav" in result.stdout
     assert track.read_bytes() == before
     assert stat.S_IMODE(music.stat().st_mode) == 0o555
+
+
+def test_a_render_made_read_only_by_its_owner_is_kept_unless_forced(place):
+    folder, env = place
+    work = folder / "work"
+    work.mkdir()
+    if os.geteuid() == 0:
+        os.chown(work, NOBODY, NOBODY)
+    out = work / "keep.wav"
+    first = _as_user(_cadence("metronome", "170", "--beats", "4", "-o", str(out)), env=env)
+    assert first.returncode == 0, first.stderr
+    out.chmod(0o444)  # the runner's own "keep this one"
+    before = out.read_bytes()
+    again = _as_user(_cadence("metronome", "180", "--beats", "8", "-o", str(out)), env=env)
+    assert again.returncode == 2, again.stderr
+    assert f"Error: output: {out} is read-only; it is left as it is" in again.stderr
+    assert out.read_bytes() == before
+    forced = _as_user(
+        _cadence("metronome", "180", "--beats", "8", "-o", str(out), "--force"), env=env
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes() != before and stat.S_IMODE(out.stat().st_mode) == 0o444

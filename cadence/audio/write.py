@@ -145,7 +145,9 @@ def output_format(path: str | os.PathLike) -> tuple[str, str]:
 def check_rate(path: str | os.PathLike, sr: int) -> None:
     """Refuse an MP3 `path` at a rate (Hz) MPEG audio cannot carry, naming ``sr``."""
     from cadence.audio.lame import LAME_RATES
+    from cadence.core.synth import check_sr
 
+    check_sr(sr)  # first: "or write .flac" must not be advised for a rate no file takes
     if output_format(path)[0] == "MP3" and sr not in LAME_RATES:
         rates = ", ".join(map(str, sorted(LAME_RATES)))
         raise ParameterError(

@@ -88,7 +88,7 @@ def synthesize_voice(voice: str, *, sr: int, accent: bool = False) -> np.ndarray
     >>> x.dtype, bool(x[0] != 0), float(abs(x).max())
     (dtype('float32'), True, 1.0)
     """
-    _check_sr(sr)
+    check_sr(sr)
     pitch = 1.5 if accent else 1.0
     if voice == "click":
         return _modes(
@@ -113,7 +113,8 @@ def synthesize_voice(voice: str, *, sr: int, accent: bool = False) -> np.ndarray
     raise ParameterError("voice", f"unknown voice {voice!r}; choose one of {', '.join(VOICES)}")
 
 
-def _check_sr(sr: int) -> None:
+def check_sr(sr: int) -> None:
+    """Refuse a sample rate (Hz) that is not a whole number in 8000-384000."""
     if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or not 8000 <= sr <= 384000:
         raise ParameterError(
             "sr", f"sample rate must be a whole number of Hz in 8000-384000, got {sr!r}"
@@ -236,7 +237,7 @@ def mix_clicks(
     >>> int(np.flatnonzero(out[:, 0])[0]), down_db
     (4000, 0.0)
     """
-    _check_sr(sr)
+    check_sr(sr)
     audio = np.asarray(audio)
     if audio.ndim != 2:
         raise ParameterError("audio", f"must be (samples, channels), got shape {audio.shape}")

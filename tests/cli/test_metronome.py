@@ -181,6 +181,8 @@ def test_render_never_leaves_a_partial_file(runner, tmp_path, monkeypatch):
         (["metronome", "172", "--latency", "fast"], "latency: 'fast'"),
         # An empty value ("-o $OUT" with OUT unset) is a mistake, not "not given".
         (["metronome", "172", "--beats", "4", "-o", ""], "output: an empty file name"),
+        # Not "choose one, or write .flac": FLAC refuses 0 Hz too.
+        (["metronome", "172", "--beats", "4", "--sr", "0", "-o", "x.mp3"], "sr: sample rate must"),
         (
             ["metronome", "172", "--beats", "4", "--fallback-output", ""],
             "fallback-output: an empty file name",

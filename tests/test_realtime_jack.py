@@ -229,28 +229,15 @@ def test_sigterm_to_a_playing_metronome_stops_it_with_no_summary(
 def test_a_metronome_on_a_terminal_stopped_from_outside_exits_as_the_signal(
     how, jack_server, cadence_cmd, subprocess_env
 ):
-    from tests.tty import read_until, start_on_terminal
+    from tests.tty import TerminalSession, read_until
 
     env = {**subprocess_env, "JACK_DEFAULT_SERVER": jack_server, "JACK_NO_START_SERVER": "1"}
     args = [*cadence_cmd, "metronome", "170", "--duration", "10m", "--device", "JACK"]
-    proc, leader = start_on_terminal(args, env)
-    try:
-        assert b" left" in read_until(leader, b" left"), "no status line"  # playing
-        if how == "SIGTERM":
-            proc.send_signal(signal.SIGTERM)
-            shown = read_until(leader, b"Stopped.")
-            assert proc.wait(timeout=60) == 143
-            assert b"\r\nStopped.\r\n" in shown and b"leftStopped." not in shown, shown
-        else:
-            os.close(leader)  # the window closed: SIGHUP, and the terminal gone (EIO)
-            leader = None
-            assert proc.wait(timeout=60) == 129  # was 1: "Stopped." failed on the lost terminal
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if leader is not None:
-            os.close(leader)
+    with TerminalSession(args, env) as metronome:
+        assert b" left" in read_until(metronome.leader, b" left"), "no status line"  # playing
+        code, shown = metronome.stop(how)
+    assert code == (143 if how == "SIGTERM" else 129)  # 129 was 1: the lost terminal's EIO
+    assert how != "SIGTERM" or (b"\r\nStopped.\r\n" in shown and b"leftStopped." not in shown)
 
 
 def test_play_through_jack_sounds_the_offline_session_sample_for_sample(

@@ -70,3 +70,38 @@ def read_until(leader: int, marker: bytes, timeout_s: float = 60.0) -> bytes:
                 break
             buf += chunk
     return buf
+
+
+class TerminalSession:
+    """A command on a terminal of its own (:func:`start_on_terminal`), stopped
+    from outside with :meth:`stop`; a context manager that never leaves it running."""
+
+    def __init__(self, args: list[str], env: dict) -> None:
+        self.proc, self.leader = start_on_terminal(args, env)
+
+    def __enter__(self) -> TerminalSession:
+        return self
+
+    def stop(self, how: str) -> tuple[int, bytes]:
+        """``"SIGTERM"``, or ``"terminal closed"`` (SIGHUP, and the terminal gone):
+        the exit status, and what the terminal showed until then."""
+        import signal
+
+        shown = b""
+        if how == "SIGTERM":
+            self.proc.send_signal(signal.SIGTERM)
+            shown = read_until(self.leader, b"Stopped.")
+        else:
+            self._close()
+        return self.proc.wait(timeout=60), shown
+
+    def _close(self) -> None:
+        if self.leader is not None:
+            os.close(self.leader)
+            self.leader = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._close()

@@ -716,28 +716,13 @@ def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runne
 def test_tap_stopped_from_outside_exits_as_the_signal_and_ends_its_status_line(
     cadence_cmd, subprocess_env, how
 ):
-    import signal
+    from tests.tty import TerminalSession
 
-    from tests.tty import start_on_terminal
-
-    proc, leader = start_on_terminal([*cadence_cmd, "tap"], subprocess_env)
-    try:
-        assert b"Tap a key" in read_until(leader, b"Tap a key")
-        os.write(leader, b" ")
-        assert b"1 tap" in read_until(leader, b"1 tap")
-        if how == "SIGTERM":
-            proc.send_signal(signal.SIGTERM)
-            shown = read_until(leader, b"Stopped.")
-            assert proc.wait(timeout=60) == 143
-            # On a line of its own, not glued onto "… 30 s left".
-            assert b"\r\nStopped.\r\n" in shown and b"left Stopped." not in shown, shown
-        else:
-            os.close(leader)  # the window closed: SIGHUP, and the terminal gone (EIO)
-            leader = None
-            assert proc.wait(timeout=60) == 129
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if leader is not None:
-            os.close(leader)
+    with TerminalSession([*cadence_cmd, "tap"], subprocess_env) as tap:
+        assert b"Tap a key" in read_until(tap.leader, b"Tap a key")
+        os.write(tap.leader, b" ")
+        assert b"1 tap" in read_until(tap.leader, b"1 tap")
+        code, shown = tap.stop(how)
+    assert code == (143 if how == "SIGTERM" else 129)  # 129 was 1: the lost terminal's EIO
+    # On a line of its own, not glued onto "… 30 s left".
+    assert how != "SIGTERM" or (b"\r\nStopped.\r\n" in shown and b"left Stopped." not in shown)

@@ -127,6 +127,22 @@ def test_auto_units_ask_the_speed_when_the_values_could_be_either(raw, speed_mps
     assert resolve_cadence_units(values, "auto", speed_mps=speed) == expected
 
 
+@pytest.mark.parametrize("sport", ["running", "trail_running", None])
+def test_a_slow_climb_is_still_run_in_strides(sport):
+    # Up a steep trail: 82 strides/min at 4.7 km/h (0.48 m steps), hiking between.
+    cadence = ([82.0] * 300 + [58.0] * 200) * 6
+    speed = ([1.3] * 300 + [0.9] * 200) * 6
+    r = summarize_recording(recording(cadence, speed=speed, sport=sport, cadence_units="auto"))
+    assert (r.kind, r.median_spm, r.cadence_units) == ("run", 164.0, "strides")
+    assert r.walking_s == pytest.approx(1200.0)
+
+
+def test_a_declared_run_is_strides_even_where_the_speed_says_steps():
+    # 85 strides/min at 3.6 km/h (0.35 m steps): slow as a walk, but a run's file.
+    r = summarize_recording(recording([85] * 600, speed=[1.0] * 600, cadence_units="auto"))
+    assert (r.median_spm, r.cadence_units) == (170.0, "strides")
+
+
 def test_a_walk_recorded_in_steps_is_not_doubled_into_a_run():
     walk = recording([110] * 300, speed=[1.31] * 300, sport=None, cadence_units="auto")
     r = summarize_recording(walk)
@@ -161,8 +177,37 @@ def test_a_ride_without_sport_is_told_by_its_freewheeling():
 
 
 def test_a_ride_without_sport_is_told_by_steps_longer_than_running():
-    with pytest.raises(ActivityFileError, match=r"2\.1 m steps at 20 km/h.*looks like a ride"):
-        summarize_recording(_ride(1800, speed_mps=5.5, coasting_every_s=None, rpm=78))
+    with pytest.raises(ActivityFileError, match=r"2\.8 m steps at 23 km/h.*looks like a ride"):
+        summarize_recording(_ride(1800, speed_mps=6.5, coasting_every_s=None, rpm=70))
+
+
+def _repeats(*, reps: int, rep_s: int, speed_mps: float, strides: float, rest_s: int, lag_s: int):
+    """Track repeats with standing rests; at each stop the GPS speed lags
+    `lag_s` behind the cadence, which is 0 at once."""
+    cadence, speed = [], []
+    for _ in range(reps):
+        cadence += [strides] * rep_s + [0.0] * rest_s
+        speed += [speed_mps] * (rep_s + lag_s) + [0.0] * (rest_s - lag_s)
+    return recording(cadence, speed=speed, sport=None)
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        # 12 x 200 m at 20 km/h, 2 s of GPS lag at every stop: not freewheeling.
+        _repeats(reps=12, rep_s=36, speed_mps=5.5, strides=92, rest_s=60, lag_s=2),
+        # 200 m repeats at 22 km/h: a median faster than a marathon, and still a run.
+        _repeats(reps=10, rep_s=32, speed_mps=6.2, strides=94, rest_s=90, lag_s=0),
+        # A steady run whose foot pod drops out six times for 30 s, written as 0.
+        recording(
+            np.where((np.arange(3600) % 600) < 30, 0.0, 85.0), speed=[3.4] * 3600, sport=None
+        ),
+    ],
+    ids=["repeats-with-gps-lag", "fast-200s", "foot-pod-drop-outs"],
+)
+def test_runs_without_a_sport_that_look_a_little_like_rides_are_runs(run):
+    r = summarize_recording(run)
+    assert r.kind == "run" and r.median_spm > 160
 
 
 def test_a_run_whose_foot_pod_dies_is_still_a_run():
@@ -287,9 +332,8 @@ def test_cycling_is_refused_because_its_cadence_is_pedal_rpm():
 def test_a_recording_without_sport_at_cycling_speed_is_refused():
     with pytest.raises(ActivityFileError, match="median 32 km/h.*looks like a ride"):
         summarize_recording(recording([85] * 100, speed=[9.0] * 100, sport=None))
-    # Faster than the marathon record over the whole recording: 22 km/h.
-    with pytest.raises(ActivityFileError, match="median 22 km/h.*looks like a ride"):
-        summarize_recording(recording([85] * 100, speed=[6.1] * 100, sport=None))
+    with pytest.raises(ActivityFileError, match="median 26 km/h.*looks like a ride"):
+        summarize_recording(recording([85] * 100, speed=[7.2] * 100, sport=None))
     # Declared runs are believed (a fast downhill, a GPS glitch).
     assert summarize_recording(recording([85] * 100, speed=[9.0] * 100)).kind == "run"
 
@@ -321,3 +365,21 @@ def test_json_dict_has_rounded_figures_and_no_arrays():
     assert d["median_spm"] == 170.5 and d["kind"] == "run"
     assert "spm" not in d and "time_s" not in d
     assert d["splits"][0]["label"] == "km 1"
+
+
+def test_gps_positions_that_change_every_other_second_are_a_steady_run():
+    # Records every second, positions every 2 s: record by record 0, 6.6, 0, 6.6 m.
+    t = np.arange(1200.0)
+    distance = 3.3 * 2 * np.floor(t / 2)
+    run = recording([85.0] * 1200, speed=np.full(1200, np.nan), distance=distance, sport=None)
+    r = summarize_recording(run)
+    assert (r.kind, r.median_spm) == ("run", 170.0)
+    assert r.stopped_s == 0.0 and r.counted_s == pytest.approx(1200.0)
+
+
+def test_the_last_record_before_a_pause_is_not_a_stop():
+    t = np.concatenate([np.arange(300.0), 600.0 + np.arange(300.0)])
+    distance = np.concatenate([3.0 * np.arange(300.0), 900.0 + 3.0 * np.arange(300.0)])
+    run = recording([85.0] * 600, time_s=t, speed=np.full(600, np.nan), distance=distance)
+    r = summarize_recording(run)
+    assert r.stopped_s == 0.0, r

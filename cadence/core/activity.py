@@ -26,7 +26,13 @@ import numpy as np
 
 from cadence.core.calc import MAX_PLAUSIBLE_SPM, MIN_PLAUSIBLE_SPM
 from cadence.core.durations import format_clock
-from cadence.core.recording import STEP_SPORTS, Recording, clean_distance_m, record_weights_s
+from cadence.core.recording import (
+    STEP_SPORTS,
+    Recording,
+    clean_distance_m,
+    derived_speed_mps,
+    record_weights_s,
+)
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
     conversion_text,
@@ -329,14 +335,10 @@ def summarize_recording(
             f"largest {largest_m / 1000:.2f} km): a damaged record or a GPS jump"
         )
     speed = np.asarray(rec.speed_mps, dtype=float).copy()
-    # Where the file gives no speed, the distance covered until the next record does.
+    # Where the file gives no speed, the distance covered around the record does.
     no_speed = ~np.isfinite(speed)
     if no_speed.any() and np.isfinite(distance_m).sum() > 1:
-        gaps = np.diff(rec.time_s)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            derived = np.append(np.diff(distance_m) / gaps, np.nan)
-        derived[~np.isfinite(derived)] = np.nan
-        speed[no_speed] = derived[no_speed]
+        speed[no_speed] = derived_speed_mps(rec.time_s, distance_m)[no_speed]
     standing = np.isfinite(speed) & (speed < STOP_SPEED_MPS)
     if standing.any() and speed_unmeasured(raw, standing, weights):
         warnings.append(
@@ -349,7 +351,12 @@ def summarize_recording(
     units = rec.cadence_units if cadence_units is None else cadence_units
     stepping = ~standing & np.isfinite(raw) & (raw > 0)
     moving_raw = raw[stepping]
-    resolved = resolve_cadence_units(moving_raw, units, speed_mps=speed[stepping])
+    declared = STEP_SPORTS.get(rec.sport or "")
+    # A run's file holds strides (Garmin's, Strava's convention): only an
+    # unnamed recording or a walk asks the speed whether they are steps.
+    resolved = resolve_cadence_units(
+        moving_raw, units, speed_mps=None if declared == "run" else speed[stepping]
+    )
     raw_median = float(np.median(moving_raw)) if moving_raw.size else None
     conversion = conversion_text(
         rec.file_format,
@@ -384,7 +391,6 @@ def summarize_recording(
     moving_s = float(weights[moving].sum())
     running_s = float(weights[running].sum())
 
-    declared = STEP_SPORTS.get(rec.sport or "")
     if declared is None:
         refuse_a_ride(
             rec.name, raw=raw, speed_mps=speed, weights_s=weights, moving=moving, resolved=resolved

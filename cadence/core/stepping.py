@@ -22,21 +22,24 @@ AUTO_STEPS_ABOVE = 120.0
 #: "auto" units: raw values from 70 to 120 are a run as strides (140-240 steps/min)
 #: or a walk as steps (70-120); the speed decides between the two.
 AMBIGUOUS_RAW = (70.0, 120.0)
-#: A run's steps are longer than this (a 140 steps/min jog at 4.2 km/h already
-#: has 0.5 m steps); a walk's are at least :data:`SHORTEST_WALK_STEP_M`.
-SHORTEST_RUN_STEP_M = 0.5
+#: A run's steps are longer than this (a 160 steps/min jog up a steep climb at
+#: 4.3 km/h has 0.45 m steps); a walk's are at least :data:`SHORTEST_WALK_STEP_M`.
+SHORTEST_RUN_STEP_M = 0.42
 SHORTEST_WALK_STEP_M = 0.4
-#: Faster than the marathon world record (5.8 m/s) as a median over a
-#: recording: a recording without a sport that moves faster is a ride.
-MAX_RUN_SPEED_MPS = 6.0
-#: Longer median steps than this are not running (elites race at 1.7-1.9 m).
-LONGEST_RUN_STEP_M = 2.0
-#: Freewheeling: a cadence of 0 while moving faster than this ...
+#: Faster than anyone runs for long, as a median over the moving time (200 m
+#: repeats with standing rests at 22 km/h are run): a recording without a
+#: sport that moves faster is a ride.
+MAX_RUN_SPEED_MPS = 7.0
+#: Longer median steps than this are not running (elites race at 1.7-2.1 m).
+LONGEST_RUN_STEP_M = 2.5
+#: Freewheeling: a cadence of 0 while moving faster than this, ...
 COASTING_SPEED_MPS = 3.0
-#: ... for this share of that time, in at least this many separate stretches
-#: (a foot pod that dies gives one long stretch, a ride many short ones).
-COASTING_SHARE = 0.05
-COASTING_STRETCHES = 5
+#: ... in stretches of at least this long (GPS speed lags 1-2 s behind a stop),
+COASTING_STRETCH_S = 3.0
+#: ... at least this many of them (a foot pod that drops out now and then gives
+#: a few, a real ride 80-110 an hour), for this share of the time that fast.
+COASTING_STRETCHES = 20
+COASTING_SHARE = 0.04
 
 
 #: A cadence value at or above this is stepping in either unit (30 strides/min
@@ -97,10 +100,11 @@ def resolve_cadence_units(
     units : {"strides", "steps", "auto"}
         What the file declares; ``"auto"`` decides from the data.
     speed_mps : np.ndarray, shape (n,), keyword-only, optional
-        The same records' speed (NaN where unknown). Values from 70 to 120 are
-        a run in strides or a walk in steps: they are steps when, doubled,
-        they would make run steps shorter than 0.5 m while as steps they make
-        walking steps.
+        The same records' speed (NaN where unknown); give it only for a
+        recording that is not declared a run (a run's file holds strides, by
+        Garmin's and Strava's convention). Values from 70 to 120 are a run in
+        strides or a walk in steps: they are steps when, doubled, they would
+        make run steps shorter than 0.42 m while as steps they make walking steps.
 
     Raises
     ------
@@ -183,10 +187,15 @@ def refuse_sport(rec: Recording) -> None:
     )
 
 
-def _stretches(mask: np.ndarray) -> int:
-    """How many separate runs of True `mask` holds."""
+def _stretches_s(mask: np.ndarray, weights_s: np.ndarray) -> np.ndarray:
+    """The seconds of each separate run of True in `mask`."""
     m = np.asarray(mask, dtype=bool)
-    return int(np.count_nonzero(m[1:] & ~m[:-1]) + (1 if m.size and m[0] else 0))
+    if not m.any():
+        return np.zeros(0)
+    edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    total = np.concatenate([[0.0], np.cumsum(weights_s)])
+    return total[ends] - total[starts]
 
 
 def refuse_a_ride(
@@ -229,20 +238,22 @@ def refuse_a_ride(
         if step is not None and resolved == "strides":
             step /= 2
         fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
-        coasting = fast & (raw == 0)
+        stretches = _stretches_s(fast & (raw == 0), weights_s)
+        stretches = stretches[stretches >= COASTING_STRETCH_S]
         fast_s = float(weights_s[fast].sum())
         if step is not None and step > LONGEST_RUN_STEP_M:
             kmh = typical_mps * 3.6
             why = f"would take {step:.1f} m steps at {kmh:.0f} km/h, longer than running"
         elif (
             fast_s > 0
-            and float(weights_s[coasting].sum()) >= COASTING_SHARE * fast_s
-            and _stretches(coasting) >= COASTING_STRETCHES
+            and stretches.sum() >= COASTING_SHARE * fast_s
+            and stretches.size >= COASTING_STRETCHES
         ):
-            share = 100 * float(weights_s[coasting].sum()) / fast_s
+            share = 100 * float(stretches.sum()) / fast_s
             why = (
                 f"freewheels: its cadence is 0 for {share:.0f} % of the time it moves faster "
-                f"than {COASTING_SPEED_MPS * 3.6:.0f} km/h, in {_stretches(coasting)} stretches"
+                f"than {COASTING_SPEED_MPS * 3.6:.0f} km/h, in {stretches.size} stretches of "
+                f"{COASTING_STRETCH_S:g} s or more"
             )
     if why:
         raise ActivityFileError(

@@ -236,26 +236,36 @@ def remove_if_abandoned(path: str | os.PathLike) -> bool:
         os.close(fd)
 
 
-#: A temporary's name: ``.NAME.cadence-`` and :func:`tempfile.mkstemp`'s 8
-#: random characters, then the suffix (the file's own, or ``.tagging``).
-_TEMP_NAME = re.compile(r"\..+" + re.escape(TEMP_MARK) + r"[a-z0-9_]{8}(\.[^.]+)?")
+#: A temporary's name: ``.NAME.cadence-``, :func:`tempfile.mkstemp`'s 8
+#: random characters, then a suffix: NAME's own, or ``.tagging``.
+_TEMP_NAME = re.compile(r"\.(.+)" + re.escape(TEMP_MARK) + r"[a-z0-9_]{8}(\.[^.]+)")
 
 
 def is_cadence_temp(name: str, *, suffix: str = "") -> bool:
-    """Whether a file name is one of cadence's temporaries (``.NAME.cadence-XXXXXXXX…``).
+    """Whether a file name is one of cadence's temporaries
+    (``.NAME.cadence-XXXXXXXX`` and NAME's own suffix, or ``.tagging``).
 
     Examples
     --------
-    >>> is_cadence_temp(".run.wav.cadence-k2v9x0qa.wav"), is_cadence_temp(".my.cadence-notes.txt")
-    (True, False)
+    >>> is_cadence_temp(".run.wav.cadence-k2v9x0qa.wav")
+    True
+    >>> is_cadence_temp(".a.mp3.cadence-x1y2z3w4.tagging")
+    True
+    >>> is_cadence_temp(".my.cadence-settings"), is_cadence_temp(".notes.cadence-20240101.txt")
+    (False, False)
     """
-    return bool(_TEMP_NAME.fullmatch(name)) and name.endswith(suffix)
+    match = _TEMP_NAME.fullmatch(name)
+    if not match or not name.endswith(suffix):
+        return False
+    own, ending = match.groups()
+    return ending == ".tagging" or ending.lower() == Path(own).suffix.lower()
 
 
 #: A temporary of another file's write is taken for abandoned (if no process
 #: holds it) only once it is this old: a write's temporary exists, unlocked, for
-#: the instant between its creation and its lock.
-STALE_AFTER_S = 60.0
+#: the instant between its creation and its lock, and a write in progress keeps
+#: its temporary's time fresh (a lock on a network folder may not be seen).
+STALE_AFTER_S = 600.0
 
 
 def remove_leftovers(target: str | os.PathLike) -> list[Path]:

@@ -73,15 +73,22 @@ def test_a_leftover_of_another_name_is_removed_once_it_is_stale_and_nobody_holds
     import time
 
     old = tmp_path / ".long.wav.cadence-k2v9x0qa.wav"  # what a kill -9 left, an hour ago
-    fresh = tmp_path / ".other.wav.cadence-abcd1234.wav"  # another write, just created
-    mine = tmp_path / ".my.cadence-notes.txt"  # the user's, not a temporary of ours
-    for path in (old, fresh, mine):
+    fresh = tmp_path / ".other.wav.cadence-abcd1234.wav"  # another write, 5 minutes ago
+    # The user's, not temporaries of ours, though as old and unlocked.
+    users = [
+        ".my.cadence-notes.txt",
+        ".my.cadence-settings",  # 8 letters, as mkstemp's part
+        ".notes.cadence-20240101.txt",
+        ".music.cadence-playlist.m3u",
+    ]
+    for path in (old, fresh, *(tmp_path / name for name in users)):
         path.write_bytes(b"x" * 100)
-    an_hour_ago = time.time() - 3600
-    for path in (old, mine):
+    an_hour_ago, five_minutes_ago = time.time() - 3600, time.time() - 300
+    for path in (old, *(tmp_path / name for name in users)):
         os.utime(path, (an_hour_ago, an_hour_ago))
+    os.utime(fresh, (five_minutes_ago, five_minutes_ago))  # a write may pause; a lock may not show
     assert remove_leftovers(tmp_path / "run.mp3") == [old]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, mine.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, *users])
 
 
 def test_a_temporary_in_use_by_a_running_write_is_never_taken_for_a_leftover(tmp_path, run_python):

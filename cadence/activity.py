@@ -310,6 +310,25 @@ def _safe_xml(data: bytes, name: str, what: str):
         return SafeET.fromstring(data, forbid_dtd=True)
 
 
+#: A parse error this close to the end of the data is a cut (the parser
+#: reports an unclosed tag where the tag begins, a few hundred bytes before).
+CUT_WITHIN_BYTES = 1024
+
+
+def _at_the_end(data: bytes, line: int, column: int) -> bool:
+    """Whether the parser's error at `line`, `column` (1-based, 0-based) is within
+    :data:`CUT_WITHIN_BYTES` of the end of `data`: a file cut short, not damaged
+    in the middle (a file on one line has every error on its last line)."""
+    end = len(data.rstrip())
+    lines_after = data.count(b"\n", 0, end) + 1 - line
+    if lines_after < 0 or lines_after > CUT_WITHIN_BYTES:
+        return lines_after < 0
+    start = end
+    for _ in range(lines_after + 1):  # back to the start of the error's line
+        start = data.rfind(b"\n", 0, start)
+    return end - (start + 1 + column) <= CUT_WITHIN_BYTES
+
+
 class _CutXmlError(ActivityFileError):
     """The XML stops at the end of the data, inside an element: a cut file."""
 
@@ -329,8 +348,8 @@ def _iter_xml(data: bytes, name: str, what: str):
         try:
             yield from SafeET.iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
         except ParseError as exc:
-            line = getattr(exc, "position", (0, 0))[0]
-            if line >= data.rstrip().count(b"\n") + 1:
+            line, column = getattr(exc, "position", (0, 0))
+            if _at_the_end(data, line, column):
                 cut = _CutXmlError(
                     f"{name} is not well-formed XML: it ends early, at line {line} (cut short?)"
                 )

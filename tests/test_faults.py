@@ -96,8 +96,10 @@ def test_a_disk_that_fills_during_a_scan_stops_the_cache_not_the_scan(small_disk
         ["plan", "--current", "150"],  # a rich table
         ["plan", "--current", "150", "--json"],
         ["bpm", "--json", "MISSING.wav"],  # a batch whose one file fails, then the output
+        ["--help"],  # the group's eager options run before any command
+        ["--version"],
     ],
-    ids=["calc", "plan-table", "plan-json", "bpm-json"],
+    ids=["calc", "plan-table", "plan-json", "bpm-json", "help", "version"],
 )
 def test_output_onto_a_full_device_is_an_error_line_not_a_traceback(args):
     with open("/dev/full", "w") as full:

@@ -149,21 +149,25 @@ def restore_signals(previous: dict) -> None:
 class CadenceGroup(click.Group):
     """A click group that turns :class:`CadenceError` into ``Error: …`` and an exit code."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Output that cannot be written (> /dev/full, a full disk), from a
+        # command or from --help and --version, which run before `invoke`.
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError) or not _writing_stdout(exc):
+                raise  # `cadence … | head`: click's main exits quietly
+            _discard_stdout()
+            reason = exc.strerror or str(exc)
+            click.echo(f"Error: cannot write the output (standard output): {reason}", err=True)
+            sys.exit(ExitStatus.ERROR)
+
     def invoke(self, ctx: click.Context) -> Any:
         previous = catch_stop_signals()
         try:
             result = super().invoke(ctx)
             sys.stdout.flush()  # a full disk or a gone terminal is met here, not at exit
             return result
-        except BrokenPipeError:  # `cadence … | head`: click's main exits quietly
-            raise
-        except OSError as exc:
-            if not _writing_stdout(exc):
-                raise
-            _discard_stdout()
-            reason = exc.strerror or str(exc)
-            click.echo(f"Error: cannot write the output (standard output): {reason}", err=True)
-            ctx.exit(ExitStatus.ERROR)
         except CadenceError as exc:
             from cadence.cli.output import for_stderr
 

@@ -172,7 +172,9 @@ def check_replaceable(
             f"{display_path(p)} {what}; it is left as it is. Give another "
             "name, or --force to replace it",
         )
-    if not os.access(p, os.W_OK):  # made read-only by its owner: a file kept on purpose
+    # Made read-only by its owner (a file kept on purpose): by its mode bits too,
+    # which root's access() ignores.
+    if not os.access(p, os.W_OK) or not p.stat().st_mode & 0o222:
         raise ParameterError(
             parameter,
             f"{display_path(p)} is read-only; it is left as it is. Give another name, or "

@@ -97,16 +97,16 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
     NoSuchDeviceError
         If `spec` is empty or matches none or several (exit code 2).
     """
-    if not devices:
-        raise _device_error("no audio output device found")
-    if spec is None:
-        default = [d for d in devices if d.is_default]
-        return default[0] if default else devices[0]
-    text = str(spec).strip()
-    if not text:  # "" is in every name: it would pick one without a word
+    text = None if spec is None else str(spec).strip()
+    if text == "":  # "" is in every name: it would pick one without a word
         raise NoSuchDeviceError(
             "device: an empty name; give a name or an index (see cadence devices)"
         )
+    if not devices:
+        raise _device_error("no audio output device found")
+    if text is None:
+        default = [d for d in devices if d.is_default]
+        return default[0] if default else devices[0]
     if text.isdigit():
         for d in devices:
             if d.index == int(text):

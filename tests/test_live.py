@@ -32,6 +32,9 @@ def test_a_device_that_names_no_output_is_a_usage_error_without_advice_to_render
     with pytest.raises(NoSuchDeviceError, match=message) as caught:
         choose_output_device(FAKE, spec)
     assert caught.value.exit_code == 2 and isinstance(caught.value, AudioDeviceError)
+    if not spec.strip():  # a mistake whether or not there are outputs
+        with pytest.raises(NoSuchDeviceError, match="an empty name"):
+            choose_output_device([], spec)
 
 
 def test_no_output_at_all_suggests_rendering_to_a_file():

@@ -227,7 +227,7 @@ def plan(
         current = current_spm_from_recording(recorded)
     elif current is None:
         raise ParameterError("current", "give --current SPM or --from FILE (a recorded run)")
-    start_date = parse_start_date(start) if start else dt.date.today()
+    start_date = dt.date.today() if start is None else parse_start_date(start)
     result = progression_plan(current, goal_spm=goal, weeks_per_stage=weeks, start_date=start_date)
     if as_json:
         payload = result.to_dict()

@@ -409,3 +409,15 @@ def test_a_broken_link_into_a_missing_folder_is_refused_even_with_force(runner, 
     done = runner.invoke(main, ["metronome", "172", "--beats", "4", "-o", str(usable), "--force"])
     assert done.exit_code == 0, done.output
     assert usable.is_symlink() and (tmp_path / "target.wav").stat().st_size > 0
+
+
+def test_a_render_made_read_only_is_kept_unless_forced_even_for_root(runner, tmp_path):
+    out = tmp_path / "keep.wav"
+    assert runner.invoke(main, ["metronome", "170", "--beats", "4", "-o", str(out)]).exit_code == 0
+    out.chmod(0o444)
+    before = out.read_bytes()
+    again = runner.invoke(main, ["metronome", "180", "--beats", "8", "-o", str(out)])
+    assert again.exit_code == 2 and "is read-only; it is left as it is" in again.stderr
+    assert out.read_bytes() == before
+    forced = runner.invoke(main, ["metronome", "180", "--beats", "8", "-o", str(out), "--force"])
+    assert forced.exit_code == 0 and out.read_bytes() != before

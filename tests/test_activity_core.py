@@ -383,3 +383,13 @@ def test_the_last_record_before_a_pause_is_not_a_stop():
     run = recording([85.0] * 600, time_s=t, speed=np.full(600, np.nan), distance=distance)
     r = summarize_recording(run)
     assert r.stopped_s == 0.0, r
+
+
+def test_a_gps_that_froze_in_a_tunnel_keeps_the_way_it_catches_up():
+    # 3 m/s; no new position for 60 s, then the 180 m run meanwhile at once.
+    t = np.arange(600.0)
+    distance = 3.0 * t
+    distance[200:260] = distance[199]
+    r = summarize_recording(recording([85.0] * 600, speed=[3.0] * 600, distance=distance))
+    assert r.distance_m == pytest.approx(3.0 * 599, abs=1)
+    assert not any("no runner could make" in w for w in r.warnings)

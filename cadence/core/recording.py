@@ -249,8 +249,13 @@ def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.nda
     else:
         off, damaged = np.zeros(v.size), np.zeros(v.size, dtype=bool)
     kept = ~damaged
-    step = np.diff(v[kept])
-    jump = step > MAX_DISTANCE_RATE_MPS * np.diff(tt[kept]) + DISTANCE_SLACK_M
+    vk, tk = v[kept], tt[kept]
+    step = np.diff(vk)
+    # A step is timed from when the distance last changed: positions frozen
+    # for a minute in a tunnel, then 180 m at once, are 180 m in that minute.
+    changed = np.concatenate([[True], step != 0])
+    since = tk[np.maximum.accumulate(np.where(changed, np.arange(vk.size), 0))]
+    jump = step > MAX_DISTANCE_RATE_MPS * (tk[1:] - since[:-1]) + DISTANCE_SLACK_M
     counted = np.where((step > 0) & ~jump, step, 0.0)
     cumulative = np.full(v.size, np.nan)
     cumulative[kept] = np.concatenate([[0.0], np.cumsum(counted)])

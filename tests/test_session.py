@@ -29,7 +29,9 @@ def test_durations(text, seconds):
     assert parse_duration_s(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "0", "0s", "-5m", "5x", "1:75", "1m1m", "m", "1h:30"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "0", "0s", "-5m", "5x", "1:75", "1m1m", "m", "1h:30", "1:5", "1:30:5"]
+)
 def test_bad_durations_name_the_option(text):
     with pytest.raises(ParameterError, match="^ramp-over:"):
         parse_duration_s(text, parameter="ramp-over")

@@ -112,20 +112,30 @@ def wrap_words(line: str, *, width: int, indent: str, first: str = "") -> str:
     (:func:`cells`, so a CJK name is measured as it shows), the first prefixed
     with `first`, the others with `indent`. Runs of spaces between words become
     one; a word wider than the line (a long path) is kept whole on a line of its
-    own. A line that fits is returned as it is.
+    own; a percent sign stays with its figure. A line that fits is returned as it is.
 
     Examples
     --------
     >>> print(wrap_words("one two three", width=8, indent="  "))
     one two
       three
+    >>> print(wrap_words("up by 14.7 % in all", width=10, indent=""))
+    up by
+    14.7 % in
+    all
     """
     if cells(first + line) <= width:
         return first + line
     lead = line[: len(line) - len(line.lstrip(" "))]
     lines: list[str] = []
     current, filled = first + lead, False
+    words: list[str] = []
     for word in line.split():
+        if words and word.startswith("%"):  # "14.7 %" is one word to the eye
+            words[-1] += " " + word
+        else:
+            words.append(word)
+    for word in words:
         if filled and cells(current) + 1 + cells(word) > width:
             lines.append(current)
             current, filled = indent + word, True

@@ -45,7 +45,7 @@ def parse_duration_s(text: str, *, parameter: str = "duration") -> float:
     seconds: float | None = None
     if re.fullmatch(r"\d+(\.\d+)?", raw):
         seconds = float(raw)
-    elif re.fullmatch(r"\d+(:[0-5]?\d){1,2}(\.\d+)?", raw):
+    elif re.fullmatch(r"\d+(:[0-5]\d){1,2}(\.\d+)?", raw):  # 1:05, not 1:5
         parts = [float(p) for p in raw.split(":")]
         seconds = 0.0
         for part in parts:

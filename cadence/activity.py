@@ -475,14 +475,17 @@ def _read_tcx(data: bytes, name: str) -> Recording:
     rows = _Rows()
     untimed = 0
     laps = [el for el in activity if _local(el.tag) == "Lap"]
-    # Each <Track> its own segment (a pause or a lost fix between them); a lap
-    # holding its points without one is one segment.
+    # A second <Track> in a lap is a new segment (a pause or a lost fix before
+    # it); a lap's first one goes on from the lap before, as the runner did
+    # (Garmin starts a Track in every lap). A lap without one is one track.
     tracks = [
-        (i, track)
+        (i, k, track)
         for i, lap in enumerate(laps)
-        for track in ([t for t in lap if _local(t.tag) == "Track"] or [lap])
+        for k, track in enumerate([t for t in lap if _local(t.tag) == "Track"] or [lap])
     ]
-    for segment, (lap_index, track) in enumerate(tracks):
+    segment = 0
+    for lap_index, k, track in tracks:
+        segment += k > 0
         for tp in (el for el in track.iter() if _local(el.tag) == "Trackpoint"):
             fields = {}
             for el in tp.iter():

@@ -88,6 +88,18 @@ def test_the_gap_between_tcx_tracks_is_not_run(tmp_path, run):
     assert cut.distance_m == pytest.approx(whole.distance_m, rel=0.01)
 
 
+def test_a_tcx_laps_positions_go_on_from_lap_to_lap(tmp_path, run):
+    from tests.activities import tcx_text
+
+    text = tcx_text(run)
+    for tag in ("<DistanceMeters>", "</DistanceMeters>"):  # positions only
+        text = text.replace(tag, f"<!--{tag}" if tag[1] != "/" else f"{tag}-->")
+    assert text.count("<Lap ") > 2
+    tcx = summarize_recording(read_activity(write(tmp_path / "a.tcx", text)))
+    gpx = summarize_recording(read_activity(write(tmp_path / "a.gpx", gpx_text(run))))
+    assert tcx.distance_m == pytest.approx(gpx.distance_m, abs=0.5)
+
+
 def test_reader_errors_are_activity_file_errors(tmp_path):
     with pytest.raises(ActivityFileError, match="empty"):
         read_activity(write_bytes(tmp_path / "x.gpx", b""))

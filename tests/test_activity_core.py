@@ -127,6 +127,14 @@ def test_auto_units_ask_the_speed_when_the_values_could_be_either(raw, speed_mps
     assert resolve_cadence_units(values, "auto", speed_mps=speed) == expected
 
 
+@pytest.mark.parametrize("sport", ["walking", "hiking", None])
+@pytest.mark.parametrize(("steps", "kmh"), [(100, 5.2), (105, 5.5), (115, 6.0), (118, 6.5)])
+def test_a_brisk_walk_in_steps_is_not_doubled_into_a_run_at_walking_speed(sport, steps, kmh):
+    walk = recording([steps] * 1800, speed=[kmh / 3.6] * 1800, sport=sport, cadence_units="auto")
+    r = summarize_recording(walk)
+    assert (r.kind, r.median_spm, r.cadence_units) == ("walk", steps, "steps")
+
+
 @pytest.mark.parametrize("sport", ["running", "trail_running", None])
 def test_a_slow_climb_is_still_run_in_strides(sport):
     # Up a steep trail: 82 strides/min at 4.7 km/h (0.48 m steps), hiking between.
@@ -177,8 +185,24 @@ def test_a_ride_without_sport_is_told_by_its_freewheeling():
 
 
 def test_a_ride_without_sport_is_told_by_steps_longer_than_running():
-    with pytest.raises(ActivityFileError, match=r"2\.8 m steps at 23 km/h.*looks like a ride"):
+    told = r"2\.79 m steps at 140 steps/min \(23 km/h\).*looks like a ride.*--sport run"
+    with pytest.raises(ActivityFileError, match=told):
         summarize_recording(_ride(1800, speed_mps=6.5, coasting_every_s=None, rpm=70))
+
+
+@pytest.mark.parametrize(
+    ("kmh", "rpm", "minutes"), [(20, 85, 45), (22, 90, 30), (25, 90, 30), (19, 80, 30)]
+)
+def test_a_steady_ride_without_sport_or_freewheeling_is_told_by_its_step(kmh, rpm, minutes):
+    ride = _ride(60 * minutes, speed_mps=kmh / 3.6, coasting_every_s=None, rpm=rpm)
+    with pytest.raises(ActivityFileError, match="longer than running.*looks like a ride"):
+        summarize_recording(ride)
+
+
+def test_a_short_ride_that_freewheels_often_is_told_by_its_rate_of_freewheeling():
+    # 15 minutes at 19 km/h, 8 s of freewheeling every minute: 14 stretches.
+    with pytest.raises(ActivityFileError, match="freewheels: .* in 14 stretches"):
+        summarize_recording(_ride(900, speed_mps=5.3, coasting_every_s=60, rpm=92))
 
 
 def _repeats(*, reps: int, rep_s: int, speed_mps: float, strides: float, rest_s: int, lag_s: int):
@@ -202,8 +226,10 @@ def _repeats(*, reps: int, rep_s: int, speed_mps: float, strides: float, rest_s:
         recording(
             np.where((np.arange(3600) % 600) < 30, 0.0, 85.0), speed=[3.4] * 3600, sport=None
         ),
+        # A flakier one: 25 drop-outs of 6 s an hour, 4 % of the time.
+        recording(np.where((np.arange(3600) % 144) < 6, 0.0, 84.0), speed=[3.3] * 3600, sport=None),
     ],
-    ids=["repeats-with-gps-lag", "fast-200s", "foot-pod-drop-outs"],
+    ids=["repeats-with-gps-lag", "fast-200s", "foot-pod-drop-outs", "drop-outs-25-an-hour"],
 )
 def test_runs_without_a_sport_that_look_a_little_like_rides_are_runs(run):
     r = summarize_recording(run)

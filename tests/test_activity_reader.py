@@ -133,18 +133,28 @@ def test_a_large_gpx_is_read_in_memory_bounded_by_its_size(tmp_path, run_python,
 
 
 @needs_shared
-@pytest.mark.parametrize("slower", [1.0, 0.6, 0.5])
-def test_a_real_ride_with_its_sport_taken_away_is_still_told_for_a_ride(slower):
-    # A real bike ride (31 km/h median), slowed down to 19 and 16 km/h: the
-    # median speed no longer gives it away, its freewheeling does.
+@pytest.mark.parametrize("slower", [1.0, 0.8, 0.7, 0.6, 0.5])
+@pytest.mark.parametrize("minutes", [(0, None), (0, 15), (15, 30), (30, 45)])
+def test_a_real_ride_with_its_sport_taken_away_is_still_told_for_a_ride(slower, minutes):
+    # A real bike ride (31 km/h median), whole or a quarter hour of it, slowed
+    # down to 25, 22, 19 and 16 km/h: the median speed no longer gives it away;
+    # its steps, too long for running at that cadence, or its freewheeling do.
     import dataclasses
 
     ride = read_activity(fit("sample-activity.fit"))
     assert ride.sport == "cycling"
+    start, end = minutes[0] * 60, (minutes[1] or 10**6) * 60
+    part = (ride.time_s >= start) & (ride.time_s < end)
     unnamed = dataclasses.replace(
-        ride, sport=None, speed_mps=ride.speed_mps * slower, distance_m=ride.distance_m * slower
+        ride,
+        sport=None,
+        time_s=ride.time_s[part] - start,
+        cadence_raw=ride.cadence_raw[part],
+        speed_mps=ride.speed_mps[part] * slower,
+        distance_m=ride.distance_m[part] * slower,
+        lap=ride.lap[part],
     )
-    with pytest.raises(ActivityFileError, match="looks like a ride"):
+    with pytest.raises(ActivityFileError, match="looks like a ride.*--sport run"):
         summarize_recording(unnamed)
 
 

@@ -20,12 +20,34 @@ _FROM_FILE = click.option(
 )
 
 
-def _read_recording(path: str, *, cadence_units: str | None = None, splits: str = "auto") -> Any:
+_SPORT = click.option(
+    "--sport",
+    type=click.Choice(["run", "walk"]),
+    help="With --from: what the recording is, where its file names no sport or a wrong one.",
+)
+#: What --sport sets a recording's sport to.
+_SPORTS = {"run": "running", "walk": "walking"}
+
+
+def _read_recording(
+    path: str, *, cadence_units: str | None = None, splits: str = "auto", sport: str | None = None
+) -> Any:
     """Read and summarize an activity file, its warnings on stderr as they are known."""
+    import dataclasses
+
     from cadence.activity import read_activity
     from cadence.core.activity import summarize_recording
+    from cadence.core.recording import STEP_SPORTS
 
     recording = read_activity(path)
+    if sport is not None:
+        said = recording.sport
+        if said is not None and STEP_SPORTS.get(said) != sport:
+            output.warn(
+                f"{recording.name}: the file says {said.replace('_', ' ')}; taken for a {sport}, "
+                "as --sport says"
+            )
+        recording = dataclasses.replace(recording, sport=_SPORTS[sport])
     # The reader's warnings first: they explain an error that may follow.
     reports.recording_warnings(recording.name, recording.warnings)
     summary = summarize_recording(recording, cadence_units=cadence_units, splits=splits)
@@ -87,6 +109,7 @@ def _count_source(
     show_default=True,
     help="With --from: breakdown per lap (auto: when the file has laps) or per km/mile.",
 )
+@_SPORT
 @click.option("--plot", metavar="FILE.png", help="With --from: draw cadence over the run.")
 @json_option("Print one JSON object.")
 def calc(
@@ -97,6 +120,7 @@ def calc(
     from_file: str | None,
     cadence_units: str | None,
     splits: str,
+    sport: str | None,
     plot: str | None,
     as_json: bool,
 ) -> None:
@@ -118,10 +142,19 @@ def calc(
                 "from", "give either --from FILE or a count (--steps/--spm), not both"
             )
         _calc_from_recording(
-            from_file, cadence_units=cadence_units, splits=splits, plot=plot, as_json=as_json
+            from_file,
+            cadence_units=cadence_units,
+            splits=splits,
+            sport=sport,
+            plot=plot,
+            as_json=as_json,
         )
         return
-    for name, given in (("cadence-units", cadence_units), ("splits", splits != "auto")):
+    for name, given in (
+        ("cadence-units", cadence_units),
+        ("splits", splits != "auto"),
+        ("sport", sport),
+    ):
         if given:
             raise ParameterError(name, "only goes with --from FILE")
     if plot:
@@ -138,7 +171,13 @@ def calc(
 
 
 def _calc_from_recording(
-    path: str, *, cadence_units: str | None, splits: str, plot: str | None, as_json: bool
+    path: str,
+    *,
+    cadence_units: str | None,
+    splits: str,
+    sport: str | None,
+    plot: str | None,
+    as_json: bool,
 ) -> None:
     from cadence.core.activity import walk_result
     from cadence.core.calc import cadence_report
@@ -148,7 +187,7 @@ def _calc_from_recording(
         from cadence.plots import check_matplotlib
 
         check_matplotlib()
-    summary = _read_recording(path, cadence_units=cadence_units, splits=splits)
+    summary = _read_recording(path, cadence_units=cadence_units, splits=splits, sport=sport)
     source = {"file": summary.name, "format": summary.file_format}
     if summary.kind == "walk":
         report, result = None, {**walk_result(summary), "source": source}
@@ -201,6 +240,7 @@ def _calc_from_recording(
     metavar="YYYY-MM-DD",
     help="First day of week 1.  [default: today]",
 )
+@_SPORT
 @json_option("Print one JSON object.")
 def plan(
     current: float | None,
@@ -208,6 +248,7 @@ def plan(
     goal: int | None,
     weeks: int | None,
     start: str | None,
+    sport: str | None,
     as_json: bool,
 ) -> None:
     """A week-by-week plan to raise your cadence, never more than +5 % a week.
@@ -223,8 +264,10 @@ def plan(
     if from_file is not None:
         if current is not None:
             raise ParameterError("from", "give either --current or --from FILE, not both")
-        recorded = _read_recording(from_file, splits="none")
+        recorded = _read_recording(from_file, splits="none", sport=sport)
         current = current_spm_from_recording(recorded)
+    elif sport is not None:
+        raise ParameterError("sport", "only goes with --from FILE")
     elif current is None:
         raise ParameterError("current", "give --current SPM or --from FILE (a recorded run)")
     start_date = dt.date.today() if start is None else parse_start_date(start)

@@ -22,24 +22,48 @@ AUTO_STEPS_ABOVE = 120.0
 #: "auto" units: raw values from 70 to 120 are a run as strides (140-240 steps/min)
 #: or a walk as steps (70-120); the speed decides between the two.
 AMBIGUOUS_RAW = (70.0, 120.0)
-#: A run's steps are longer than this (a 160 steps/min jog up a steep climb at
-#: 4.3 km/h has 0.45 m steps); a walk's are at least :data:`SHORTEST_WALK_STEP_M`.
-SHORTEST_RUN_STEP_M = 0.42
-SHORTEST_WALK_STEP_M = 0.4
+#: A walk's steps (both feet's values read as steps) are 0.4 to 1.0 m long.
+WALK_STEP_M = (0.4, 1.0)
 #: Faster than anyone runs for long, as a median over the moving time (200 m
 #: repeats with standing rests at 22 km/h are run): a recording without a
 #: sport that moves faster is a ride.
 MAX_RUN_SPEED_MPS = 7.0
-#: Longer median steps than this are not running (elites race at 1.7-2.1 m).
-LONGEST_RUN_STEP_M = 2.5
 #: Freewheeling: a cadence of 0 while moving faster than this, ...
 COASTING_SPEED_MPS = 3.0
 #: ... in stretches of at least this long (GPS speed lags 1-2 s behind a stop),
 COASTING_STRETCH_S = 3.0
-#: ... at least this many of them (a foot pod that drops out now and then gives
-#: a few, a real ride 80-110 an hour), for this share of the time that fast.
-COASTING_STRETCHES = 20
+#: ... at least this many an hour of that speed (a real ride has 80-110; a foot
+#: pod that drops out now and then, a few), and at least this many in all,
+COASTING_STRETCHES_PER_H = 30.0
+COASTING_STRETCHES = 8
+#: ... for this share of the time that fast.
 COASTING_SHARE = 0.04
+
+
+def shortest_run_step_m(spm: float) -> float:
+    """The shortest steps (m) a run at `spm` takes: 0.42 m at 160 steps/min and
+    under (a jog up a steep climb at 4.3 km/h), longer the quicker the steps
+    (nobody runs 230 steps/min at walking speed).
+
+    Examples
+    --------
+    >>> shortest_run_step_m(160), round(shortest_run_step_m(230), 2)
+    (0.42, 0.98)
+    """
+    return 0.42 + 0.008 * max(0.0, spm - 160.0)
+
+
+def longest_run_step_m(spm: float) -> float:
+    """The longest median steps (m) a run at `spm` takes: 1.9 m at 170 steps/min,
+    2.1 m at 188 (200 m repeats at 22 km/h); a ride's pedal strokes read as
+    strides give longer ones (85 rpm at 20 km/h: 1.96 m at "170").
+
+    Examples
+    --------
+    >>> round(longest_run_step_m(170), 2), round(longest_run_step_m(188), 2)
+    (1.9, 2.12)
+    """
+    return 1.9 + 0.012 * (spm - 170.0)
 
 
 #: A cadence value at or above this is stepping in either unit (30 strides/min
@@ -104,7 +128,8 @@ def resolve_cadence_units(
         recording that is not declared a run (a run's file holds strides, by
         Garmin's and Strava's convention). Values from 70 to 120 are a run in
         strides or a walk in steps: they are steps when, doubled, they would
-        make run steps shorter than 0.42 m while as steps they make walking steps.
+        make run steps shorter than :func:`shortest_run_step_m` at that
+        cadence, while as steps they make a walk's (:data:`WALK_STEP_M`).
 
     Raises
     ------
@@ -132,7 +157,11 @@ def resolve_cadence_units(
         return "steps"
     if speed_mps is not None and AMBIGUOUS_RAW[0] <= median <= AMBIGUOUS_RAW[1]:
         step = median_step_m(raw_moving[positive], np.asarray(speed_mps)[positive])
-        if step is not None and step / 2 < SHORTEST_RUN_STEP_M and step >= SHORTEST_WALK_STEP_M:
+        if (
+            step is not None
+            and step / 2 < shortest_run_step_m(2 * median)
+            and WALK_STEP_M[0] <= step <= WALK_STEP_M[1]
+        ):
             return "steps"
     return "strides"
 
@@ -183,7 +212,7 @@ def refuse_sport(rec: Recording) -> None:
     what = f"its cadence is {counts}, not steps" if counts else "its cadence is not steps"
     raise ActivityFileError(
         f"{rec.name} is a {sport.replace('_', ' ')} activity: {what}. "
-        "Use the recording of a run (or a walk)."
+        "Use the recording of a run (or a walk); if it is one, filed wrongly, say so: --sport run"
     )
 
 
@@ -234,20 +263,22 @@ def refuse_a_ride(
     if typical_mps > MAX_RUN_SPEED_MPS:
         why = f"moves at a median {typical_mps * 3.6:.0f} km/h, faster than running"
     else:
-        step = median_step_m(raw[known], speed[known])
-        if step is not None and resolved == "strides":
-            step /= 2
+        per_value = median_step_m(raw[known], speed[known])
+        spm = float(np.median(raw[known])) * (2 if resolved == "strides" else 1)
+        step = None if per_value is None else per_value / (2 if resolved == "strides" else 1)
         fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
         stretches = _stretches_s(fast & (raw == 0), weights_s)
         stretches = stretches[stretches >= COASTING_STRETCH_S]
         fast_s = float(weights_s[fast].sum())
-        if step is not None and step > LONGEST_RUN_STEP_M:
-            kmh = typical_mps * 3.6
-            why = f"would take {step:.1f} m steps at {kmh:.0f} km/h, longer than running"
+        if step is not None and step > longest_run_step_m(spm):
+            why = (
+                f"would take {step:.2f} m steps at {spm:.0f} steps/min "
+                f"({typical_mps * 3.6:.0f} km/h), longer than running"
+            )
         elif (
             fast_s > 0
             and stretches.sum() >= COASTING_SHARE * fast_s
-            and stretches.size >= COASTING_STRETCHES
+            and stretches.size >= max(COASTING_STRETCHES, COASTING_STRETCHES_PER_H * fast_s / 3600)
         ):
             share = 100 * float(stretches.sum()) / fast_s
             why = (
@@ -258,5 +289,5 @@ def refuse_a_ride(
     if why:
         raise ActivityFileError(
             f"{name} names no sport and {why}: it looks like a ride, whose cadence is pedal "
-            "revolutions, not steps"
+            "revolutions, not steps. If it is a run, say so: --sport run"
         )

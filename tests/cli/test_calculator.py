@@ -736,3 +736,26 @@ def test_tap_stopped_from_outside_exits_as_the_signal_and_ends_its_status_line(
     assert code == (143 if how == "SIGTERM" else 129)  # 129 was 1: the lost terminal's EIO
     # On a line of its own, not glued onto "… 30 s left".
     assert how != "SIGTERM" or (b"\r\nStopped.\r\n" in shown and b"left Stopped." not in shown)
+
+
+def test_sport_says_what_a_recording_is_where_the_judgement_from_the_data_is_wrong(
+    runner, tmp_path, run
+):
+    # A run whose speed reads like a ride's (a GPS far too fast: 3x), filed under no sport.
+    fast = dataclasses.replace(run, speed_mps=3 * run.speed_mps)
+    path = write(tmp_path / "run.tcx", tcx_text(fast, layout="strava", sport="Other"))
+    refused = runner.invoke(main, ["calc", "--from", str(path)])
+    assert refused.exit_code == 1 and "If it is a run, say so: --sport run" in refused.stderr
+    told = runner.invoke(main, ["calc", "--from", str(path), "--sport", "run", "--json"])
+    assert told.exit_code == 0, told.output
+    assert json.loads(told.stdout)["recording"]["sport"] == "running"
+    planned = runner.invoke(main, ["plan", "--from", str(path), "--sport", "run", "--json"])
+    assert planned.exit_code == 0, planned.output
+    # Filed under the wrong sport: read as told, with a warning.
+    biked = write(tmp_path / "bike.tcx", tcx_text(run, sport="Biking"))
+    said = runner.invoke(main, ["calc", "--from", str(biked), "--sport", "run"])
+    assert said.exit_code == 0, said.output
+    assert "the file says cycling; taken for a run, as --sport says" in said.stderr
+    for command in (["calc", "--spm", "160"], ["plan", "--current", "160"]):
+        alone = runner.invoke(main, [*command, "--sport", "run"])
+        assert alone.exit_code == 2 and "sport: only goes with --from FILE" in alone.stderr

@@ -419,3 +419,38 @@ def test_a_gps_that_froze_in_a_tunnel_keeps_the_way_it_catches_up():
     r = summarize_recording(recording([85.0] * 600, speed=[3.0] * 600, distance=distance))
     assert r.distance_m == pytest.approx(3.0 * 599, abs=1)
     assert not any("no runner could make" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize("every_s", [1, 5])
+def test_stops_are_found_from_the_distance_however_often_the_records_are(every_s):
+    # 40 minutes at 3 m/s with 11 stops of 20 s, stepping on the spot (cadence kept).
+    t = np.arange(0.0, 2400.0)
+    stopped = np.zeros(t.size, dtype=bool)
+    for start in range(200, 2400, 200):
+        stopped[start : start + 20] = True
+    distance = np.concatenate([[0.0], np.cumsum(np.where(stopped, 0.0, 3.0))[:-1]])
+    keep = (t % every_s) == 0
+    run = recording(
+        [85.0] * int(keep.sum()),
+        time_s=t[keep],
+        speed=np.full(int(keep.sum()), np.nan),
+        distance=distance[keep],
+    )
+    # Within a record a stop: the 2 s a speed spans may blur a stop's last second.
+    assert summarize_recording(run).stopped_s == pytest.approx(220.0, abs=11 * every_s)
+
+
+def test_a_wild_fix_after_standing_still_adds_no_distance():
+    # 3 m/s for 10 min, standing 10 min (no steps, no new distance), then a
+    # bad fix 1.5 km away and back, and 10 min more running.
+    t = np.arange(1800.0)
+    step = np.where((t >= 600) & (t < 1200), 0.0, 3.0)
+    distance = np.concatenate([[0.0], np.cumsum(step)[:-1]])
+    distance[1200:] += 3000.0  # out and back: the cumulative distance keeps both legs
+    distance[1200] -= 1500.0
+    cadence = np.where((t >= 600) & (t < 1200), 0.0, 85.0)
+    r = summarize_recording(
+        recording(cadence, speed=np.where(step > 0, 3.0, 0.0), distance=distance)
+    )
+    assert r.distance_m == pytest.approx(3.0 * 1199, abs=60)
+    assert any("no runner could make" in w for w in r.warnings)

@@ -35,6 +35,7 @@ from cadence.core.recording import (
 )
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
+    STEPPING_RAW,
     conversion_text,
     median_step_m,
     refuse_a_ride,
@@ -328,7 +329,9 @@ def summarize_recording(
     notes: list[str] = []
     weights = record_weights_s(rec.time_s)
 
-    distance_m, left_out, largest_m = clean_distance_m(rec.time_s, rec.distance_m)
+    distance_m, left_out, largest_m = clean_distance_m(
+        rec.time_s, rec.distance_m, stepping=np.isfinite(raw) & (raw >= STEPPING_RAW)
+    )
     if left_out:
         warnings.append(
             f"left out {left_out} distance value(s) or jump(s) no runner could make (the "

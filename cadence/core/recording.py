@@ -204,7 +204,9 @@ MAX_DISTANCE_RATE_MPS = 30.0
 DISTANCE_SLACK_M = 50.0
 
 
-def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.ndarray, int, float]:
+def clean_distance_m(
+    time_s: np.ndarray, distance_m: np.ndarray, *, stepping: np.ndarray | None = None
+) -> tuple[np.ndarray, int, float]:
     """Cumulative distance from the first record, without damaged values and jumps.
 
     A value far from the median of the five records around it (further than
@@ -217,6 +219,10 @@ def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.nda
     ----------
     time_s, distance_m : np.ndarray, shape (n,)
         Each record's time and the file's cumulative distance (NaN where none).
+    stepping : np.ndarray of bool, shape (n,), keyword-only, optional
+        Whether the runner was stepping at each record. A distance that
+        catches up after positions froze (a tunnel) may cover the stepping time
+        since it last changed; without steps (standing), only its own record's.
 
     Returns
     -------
@@ -251,11 +257,17 @@ def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.nda
     kept = ~damaged
     vk, tk = v[kept], tt[kept]
     step = np.diff(vk)
-    # A step is timed from when the distance last changed: positions frozen
-    # for a minute in a tunnel, then 180 m at once, are 180 m in that minute.
-    changed = np.concatenate([[True], step != 0])
-    since = tk[np.maximum.accumulate(np.where(changed, np.arange(vk.size), 0))]
-    jump = step > MAX_DISTANCE_RATE_MPS * (tk[1:] - since[:-1]) + DISTANCE_SLACK_M
+    # A step may cover the stepping time since the distance last changed:
+    # positions frozen for a minute in a tunnel, then 180 m at once, are 180 m
+    # in that minute; after standing still, a leap is a bad fix.
+    dt = np.diff(tk)
+    if stepping is not None:
+        steps_k = np.asarray(stepping, dtype=bool)[have][kept]
+        stepped_s = np.concatenate([[0.0], np.cumsum(np.append(dt, 0.0) * steps_k)])
+        changed = np.concatenate([[True], step != 0])
+        since = np.maximum.accumulate(np.where(changed, np.arange(vk.size), 0))
+        dt = np.maximum(dt, stepped_s[1:-1] - stepped_s[since[:-1]])
+    jump = step > MAX_DISTANCE_RATE_MPS * dt + DISTANCE_SLACK_M
     counted = np.where((step > 0) & ~jump, step, 0.0)
     cumulative = np.full(v.size, np.nan)
     cumulative[kept] = np.concatenate([[0.0], np.cumsum(counted)])
@@ -264,16 +276,17 @@ def clean_distance_m(time_s: np.ndarray, distance_m: np.ndarray) -> tuple[np.nda
     return out, int(damaged.sum() + jump.sum()), float(largest)
 
 
-#: A speed worked out from the distance spans this many records either side:
-#: GPS positions that change every 2 s, in records written every second, give
-#: 0, 2x, 0, 2x... record by record.
-SPEED_SPAN_RECORDS = 2
+#: A speed worked out from the distance spans at least this long: GPS positions
+#: that change every 2 s, in records written every second, give 0, 2x, 0, 2x...
+#: record by record.
+SPEED_SPAN_S = 2.0
 
 
 def derived_speed_mps(time_s: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
-    """Each record's speed from the distance, over up to
-    :data:`SPEED_SPAN_RECORDS` records either side, never across a gap longer
-    than :data:`MAX_RECORD_S` (a pause: a record before it keeps its speed).
+    """Each record's speed from the distance covered until the first record at
+    least :data:`SPEED_SPAN_S` later (the next one, for records that far apart),
+    never across a gap longer than :data:`MAX_RECORD_S` (a pause): near one,
+    the span reaches back instead, so the record before a pause is not a stop.
 
     Parameters
     ----------
@@ -290,8 +303,8 @@ def derived_speed_mps(time_s: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
     >>> d = np.array([0.0, 0, 6, 6, 12, 12, 18])  # a position every 2 s, 3 m/s
     >>> np.diff(d).tolist()  # record by record: a stop every other second
     [0.0, 6.0, 0.0, 6.0, 0.0, 6.0]
-    >>> derived_speed_mps(np.arange(7.0), d).round(1).tolist()
-    [3.0, 2.0, 3.0, 3.0, 3.0, 4.0, 3.0]
+    >>> derived_speed_mps(np.arange(7.0), d).tolist()
+    [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
     """
     t = np.asarray(time_s, dtype=float)
     d = np.asarray(distance_m, dtype=float)
@@ -303,12 +316,13 @@ def derived_speed_mps(time_s: np.ndarray, distance_m: np.ndarray) -> np.ndarray:
     breaks = np.flatnonzero(np.diff(tt) > MAX_RECORD_S) + 1
     first = np.concatenate([[0], breaks])
     last = np.concatenate([breaks - 1, [idx.size - 1]])
-    stretch = np.zeros(idx.size, dtype=np.int64)
-    stretch[breaks] = 1
-    stretch = np.cumsum(stretch)
+    stretch = np.cumsum(np.isin(np.arange(idx.size), breaks))
     k = np.arange(idx.size)
-    lo = np.maximum(k - SPEED_SPAN_RECORDS, first[stretch])
-    hi = np.minimum(k + SPEED_SPAN_RECORDS, last[stretch])
+    hi = np.minimum(np.searchsorted(tt, tt + SPEED_SPAN_S), last[stretch])
+    # Near a stretch's end the way ahead is short: reach back for the rest.
+    back = np.searchsorted(tt, tt[hi] - SPEED_SPAN_S, side="right") - 1
+    lo = np.where(tt[hi] - tt >= SPEED_SPAN_S, k, np.maximum(back, first[stretch]))
+    lo = np.minimum(lo, k)
     dt = tt[hi] - tt[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         speed = (dd[hi] - dd[lo]) / dt

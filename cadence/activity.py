@@ -316,17 +316,26 @@ CUT_WITHIN_BYTES = 1024
 
 
 def _at_the_end(data: bytes, line: int, column: int) -> bool:
-    """Whether the parser's error at `line`, `column` (1-based, 0-based) is within
-    :data:`CUT_WITHIN_BYTES` of the end of `data`: a file cut short, not damaged
-    in the middle (a file on one line has every error on its last line)."""
-    end = len(data.rstrip())
+    """Whether the parser's error at `line`, `column` (1-based, 0-based, in
+    characters) is within :data:`CUT_WITHIN_BYTES` of the end of `data`: a
+    file cut short, not damaged in the middle (a file on one line has every
+    error on its last line). Trailing blanks and NULs (a crashed write's
+    padding) do not count; CR and CRLF end lines as LF does."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    end = len(data.rstrip(b" \t\n\x00"))
     lines_after = data.count(b"\n", 0, end) + 1 - line
-    if lines_after < 0 or lines_after > CUT_WITHIN_BYTES:
-        return lines_after < 0
+    if not 0 <= lines_after <= CUT_WITHIN_BYTES:
+        return False
     start = end
     for _ in range(lines_after + 1):  # back to the start of the error's line
         start = data.rfind(b"\n", 0, start)
-    return end - (start + 1 + column) <= CUT_WITHIN_BYTES
+    start += 1
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: two bytes a character
+        offset = start + 2 * column
+    else:  # the column counts characters: a name in Cyrillic takes two bytes each
+        offset = start + len(data[start:end].decode("utf-8", "replace")[:column].encode())
+    return end - offset <= CUT_WITHIN_BYTES
 
 
 class _CutXmlError(ActivityFileError):

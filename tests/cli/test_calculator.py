@@ -710,11 +710,19 @@ def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runne
     # Damage in the middle is not a cut: still refused, on many lines or on one
     # (as minifying exporters write it: every error is then on the last line).
     one_line = text.replace(b"\n", b"")
-    one_cut_s, _ = elapsed_s(write_bytes(tmp_path / "one.gpx", one_line[: len(one_line) * 3 // 4]))
-    assert 0.6 * whole_s < one_cut_s < 0.8 * whole_s
+    named = one_line.replace(b"Amsterdam Running", "ж".encode() * 3000)  # 2 bytes a character
+    for name, cut in [
+        ("one.gpx", one_line[: len(one_line) * 3 // 4]),
+        ("named.gpx", named[: len(named) * 3 // 4]),
+        ("padded.gpx", text[: len(text) * 3 // 4] + bytes(4096)),  # a crashed write's NULs
+        ("cr.gpx", text.replace(b"\n", b"\r")[: len(text) * 3 // 4]),
+    ]:
+        kept_s, _ = elapsed_s(write_bytes(tmp_path / name, cut))
+        assert 0.5 * whole_s < kept_s < 0.8 * whole_s, name
     for name, damaged in [
         ("bad.gpx", text.replace(b"<trkpt", b"<trkpt <", 1)),
         ("bad-one-line.gpx", one_line[:60000] + b"<<" + one_line[60002:]),
+        ("bad-cr.gpx", text.replace(b"\n", b"\r").replace(b"<trkpt", b"<trkpt <", 1)),
     ]:
         refused = runner.invoke(
             main, ["calc", "--from", str(write_bytes(tmp_path / name, damaged))]

@@ -113,6 +113,16 @@ def test_output_onto_a_full_device_is_an_error_line_not_a_traceback(args):
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
 
 
+def test_a_command_started_with_its_output_closed_does_not_crash():
+    # `cadence plan … >&-`: Python has no sys.stdout at all.
+    done = subprocess.run(
+        ["sh", "-c", f"{sys.executable} -m cadence plan --current 150 >&-"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
 def test_an_os_error_of_another_kind_is_not_called_an_output_failure(monkeypatch, runner):
     """Only a failure writing standard output is reported as one: any other
     OSError that escapes a command still shows where it came from."""

@@ -166,7 +166,8 @@ class CadenceGroup(click.Group):
         previous = catch_stop_signals()
         try:
             result = super().invoke(ctx)
-            sys.stdout.flush()  # a full disk or a gone terminal is met here, not at exit
+            if sys.stdout is not None:  # None: started with it closed (>&-)
+                sys.stdout.flush()  # a full disk or a gone terminal is met here, not at exit
             return result
         except CadenceError as exc:
             from cadence.cli.output import for_stderr

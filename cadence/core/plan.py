@@ -118,7 +118,9 @@ def parse_start_date(text: str, *, parameter: str = "start_date") -> dt.date:
     raw = str(text).strip()
     match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", raw)
     if not match:
-        raise ParameterError(parameter, f"{raw!r} is not a date; write YYYY-MM-DD, e.g. 2026-03-02")
+        raise ParameterError(
+            parameter, f"{text!r} is not a date; write YYYY-MM-DD, e.g. 2026-03-02"
+        )
     year, month, day = (int(g) for g in match.groups())
     if not 1 <= month <= 12:
         raise ParameterError(parameter, f"{raw} is no day: there is no month {month}")

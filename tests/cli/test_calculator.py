@@ -91,6 +91,7 @@ def test_a_count_too_short_to_practise_from_is_measured_with_a_warning(runner, a
         (["plan", "--current", "150", "--start", "2026-13-01"], "there is no month 13"),
         (["plan", "--current", "150", "--start", "today"], "start: 'today' is not a date; write"),
         (["plan", "--current", "150", "--start", ""], "start: '' is not a date; write"),
+        (["plan", "--current", "150", "--start", " "], "start: ' ' is not a date; write"),
         (["tap", "--seconds", "nan"], "seconds: 'nan' is not a duration"),  # it never stopped
         (["tap", "--seconds", "1"], "seconds: '1': tap for 5 s to 5 min"),
         (["tap", "--seconds", "10m"], "seconds: '10m': tap for 5 s to 5 min"),

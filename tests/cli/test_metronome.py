@@ -188,6 +188,10 @@ def test_render_never_leaves_a_partial_file(runner, tmp_path, monkeypatch):
             "fallback-output: an empty file name",
         ),
         (["metronome", "172", "--duration", "", "-o", "x.wav"], "duration: '' is not a duration"),
+        (
+            ["metronome", "172", "--beats", "4", "--device", " ", "--fallback-output", "x.wav"],
+            "device: an empty name",  # a mistake, not a missing device to render instead of
+        ),
         (["metronome", "172", "--intervals", "", "--repeat", "2"], "intervals:"),
         (["play", "170", "audio", "-o", ""], "output: an empty file name"),
         (["play", "170", "audio", "--duration", ""], "duration: '' is not a duration"),

@@ -62,7 +62,9 @@ def _at_the_end(data: bytes, line: int, column: int) -> bool:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     end = len(data.rstrip(b" \t\n\x00"))
     lines_after = data.count(b"\n", 0, end) + 1 - line
-    if not 0 <= lines_after <= CUT_WITHIN_BYTES:
+    if lines_after < 0:  # after the last line with anything on it: the very end
+        return True
+    if lines_after > CUT_WITHIN_BYTES:
         return False
     start = end
     for _ in range(lines_after + 1):  # back to the start of the error's line

@@ -25,32 +25,21 @@ _SPORT = click.option(
     type=click.Choice(["run", "walk"]),
     help="With --from: what the recording is, where its file names no sport or a wrong one.",
 )
-#: What --sport sets a recording's sport to.
-_SPORTS = {"run": "running", "walk": "walking"}
 
 
 def _read_recording(
     path: str, *, cadence_units: str | None = None, splits: str = "auto", sport: str | None = None
 ) -> Any:
     """Read and summarize an activity file, its warnings on stderr as they are known."""
-    import dataclasses
-
     from cadence.activity import read_activity
     from cadence.core.activity import summarize_recording
-    from cadence.core.recording import STEP_SPORTS
 
     recording = read_activity(path)
-    if sport is not None:
-        said = recording.sport
-        if said is not None and STEP_SPORTS.get(said) != sport:
-            output.warn(
-                f"{recording.name}: the file says {said.replace('_', ' ')}; taken for a {sport}, "
-                "as --sport says"
-            )
-        recording = dataclasses.replace(recording, sport=_SPORTS[sport])
     # The reader's warnings first: they explain an error that may follow.
     reports.recording_warnings(recording.name, recording.warnings)
-    summary = summarize_recording(recording, cadence_units=cadence_units, splits=splits)
+    summary = summarize_recording(
+        recording, cadence_units=cadence_units, splits=splits, sport=sport
+    )
     reports.recording_warnings(summary.name, summary.warnings[len(recording.warnings) :])
     return summary
 

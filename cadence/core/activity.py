@@ -18,6 +18,7 @@ impossible for a human, the same limits as a counted cadence.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
@@ -35,6 +36,7 @@ from cadence.core.recording import (
 )
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
+    RUN_MIN_SPM,
     STEPPING_RAW,
     conversion_text,
     median_step_m,
@@ -47,8 +49,6 @@ from cadence.errors import ActivityFileError, ParameterError
 
 #: Below this speed the runner is standing (GPS drift stays under it).
 STOP_SPEED_MPS = 0.5
-#: The usual lower edge of running cadence; slower steps are walking.
-RUN_MIN_SPM = 140.0
 #: Too little to say anything.
 MIN_COUNTED_S = 20.0
 #: Less than a minute of counted time gets a warning.
@@ -268,7 +268,11 @@ def _splits(
 
 
 def summarize_recording(
-    rec: Recording, *, cadence_units: str | None = None, splits: str = "auto"
+    rec: Recording,
+    *,
+    cadence_units: str | None = None,
+    splits: str = "auto",
+    sport: str | None = None,
 ) -> RunCadence:
     """The cadence of a recorded run (or walk), leaving out stops and walk breaks.
 
@@ -279,6 +283,10 @@ def summarize_recording(
     cadence_units : {"strides", "steps", "auto"}, optional, keyword-only
         Override the units the file's cadence is in (default: what the reader
         says; ``"auto"`` decides from the values).
+    sport : {"run", "walk"}, optional, keyword-only
+        What the recording is, in the runner's word, over what the file says
+        or the data suggest: no ride is suspected, and a run is a run even at
+        a walking cadence (all its moving time counts).
     splits : {"auto", "lap", "km", "mile", "none"}, keyword-only
         Breakdown: laps when the file has several, else kilometres.
 
@@ -314,6 +322,17 @@ def summarize_recording(
     >>> r.kind, r.median_spm, r.counted_s, r.walking_s
     ('run', 170.0, 100.0, 20.0)
     """
+    if sport is not None:
+        if sport not in ("run", "walk"):
+            raise ParameterError("sport", f"must be run or walk, got {sport!r}")
+        said, told = rec.sport, list(rec.warnings)
+        if said is not None and STEP_SPORTS.get(said) != sport:
+            told.append(
+                f"the file says {said.replace('_', ' ')}; taken for a {sport}, as --sport says"
+            )
+        if STEP_SPORTS.get(said or "") != sport:  # a trail run stays a trail run
+            said = {"run": "running", "walk": "walking"}[sport]
+        rec = dataclasses.replace(rec, sport=said, warnings=told)
     refuse_sport(rec)
     n = rec.time_s.size
     if n == 0:
@@ -358,7 +377,10 @@ def summarize_recording(
     # A run's file holds strides (Garmin's, Strava's convention): only an
     # unnamed recording or a walk asks the speed whether they are steps.
     resolved = resolve_cadence_units(
-        moving_raw, units, speed_mps=None if declared == "run" else speed[stepping]
+        moving_raw,
+        units,
+        speed_mps=None if declared == "run" else speed[stepping],
+        walk=declared == "walk",
     )
     raw_median = float(np.median(moving_raw)) if moving_raw.size else None
     conversion = conversion_text(
@@ -402,6 +424,14 @@ def summarize_recording(
         kind = "walk"
     elif moving_s > 0 and running_s >= 0.5 * moving_s:
         kind = "run"
+    elif sport == "run" and moving_s > 0:  # the runner's word: a slow jog is a run
+        kind = "run"
+        running = moving
+        notes.append(
+            f"{100 * (1 - running_s / moving_s):.0f} % of the moving time is under "
+            f"{RUN_MIN_SPM:g} steps/min, a walking cadence; all of it is counted as "
+            "running, as --sport says"
+        )
     else:
         kind = "walk"
         if moving_s > 0:

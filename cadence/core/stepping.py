@@ -22,22 +22,31 @@ AUTO_STEPS_ABOVE = 120.0
 #: "auto" units: raw values from 70 to 120 are a run as strides (140-240 steps/min)
 #: or a walk as steps (70-120); the speed decides between the two.
 AMBIGUOUS_RAW = (70.0, 120.0)
-#: A walk's steps (both feet's values read as steps) are 0.4 to 1.0 m long.
-WALK_STEP_M = (0.4, 1.0)
+#: The usual lower edge of running cadence; slower steps are walking.
+RUN_MIN_SPM = 140.0
+#: A median moving speed under this (9 km/h) is a walk's or a slow jog's, not
+#: a ride's: a recording that slow is not judged for one.
+WALKING_PACE_MPS = 2.5
 #: Faster than anyone runs for long, as a median over the moving time (200 m
 #: repeats with standing rests at 22 km/h are run): a recording without a
 #: sport that moves faster is a ride.
 MAX_RUN_SPEED_MPS = 7.0
-#: Freewheeling: a cadence of 0 while moving faster than this, ...
+#: Longer median steps than anyone runs with (an elite 5 km at 6.3 m/s takes
+#: 2.0-2.1 m; an overstrider at 150 steps/min and 16 km/h, 1.75 m); a ride's
+#: 70 rpm at 20 km/h, read as strides, makes 2.4 m "steps".
+LONGEST_RUN_STEP_M = 2.2
+#: Freewheeling: a cadence of 0 (or none) while moving faster than this, ...
 COASTING_SPEED_MPS = 3.0
-#: ... in stretches of at least this long (GPS speed lags 1-2 s behind a stop),
+#: ... in stretches of at least this long, after which the rider goes on at
+#: speed with a cadence (a runner's stop, GPS speed lagging behind it, does not),
 COASTING_STRETCH_S = 3.0
-#: ... at least this many an hour of that speed (a real ride has 80-110; a foot
-#: pod that drops out now and then, a few), and at least this many in all,
-COASTING_STRETCHES_PER_H = 30.0
-COASTING_STRETCHES = 8
+#: ... at least this many an hour of that speed (a real ride, 18-25 that end in
+#: pedalling on; a track session's stops, none; a foot pod that drops out now
+#: and then, a few), and at least this many in all,
+COASTING_STRETCHES_PER_H = 15.0
+COASTING_STRETCHES = 4
 #: ... for this share of the time that fast.
-COASTING_SHARE = 0.04
+COASTING_SHARE = 0.02
 
 
 def shortest_run_step_m(spm: float) -> float:
@@ -53,17 +62,21 @@ def shortest_run_step_m(spm: float) -> float:
     return 0.42 + 0.008 * max(0.0, spm - 160.0)
 
 
-def longest_run_step_m(spm: float) -> float:
-    """The longest median steps (m) a run at `spm` takes: 1.9 m at 170 steps/min,
-    2.1 m at 188 (200 m repeats at 22 km/h); a ride's pedal strokes read as
-    strides give longer ones (85 rpm at 20 km/h: 1.96 m at "170").
+def walk_step_range_m(spm: float) -> tuple[float, float]:
+    """The steps (m) a walk at `spm` takes: from 0.4 m (a steep hike) to a
+    length that grows with the cadence (0.82 m at 85 steps/min, 1.01 m at 120).
 
     Examples
     --------
-    >>> round(longest_run_step_m(170), 2), round(longest_run_step_m(188), 2)
-    (1.9, 2.12)
+    >>> [round(x, 2) for x in walk_step_range_m(120)]
+    [0.4, 1.01]
     """
-    return 1.9 + 0.012 * (spm - 170.0)
+    return 0.4, 0.35 + 0.0055 * spm
+
+
+def _outside(value: float, low: float, high: float = float("inf")) -> float:
+    """How far `value` is outside [low, high], as a ratio (0 inside)."""
+    return max(0.0, low / value - 1.0, value / high - 1.0)
 
 
 #: A cadence value at or above this is stepping in either unit (30 strides/min
@@ -113,7 +126,11 @@ def median_step_m(raw: np.ndarray, speed_mps: np.ndarray) -> float | None:
 
 
 def resolve_cadence_units(
-    raw_moving: np.ndarray, units: str, *, speed_mps: np.ndarray | None = None
+    raw_moving: np.ndarray,
+    units: str,
+    *,
+    speed_mps: np.ndarray | None = None,
+    walk: bool = False,
 ) -> str:
     """``"strides"`` or ``"steps"``: `units`, or for ``"auto"`` what the values say.
 
@@ -127,9 +144,13 @@ def resolve_cadence_units(
         The same records' speed (NaN where unknown); give it only for a
         recording that is not declared a run (a run's file holds strides, by
         Garmin's and Strava's convention). Values from 70 to 120 are a run in
-        strides or a walk in steps: they are steps when, doubled, they would
-        make run steps shorter than :func:`shortest_run_step_m` at that
-        cadence, while as steps they make a walk's (:data:`WALK_STEP_M`).
+        strides or a walk in steps: each reading's median step is held against
+        what that gait takes at its cadence (:func:`shortest_run_step_m`,
+        :func:`walk_step_range_m`), and the reading further off loses.
+    walk : bool, keyword-only
+        The recording is a walk (its sport, or the runner's word): its values
+        are steps unless, as steps, they are over half again off a walk's
+        (a race walk's 95 strides/min at 13 km/h).
 
     Raises
     ------
@@ -156,13 +177,14 @@ def resolve_cadence_units(
     if median > AUTO_STEPS_ABOVE:
         return "steps"
     if speed_mps is not None and AMBIGUOUS_RAW[0] <= median <= AMBIGUOUS_RAW[1]:
-        step = median_step_m(raw_moving[positive], np.asarray(speed_mps)[positive])
-        if (
-            step is not None
-            and step / 2 < shortest_run_step_m(2 * median)
-            and WALK_STEP_M[0] <= step <= WALK_STEP_M[1]
-        ):
-            return "steps"
+        per_value = median_step_m(raw_moving[positive], np.asarray(speed_mps)[positive])
+        if per_value is not None:
+            # Each reading's steps against what that gait takes at that cadence:
+            # the one further off loses; a tie stays with the convention (strides).
+            as_run = _outside(per_value / 2, shortest_run_step_m(2 * median))
+            as_walk = _outside(per_value, *walk_step_range_m(median))
+            if as_walk < as_run or (walk and as_walk <= 0.5):
+                return "steps"
     return "strides"
 
 
@@ -216,15 +238,19 @@ def refuse_sport(rec: Recording) -> None:
     )
 
 
-def _stretches_s(mask: np.ndarray, weights_s: np.ndarray) -> np.ndarray:
-    """The seconds of each separate run of True in `mask`."""
-    m = np.asarray(mask, dtype=bool)
+def _coasting_stretches_s(
+    coasting: np.ndarray, going_on: np.ndarray, weights_s: np.ndarray
+) -> np.ndarray:
+    """The seconds of each run of True in `coasting` that the next record ends
+    with `going_on` (pedalling again at speed), not with a stop."""
+    m = np.asarray(coasting, dtype=bool)
     if not m.any():
         return np.zeros(0)
     edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     total = np.concatenate([[0.0], np.cumsum(weights_s)])
-    return total[ends] - total[starts]
+    resumed = np.array([end < m.size and bool(going_on[end]) for end in ends], dtype=bool)
+    return (total[ends] - total[starts])[resumed]
 
 
 def refuse_a_ride(
@@ -240,8 +266,10 @@ def refuse_a_ride(
 
     A ride's pedal revolutions (60-100 rpm) read as one foot's strides give a
     running cadence, so the speed tells: a median faster than anyone runs, steps
-    longer than anyone runs with, or freewheeling (cadence 0 at speed, again
-    and again).
+    longer than anyone runs with, or freewheeling (no cadence at speed, again
+    and again, pedalling on after it). A recording at a walk's pace is not
+    judged. These are judgements: a steady ride at 90-100 rpm under 25 km/h
+    reads as a fast run, and ``--sport`` corrects any of them.
 
     Parameters
     ----------
@@ -258,36 +286,38 @@ def refuse_a_ride(
     known = moving & np.isfinite(speed)
     if not known.any():
         return
+    spm = float(np.median(raw[known])) * (2 if resolved == "strides" else 1)
     typical_mps = float(np.median(speed[known]))
+    if typical_mps < WALKING_PACE_MPS:  # a walk's pace (or a slow jog's): no ride
+        return
     why = None
+    per_value = median_step_m(raw[known], speed[known])
+    step = None if per_value is None else per_value / (2 if resolved == "strides" else 1)
+    fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
+    no_cadence = ~np.isfinite(raw) | (raw == 0)
+    stretches = _coasting_stretches_s(fast & no_cadence, fast & ~no_cadence, weights_s)
+    stretches = stretches[stretches >= COASTING_STRETCH_S]
+    fast_s = float(weights_s[fast].sum())
     if typical_mps > MAX_RUN_SPEED_MPS:
         why = f"moves at a median {typical_mps * 3.6:.0f} km/h, faster than running"
-    else:
-        per_value = median_step_m(raw[known], speed[known])
-        spm = float(np.median(raw[known])) * (2 if resolved == "strides" else 1)
-        step = None if per_value is None else per_value / (2 if resolved == "strides" else 1)
-        fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
-        stretches = _stretches_s(fast & (raw == 0), weights_s)
-        stretches = stretches[stretches >= COASTING_STRETCH_S]
-        fast_s = float(weights_s[fast].sum())
-        if step is not None and step > longest_run_step_m(spm):
-            why = (
-                f"would take {step:.2f} m steps at {spm:.0f} steps/min "
-                f"({typical_mps * 3.6:.0f} km/h), longer than running"
-            )
-        elif (
-            fast_s > 0
-            and stretches.sum() >= COASTING_SHARE * fast_s
-            and stretches.size >= max(COASTING_STRETCHES, COASTING_STRETCHES_PER_H * fast_s / 3600)
-        ):
-            share = 100 * float(stretches.sum()) / fast_s
-            why = (
-                f"freewheels: its cadence is 0 for {share:.0f} % of the time it moves faster "
-                f"than {COASTING_SPEED_MPS * 3.6:.0f} km/h, in {stretches.size} stretches of "
-                f"{COASTING_STRETCH_S:g} s or more"
-            )
+    elif step is not None and step > LONGEST_RUN_STEP_M:
+        why = (
+            f"would take {step:.2f} m steps at {spm:.0f} steps/min "
+            f"({typical_mps * 3.6:.0f} km/h), longer than anyone runs with"
+        )
+    elif (
+        fast_s > 0
+        and stretches.sum() >= COASTING_SHARE * fast_s
+        and stretches.size >= max(COASTING_STRETCHES, COASTING_STRETCHES_PER_H * fast_s / 3600)
+    ):
+        share = 100 * float(stretches.sum()) / fast_s
+        why = (
+            f"freewheels: no cadence for {share:.0f} % of the time it moves faster than "
+            f"{COASTING_SPEED_MPS * 3.6:.0f} km/h, in {stretches.size} stretches of "
+            f"{COASTING_STRETCH_S:g} s or more, each followed by pedalling on at speed"
+        )
     if why:
         raise ActivityFileError(
             f"{name} names no sport and {why}: it looks like a ride, whose cadence is pedal "
-            "revolutions, not steps. If it is a run, say so: --sport run"
+            "revolutions, not steps. If it is a run or a walk, say so: --sport run (or walk)"
         )

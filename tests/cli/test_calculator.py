@@ -717,6 +717,9 @@ def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runne
         ("named.gpx", named[: len(named) * 3 // 4]),
         ("padded.gpx", text[: len(text) * 3 // 4] + bytes(4096)),  # a crashed write's NULs
         ("cr.gpx", text.replace(b"\n", b"\r")[: len(text) * 3 // 4]),
+        # Cut at a line's end, as a recorder writing a line at a time leaves it.
+        ("line-end.gpx", b"\n".join(text.split(b"\n")[:1000]) + b"\n"),
+        ("line-end-crlf.gpx", b"\r\n".join(text.split(b"\n")[:1000]) + b"\r\n\r\n"),
     ]:
         kept_s, _ = elapsed_s(write_bytes(tmp_path / name, cut))
         assert 0.5 * whole_s < kept_s < 0.8 * whole_s, name
@@ -754,7 +757,7 @@ def test_sport_says_what_a_recording_is_where_the_judgement_from_the_data_is_wro
     fast = dataclasses.replace(run, speed_mps=3 * run.speed_mps)
     path = write(tmp_path / "run.tcx", tcx_text(fast, layout="strava", sport="Other"))
     refused = runner.invoke(main, ["calc", "--from", str(path)])
-    assert refused.exit_code == 1 and "If it is a run, say so: --sport run" in refused.stderr
+    assert refused.exit_code == 1 and "say so: --sport run (or walk)" in refused.stderr
     told = runner.invoke(main, ["calc", "--from", str(path), "--sport", "run", "--json"])
     assert told.exit_code == 0, told.output
     assert json.loads(told.stdout)["recording"]["sport"] == "running"

@@ -18,7 +18,6 @@ impossible for a human, the same limits as a counted cadence.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
@@ -44,6 +43,7 @@ from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the A
     refuse_sport,
     resolve_cadence_units,
     speed_unmeasured,
+    taken_for,
 )
 from cadence.errors import ActivityFileError, ParameterError
 
@@ -323,16 +323,7 @@ def summarize_recording(
     ('run', 170.0, 100.0, 20.0)
     """
     if sport is not None:
-        if sport not in ("run", "walk"):
-            raise ParameterError("sport", f"must be run or walk, got {sport!r}")
-        said, told = rec.sport, list(rec.warnings)
-        if said is not None and STEP_SPORTS.get(said) != sport:
-            told.append(
-                f"the file says {said.replace('_', ' ')}; taken for a {sport}, as --sport says"
-            )
-        if STEP_SPORTS.get(said or "") != sport:  # a trail run stays a trail run
-            said = {"run": "running", "walk": "walking"}[sport]
-        rec = dataclasses.replace(rec, sport=said, warnings=told)
+        rec = taken_for(rec, sport)
     refuse_sport(rec)
     n = rec.time_s.size
     if n == 0:

@@ -225,6 +225,27 @@ def conversion_text(
     return "Cadence values taken as steps per minute of both feet (as asked); not doubled."
 
 
+def taken_for(rec: Recording, sport: str) -> Recording:
+    """`rec` as the `sport` ("run" or "walk") the runner says it is: a file
+    filed under another sport gets a warning; a trail run stays a trail run.
+
+    Raises
+    ------
+    ParameterError
+        If `sport` is not ``"run"`` or ``"walk"``.
+    """
+    import dataclasses
+
+    if sport not in ("run", "walk"):
+        raise ParameterError("sport", f"must be run or walk, got {sport!r}")
+    said, told = rec.sport, list(rec.warnings)
+    if said is not None and STEP_SPORTS.get(said) != sport:
+        told.append(f"the file says {said.replace('_', ' ')}; taken for a {sport}, as --sport says")
+    if STEP_SPORTS.get(said or "") != sport:
+        said = {"run": "running", "walk": "walking"}[sport]
+    return dataclasses.replace(rec, sport=said, warnings=told)
+
+
 def refuse_sport(rec: Recording) -> None:
     """Raise :class:`ActivityFileError` if `rec`'s sport counts something other than steps."""
     sport = rec.sport

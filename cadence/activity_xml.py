@@ -173,10 +173,13 @@ def read_gpx(data: bytes, name: str) -> Recording:
     except _CutXmlError as exc:
         if not rows.when:
             raise
-        problems.append(
-            f"the file ends early, inside its XML (line {exc.line}); used the "
-            f"{len(rows.when)} track points read before it"
-        )
+        if path:
+            problems.append(
+                f"the file ends early, inside its XML (line {exc.line}); used the "
+                f"{len(rows.when)} track points read before it"
+            )
+        else:  # the <gpx> was closed: something written after it, not a cut
+            problems.append(f"left out what follows the end of the GPX (line {exc.line})")
     if untimed:
         problems.append(f"skipped {untimed} track point(s) without a time")
     sport = sports.pop() if len(sports) == 1 else None

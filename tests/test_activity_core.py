@@ -515,3 +515,49 @@ def test_a_wild_fix_after_standing_still_adds_no_distance():
     )
     assert r.distance_m == pytest.approx(3.0 * 1199, abs=60)
     assert any("no runner could make" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize(("strides", "kmh"), [(73, 4.7), (72, 4.5), (75, 5.0)])
+def test_a_declared_walk_in_strides_is_doubled(strides, kmh):
+    # Garmin's GPX of a brisk walk: 146 steps/min at 4.7 km/h (0.53 m steps).
+    walk = recording(
+        [strides] * 1800, speed=[kmh / 3.6] * 1800, sport="walking", cadence_units="auto"
+    )
+    assert summarize_recording(walk).median_spm == 2 * strides
+
+
+def _smart_run_with_single_gaps():
+    """An hour at 3.3 m/s, a record every 1-7 s, 1 in 45 with cadence 0 or none."""
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.integers(1, 8, 900)).astype(float)
+    cadence = np.full(t.size, 85.0)
+    cadence[::45] = 0.0
+    cadence[22::45] = np.nan
+    return recording(cadence, time_s=t, speed=np.full(t.size, 3.3), sport=None)
+
+
+def _repeats_with_late_cadence():
+    """20 repeats with standing rests; the cadence shows 3 s after the speed."""
+    cadence, speed = [], []
+    for _ in range(20):
+        cadence += [0.0] * 3 + [94.0] * 30 + [0.0] * 60
+        speed += [6.0] * 33 + [0.0] * 60
+    return recording(cadence, speed=speed, sport=None)
+
+
+@pytest.mark.parametrize("run", [_smart_run_with_single_gaps(), _repeats_with_late_cadence()])
+def test_gaps_and_late_cadence_in_a_run_are_not_freewheeling(run):
+    assert summarize_recording(run).kind == "run"
+
+
+def test_a_slow_ride_that_freewheels_is_told_though_it_pedals_at_walking_pace():
+    # Up at 8 km/h and 70 rpm, 40 descents an hour freewheeling at 15 km/h.
+    cadence, speed = [], []
+    for _ in range(40):
+        cadence += [70.0] * 75 + [0.0] * 15
+        speed += [8 / 3.6] * 75 + [15 / 3.6] * 15
+    # Pedalling on at speed after each descent: a few seconds over 11 km/h.
+    for i in range(90, len(speed), 90):
+        speed[i : i + 4] = [13 / 3.6] * 4
+    with pytest.raises(ActivityFileError, match="freewheels"):
+        summarize_recording(recording(cadence, speed=speed, sport=None))

@@ -33,8 +33,11 @@ def _read_recording(
     """Read and summarize an activity file, its warnings on stderr as they are known."""
     from cadence.activity import read_activity
     from cadence.core.activity import summarize_recording
+    from cadence.core.stepping import taken_for
 
     recording = read_activity(path)
+    if sport is not None:  # its warning before an error that may follow
+        recording = taken_for(recording, sport)
     # The reader's warnings first: they explain an error that may follow.
     reports.recording_warnings(recording.name, recording.warnings)
     summary = summarize_recording(

@@ -35,10 +35,10 @@ MAX_RUN_SPEED_MPS = 7.0
 #: 2.0-2.1 m; an overstrider at 150 steps/min and 16 km/h, 1.75 m); a ride's
 #: 70 rpm at 20 km/h, read as strides, makes 2.4 m "steps".
 LONGEST_RUN_STEP_M = 2.2
-#: Freewheeling: a cadence of 0 (or none) while moving faster than this, ...
+#: Freewheeling: a cadence of 0 while moving faster than this, ...
 COASTING_SPEED_MPS = 3.0
-#: ... in stretches of at least this long, after which the rider goes on at
-#: speed with a cadence (a runner's stop, GPS speed lagging behind it, does not),
+#: ... in stretches at least this long between pedalling (a runner's stop, GPS
+#: speed lagging behind it, is not; nor a repeat's start),
 COASTING_STRETCH_S = 3.0
 #: ... at least this many an hour of that speed (a real ride, 18-25 that end in
 #: pedalling on; a track session's stops, none; a foot pod that drops out now
@@ -63,15 +63,16 @@ def shortest_run_step_m(spm: float) -> float:
 
 
 def walk_step_range_m(spm: float) -> tuple[float, float]:
-    """The steps (m) a walk at `spm` takes: from 0.4 m (a steep hike) to a
+    """The steps (m) a walk at `spm` takes: from 0.4 m (a steep hike) up to 110
+    steps/min, longer above (a race walk's 190 steps/min take 1.0-1.4 m), to a
     length that grows with the cadence (0.82 m at 85 steps/min, 1.01 m at 120).
 
     Examples
     --------
-    >>> [round(x, 2) for x in walk_step_range_m(120)]
-    [0.4, 1.01]
+    >>> [round(x, 2) for x in walk_step_range_m(120)], [round(x, 2) for x in walk_step_range_m(190)]
+    ([0.48, 1.01], [1.04, 1.4])
     """
-    return 0.4, 0.35 + 0.0055 * spm
+    return 0.4 + 0.008 * max(0.0, spm - 110.0), 0.35 + 0.0055 * spm
 
 
 def _outside(value: float, low: float, high: float = float("inf")) -> float:
@@ -148,9 +149,9 @@ def resolve_cadence_units(
         what that gait takes at its cadence (:func:`shortest_run_step_m`,
         :func:`walk_step_range_m`), and the reading further off loses.
     walk : bool, keyword-only
-        The recording is a walk (its sport, or the runner's word): its values
-        are steps unless, as steps, they are over half again off a walk's
-        (a race walk's 95 strides/min at 13 km/h).
+        The recording is a walk (its sport, or the runner's word): the strides
+        reading is held against a walk at the doubled cadence, not a run (a
+        brisk walk's 73 strides/min at 4.7 km/h, a race walk's 95 at 13 km/h).
 
     Raises
     ------
@@ -181,9 +182,12 @@ def resolve_cadence_units(
         if per_value is not None:
             # Each reading's steps against what that gait takes at that cadence:
             # the one further off loses; a tie stays with the convention (strides).
-            as_run = _outside(per_value / 2, shortest_run_step_m(2 * median))
-            as_walk = _outside(per_value, *walk_step_range_m(median))
-            if as_walk < as_run or (walk and as_walk <= 0.5):
+            if walk:  # a walk, in strides or steps: a walk at either cadence
+                as_strides = _outside(per_value / 2, *walk_step_range_m(2 * median))
+            else:
+                as_strides = _outside(per_value / 2, shortest_run_step_m(2 * median))
+            as_steps = _outside(per_value, *walk_step_range_m(median))
+            if as_steps < as_strides:
                 return "steps"
     return "strides"
 
@@ -227,7 +231,8 @@ def conversion_text(
 
 def taken_for(rec: Recording, sport: str) -> Recording:
     """`rec` as the `sport` ("run" or "walk") the runner says it is: a file
-    filed under another sport gets a warning; a trail run stays a trail run.
+    filed under another sport gets a warning (not one under "other" or
+    "generic"); a trail run stays a trail run.
 
     Raises
     ------
@@ -239,7 +244,7 @@ def taken_for(rec: Recording, sport: str) -> Recording:
     if sport not in ("run", "walk"):
         raise ParameterError("sport", f"must be run or walk, got {sport!r}")
     said, told = rec.sport, list(rec.warnings)
-    if said is not None and STEP_SPORTS.get(said) != sport:
+    if said is not None and said not in NEUTRAL_SPORTS and STEP_SPORTS.get(said) != sport:
         told.append(f"the file says {said.replace('_', ' ')}; taken for a {sport}, as --sport says")
     if STEP_SPORTS.get(said or "") != sport:
         said = {"run": "running", "walk": "walking"}[sport]
@@ -260,18 +265,25 @@ def refuse_sport(rec: Recording) -> None:
 
 
 def _coasting_stretches_s(
-    coasting: np.ndarray, going_on: np.ndarray, weights_s: np.ndarray
+    coasting: np.ndarray, pedalling: np.ndarray, weights_s: np.ndarray
 ) -> np.ndarray:
-    """The seconds of each run of True in `coasting` that the next record ends
-    with `going_on` (pedalling again at speed), not with a stop."""
+    """The seconds of each run of True in `coasting` between records
+    `pedalling` (moving, with a cadence) on both sides: not a stop, nor the
+    start of a repeat."""
     m = np.asarray(coasting, dtype=bool)
     if not m.any():
         return np.zeros(0)
     edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     total = np.concatenate([[0.0], np.cumsum(weights_s)])
-    resumed = np.array([end < m.size and bool(going_on[end]) for end in ends], dtype=bool)
-    return (total[ends] - total[starts])[resumed]
+    between = np.array(
+        [
+            start > 0 and end < m.size and pedalling[start - 1] and pedalling[end]
+            for start, end in zip(starts, ends, strict=True)
+        ],
+        dtype=bool,
+    )
+    return (total[ends] - total[starts])[between]
 
 
 def refuse_a_ride(
@@ -287,9 +299,10 @@ def refuse_a_ride(
 
     A ride's pedal revolutions (60-100 rpm) read as one foot's strides give a
     running cadence, so the speed tells: a median faster than anyone runs, steps
-    longer than anyone runs with, or freewheeling (no cadence at speed, again
-    and again, pedalling on after it). A recording at a walk's pace is not
-    judged. These are judgements: a steady ride at 90-100 rpm under 25 km/h
+    longer than anyone runs with, or freewheeling (a cadence of 0 at speed,
+    again and again, between pedalling). The steps of a recording at a walk's
+    pace are not judged (its freewheeling is: a slow climb, a fast descent).
+    These are judgements: a steady ride at 90-100 rpm under 25 km/h
     reads as a fast run, and ``--sport`` corrects any of them.
 
     Parameters
@@ -309,19 +322,19 @@ def refuse_a_ride(
         return
     spm = float(np.median(raw[known])) * (2 if resolved == "strides" else 1)
     typical_mps = float(np.median(speed[known]))
-    if typical_mps < WALKING_PACE_MPS:  # a walk's pace (or a slow jog's): no ride
-        return
     why = None
     per_value = median_step_m(raw[known], speed[known])
     step = None if per_value is None else per_value / (2 if resolved == "strides" else 1)
     fast = np.isfinite(speed) & (speed > COASTING_SPEED_MPS)
-    no_cadence = ~np.isfinite(raw) | (raw == 0)
-    stretches = _coasting_stretches_s(fast & no_cadence, fast & ~no_cadence, weights_s)
+    # Zeros only: a missing value is a sensor's gap (a watch writes a ride's 0).
+    pedalling = np.isfinite(speed) & (speed >= 0.5) & (raw > 0)
+    stretches = _coasting_stretches_s(fast & (raw == 0), pedalling, weights_s)
     stretches = stretches[stretches >= COASTING_STRETCH_S]
     fast_s = float(weights_s[fast].sum())
+    walking_pace = typical_mps < WALKING_PACE_MPS  # a walk's (or slow jog's) steps: not judged
     if typical_mps > MAX_RUN_SPEED_MPS:
         why = f"moves at a median {typical_mps * 3.6:.0f} km/h, faster than running"
-    elif step is not None and step > LONGEST_RUN_STEP_M:
+    elif not walking_pace and step is not None and step > LONGEST_RUN_STEP_M:
         why = (
             f"would take {step:.2f} m steps at {spm:.0f} steps/min "
             f"({typical_mps * 3.6:.0f} km/h), longer than anyone runs with"
@@ -333,9 +346,9 @@ def refuse_a_ride(
     ):
         share = 100 * float(stretches.sum()) / fast_s
         why = (
-            f"freewheels: no cadence for {share:.0f} % of the time it moves faster than "
+            f"freewheels: a cadence of 0 for {share:.0f} % of the time it moves faster than "
             f"{COASTING_SPEED_MPS * 3.6:.0f} km/h, in {stretches.size} stretches of "
-            f"{COASTING_STRETCH_S:g} s or more, each followed by pedalling on at speed"
+            f"{COASTING_STRETCH_S:g} s or more between pedalling"
         )
     if why:
         raise ActivityFileError(

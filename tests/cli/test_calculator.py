@@ -708,6 +708,9 @@ def test_a_gpx_cut_short_keeps_the_points_before_the_cut_as_a_cut_fit_does(runne
     assert "the file ends early, inside its XML (line" in said
     assert "track points read before it" in said
     assert 0.6 * whole_s < cut_s < 0.8 * whole_s
+    # Written after a complete GPX (a crashed copy's NULs): all of it is kept.
+    junk_s, said = elapsed_s(write_bytes(tmp_path / "junk.gpx", text + bytes(100)))
+    assert junk_s == whole_s and "left out what follows the end of the GPX" in said
     # Damage in the middle is not a cut: still refused, on many lines or on one
     # (as minifying exporters write it: every error is then on the last line).
     one_line = text.replace(b"\n", b"")
@@ -768,6 +771,14 @@ def test_sport_says_what_a_recording_is_where_the_judgement_from_the_data_is_wro
     said = runner.invoke(main, ["calc", "--from", str(biked), "--sport", "run"])
     assert said.exit_code == 0, said.output
     assert "the file says cycling; taken for a run, as --sport says" in said.stderr
+    # A file under "other" names no sport: told, it is no mistake to warn of.
+    other = runner.invoke(main, ["calc", "--from", str(path), "--sport", "run"])
+    assert other.exit_code == 0 and "the file says" not in other.stderr
+    # The warning comes before an error that follows it.
+    empty = write(tmp_path / "nocad.tcx", tcx_text(run, sport="Biking").replace("RunCadence", "X"))
+    failed = runner.invoke(main, ["calc", "--from", str(empty), "--sport", "run"])
+    assert failed.exit_code == 1 and "no cadence data" in failed.stderr
+    assert "the file says cycling; taken for a run" in failed.stderr.splitlines()[0]
     for command in (["calc", "--spm", "160"], ["plan", "--current", "160"]):
         alone = runner.invoke(main, [*command, "--sport", "run"])
         assert alone.exit_code == 2 and "sport: only goes with --from FILE" in alone.stderr

@@ -87,6 +87,21 @@ def list_output_devices() -> list[OutputDevice]:
     ]
 
 
+def check_device_name(spec: str | int | None) -> None:
+    """Refuse an empty `spec` (``--device ""``, a script's unset variable): ``""``
+    is in every name, so it would pick one without a word.
+
+    Raises
+    ------
+    NoSuchDeviceError
+        If `spec` is empty or blank (exit code 2).
+    """
+    if spec is not None and not str(spec).strip():
+        raise NoSuchDeviceError(
+            "device: an empty name; give a name or an index (see cadence devices)"
+        )
+
+
 def choose_output_device(devices: list[OutputDevice], spec: str | int | None) -> OutputDevice:
     """Pick the device `spec` names: None for the default, an index, or part of a name.
 
@@ -97,11 +112,8 @@ def choose_output_device(devices: list[OutputDevice], spec: str | int | None) ->
     NoSuchDeviceError
         If `spec` is empty or matches none or several (exit code 2).
     """
+    check_device_name(spec)
     text = None if spec is None else str(spec).strip()
-    if text == "":  # "" is in every name: it would pick one without a word
-        raise NoSuchDeviceError(
-            "device: an empty name; give a name or an index (see cadence devices)"
-        )
     if not devices:
         raise _device_error("no audio output device found")
     if text is None:

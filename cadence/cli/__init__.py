@@ -157,7 +157,7 @@ class CadenceGroup(click.Group):
         except OSError as exc:
             if isinstance(exc, BrokenPipeError) or not _writing_stdout(exc):
                 raise  # `cadence … | head`: click's main exits quietly
-            _discard_stdout()
+            _discard(sys.stdout)  # the interpreter's flush at exit must not fail again
             reason = exc.strerror or str(exc)
             click.echo(f"Error: cannot write the output (standard output): {reason}", err=True)
             sys.exit(ExitStatus.ERROR)
@@ -214,12 +214,6 @@ def _say_if_possible(text: str) -> None:
     except OSError:
         _discard(sys.stderr)
         _discard(sys.stdout)
-
-
-def _discard_stdout() -> None:
-    """Point standard output at /dev/null, so that the interpreter's own flush at
-    exit does not fail a second time with a traceback."""
-    _discard(sys.stdout)
 
 
 def _discard(stream: Any) -> None:

@@ -173,10 +173,9 @@ def metronome(
 
     session = _session(spm, cues=not no_cues, **session_options)
     check_volume_db(volume)
-    if device is not None and not device.strip():  # a mistake, not a device to fall back from
-        raise ParameterError(
-            "device", "an empty name; give a name or an index (see cadence devices)"
-        )
+    from cadence.playback import check_device_name
+
+    check_device_name(device)  # here: a mistake, not a missing device to fall back from
     if output_path is not None and (device is not None or fallback_output is not None):
         raise ParameterError(
             "output",

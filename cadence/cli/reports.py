@@ -26,15 +26,17 @@ from cadence.cli.output import (
 from cadence.files import display_path
 
 
-def format_distance(distance_m: float | None) -> str:
-    """``"9.01 km"`` style, or an em dash when unknown.
+def format_distance(distance_m: float | None, *, unit: str = "km", with_unit: bool = True) -> str:
+    """``"9.01 km"`` style (``unit`` "km" or "mi"; the figure alone without
+    `with_unit`, for a column headed by its unit), or an em dash when unknown.
 
-    >>> format_distance(9008.2), format_distance(None)
-    ('9.01 km', '—')
+    >>> format_distance(9008.2), format_distance(None), format_distance(1609.344, unit="mi")
+    ('9.01 km', '—', '1.00 mi')
     """
     if distance_m is None or not math.isfinite(distance_m):
         return MISSING
-    return f"{distance_m / 1000:.2f} km"
+    figure = f"{distance_m / (1609.344 if unit == 'mi' else 1000):.2f}"
+    return f"{figure} {unit}" if with_unit else figure
 
 
 # --- calculator -----------------------------------------------------------------
@@ -140,13 +142,6 @@ def _fitted(build: Callable[..., Any], out: Any) -> Any:
     return build(compact=True)
 
 
-def _distance_cell(distance_m: float | None, *, unit: str, with_unit: bool) -> str:
-    if distance_m is None or not math.isfinite(distance_m):
-        return MISSING
-    figure = f"{distance_m / (1609.344 if unit == 'mi' else 1000):.2f}"
-    return f"{figure} {unit}" if with_unit else figure
-
-
 def splits(summary: Any) -> None:
     """The per-lap (or per km/mile) table of a recording, when it has two or more."""
     if len(summary.splits) < 2:
@@ -173,7 +168,7 @@ def splits(summary: Any) -> None:
                 split.label,
                 *([] if compact else [format_clock(split.start_s)]),
                 format_clock(split.duration_s),
-                _distance_cell(split.distance_m, unit=unit, with_unit=not compact),
+                format_distance(split.distance_m, unit=unit, with_unit=not compact),
                 format_clock(split.counted_s),
                 cadence if compact or cadence == MISSING else f"{cadence} spm",
             )

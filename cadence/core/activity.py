@@ -36,13 +36,13 @@ from cadence.core.recording import (
 from cadence.core.stepping import (  # noqa: F401  (resolve_cadence_units: the API's name here)
     CADENCE_UNITS,
     RUN_MIN_SPM,
-    STEPPING_RAW,
     conversion_text,
     median_step_m,
     refuse_a_ride,
     refuse_sport,
     resolve_cadence_units,
     speed_unmeasured,
+    stepping_records,
     taken_for,
 )
 from cadence.errors import ActivityFileError, ParameterError
@@ -340,7 +340,7 @@ def summarize_recording(
     weights = record_weights_s(rec.time_s)
 
     distance_m, left_out, largest_m = clean_distance_m(
-        rec.time_s, rec.distance_m, stepping=np.isfinite(raw) & (raw >= STEPPING_RAW)
+        rec.time_s, rec.distance_m, stepping=stepping_records(raw)
     )
     if left_out:
         warnings.append(
@@ -362,15 +362,15 @@ def summarize_recording(
         standing[:] = False
 
     units = rec.cadence_units if cadence_units is None else cadence_units
-    stepping = ~standing & np.isfinite(raw) & (raw > 0)
-    moving_raw = raw[stepping]
+    with_value = ~standing & np.isfinite(raw) & (raw > 0)
+    moving_raw = raw[with_value]
     declared = STEP_SPORTS.get(rec.sport or "")
     # A run's file holds strides (Garmin's, Strava's convention): only an
     # unnamed recording or a walk asks the speed whether they are steps.
     resolved = resolve_cadence_units(
         moving_raw,
         units,
-        speed_mps=None if declared == "run" else speed[stepping],
+        speed_mps=None if declared == "run" else speed[with_value],
         walk=declared == "walk",
     )
     raw_median = float(np.median(moving_raw)) if moving_raw.size else None
@@ -379,7 +379,7 @@ def summarize_recording(
         units,
         resolved,
         raw_median,
-        step_m=median_step_m(moving_raw, speed[stepping]),
+        step_m=median_step_m(moving_raw, speed[with_value]),
     )
     spm = raw * (2.0 if resolved == "strides" else 1.0)
 

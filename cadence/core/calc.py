@@ -31,15 +31,19 @@ STEP_INCREASES_PCT = (5, 10)
 COUNT_RESOLUTION_SPM = 4.0
 
 
-def _check_finite_number(value: float, parameter: str, *, kind: str = "finite number") -> float:
+def _real(value: float, parameter: str) -> float:
     # numbers.Real takes numpy's integers and floats too (np.int64 was refused);
     # numpy's bool is not one, Python's bool is and is refused by name.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError(parameter, f"must be a number, got {value!r}")
     try:
-        value = float(value)
+        return float(value)
     except OverflowError:  # an int of 400 digits
         raise ParameterError(parameter, "is too large to be a number") from None
+
+
+def _check_finite_number(value: float, parameter: str, *, kind: str = "finite number") -> float:
+    value = _real(value, parameter)
     if not math.isfinite(value):
         raise ParameterError(parameter, f"must be a {kind}, got {value!r}")
     return value
@@ -172,18 +176,13 @@ def round_half_up(x: float, *, ndigits: int = 0) -> float:
     >>> round_half_up(2.5), round_half_up(163.85, ndigits=1), round(2.5)
     (3.0, 163.9, 2)
     """
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise ParameterError("x", f"must be a number, got {x!r}")
+    x = _real(x, "x")
     if isinstance(ndigits, bool) or not isinstance(ndigits, numbers.Integral):
         raise ParameterError("ndigits", f"must be a whole number, got {ndigits!r}")
-    try:
-        x = float(x)
-    except OverflowError:  # an int of 400 digits
-        raise ParameterError("x", "is too large to be a number") from None
     if not math.isfinite(x):
         return x
     quantum = Decimal(1).scaleb(-ndigits)
-    return float(Decimal(repr(float(x))).quantize(quantum, rounding=ROUND_HALF_UP))
+    return float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP))
 
 
 def target_spm(cadence_spm: float, increase_pct: float) -> int:

@@ -88,6 +88,12 @@ STEPPING_RAW = 30.0
 INDOOR_STANDING_SHARE = 0.9
 
 
+def stepping_records(raw: np.ndarray) -> np.ndarray:
+    """Which records' cadence values say "stepping", in either unit (boolean mask)."""
+    raw = np.asarray(raw, dtype=float)
+    return np.isfinite(raw) & (raw >= STEPPING_RAW)
+
+
 def speed_unmeasured(raw: np.ndarray, standing: np.ndarray, weights_s: np.ndarray) -> bool:
     """Whether the speed says "standing" for nearly all the time the cadence
     says "stepping": a treadmill or indoor run, whose stops the speed cannot tell.
@@ -100,7 +106,7 @@ def speed_unmeasured(raw: np.ndarray, standing: np.ndarray, weights_s: np.ndarra
     >>> speed_unmeasured(stepping, np.arange(600) < 100, np.ones(600))
     False
     """
-    stepping = np.isfinite(raw) & (raw >= STEPPING_RAW)
+    stepping = stepping_records(raw)
     stepping_s = float(weights_s[stepping].sum())
     return (
         stepping_s > 0
